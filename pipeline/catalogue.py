@@ -1,0 +1,240 @@
+"""The editors' catalogues: ``sessions.toml`` (one entry per session) and ``themes.toml``.
+
+Both are plain TOML that editors change without code. Errors name the file, the line and
+the field, because an editor fixing a typo should not have to read a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import CatalogueError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """Someone who speaks in a session."""
+
+    name: str
+    role: str = ""
+
+
+@dataclass(frozen=True)
+class Session:
+    """One webinar session as the editors describe it."""
+
+    id: str
+    title: str
+    recording: str
+    number: int | None = None
+    date: str | None = None
+    themes: tuple[str, ...] = ()
+    speakers: tuple[Speaker, ...] = ()
+    replay_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Theme:
+    """A theme of the programme, with its sub-topics and French seed terms."""
+
+    id: str
+    label: str
+    description: str
+    terms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Sessions by recording file name, and the themes of the programme."""
+
+    sessions: tuple[Session, ...] = ()
+    themes: tuple[Theme, ...] = ()
+
+    def session_for(self, recording: Path) -> Session:
+        """The catalogue entry of a recording, or a minimal one derived from its file name."""
+        for session in self.sessions:
+            if session.recording == recording.name:
+                return session
+        return Session(id=slugify(recording.stem), title=recording.stem, recording=recording.name)
+
+
+def slugify(text: str) -> str:
+    """A safe session id from any text: ASCII, lower case, dashes, at most 80 characters."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:80].strip("-")
+    return slug or "session"
+
+
+class _Locator:
+    """Finds the line of a table or a field in TOML text (tomllib keeps no positions)."""
+
+    def __init__(self, text: str, array_name: str) -> None:
+        self.lines = text.splitlines()
+        header = re.compile(rf"^\s*\[\[\s*{re.escape(array_name)}\s*\]\]")
+        self.starts = [i for i, line in enumerate(self.lines) if header.match(line)]
+
+    def line_of(self, index: int, key: str | None = None) -> int:
+        """1-based line of entry ``index`` or of ``key`` inside it (entry line if not found)."""
+        if index >= len(self.starts):
+            return 0
+        start = self.starts[index]
+        if key is None:
+            return start + 1
+        end = self.starts[index + 1] if index + 1 < len(self.starts) else len(self.lines)
+        pattern = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=")
+        for i in range(start, end):
+            if pattern.match(self.lines[i]):
+                return i + 1
+        return start + 1
+
+
+def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CatalogueError(path, "is not UTF-8 text", "save it as UTF-8") from exc
+    except OSError as exc:
+        raise CatalogueError(path, f"cannot be read ({exc.strerror})", "check the path and permissions") from exc
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogueError(path, f"invalid TOML: {exc}", "fix the syntax at that line") from exc
+
+
+SESSION_FIELDS = {"id", "number", "title", "date", "themes", "speakers", "replay_url", "recording"}
+
+
+def _field_error(path: Path, locator: _Locator, index: int, key: str, reason: str, fix: str) -> CatalogueError:
+    line = locator.line_of(index, key)
+    return CatalogueError(path, f"line {line}: session #{index + 1}, field '{key}': {reason}", fix)
+
+
+def _parse_session(path: Path, locator: _Locator, index: int, raw: Mapping[str, Any]) -> Session:
+    def fail(key: str, reason: str, fix: str) -> CatalogueError:
+        return _field_error(path, locator, index, key, reason, fix)
+
+    unknown = sorted(set(raw) - SESSION_FIELDS)
+    if unknown:
+        raise fail(unknown[0], "unknown field", f"use one of: {', '.join(sorted(SESSION_FIELDS))}")
+    for key in ("title", "recording"):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            raise fail(key, "missing or not a non-empty string", f'add {key} = "..."')
+    recording = raw["recording"]
+    if Path(recording).name != recording:
+        raise fail("recording", "must be a file name inside recordings/, not a path", "keep only the file name")
+    session_id = raw.get("id", slugify(Path(recording).stem))
+    if not isinstance(session_id, str) or not SAFE_ID.match(session_id):
+        raise fail("id", f"{session_id!r} is not a safe id", "use lower-case letters, digits and dashes, e.g. 2022-03-17-sobriete")
+    number = raw.get("number")
+    if number is not None and (not isinstance(number, int) or isinstance(number, bool) or number < 0):
+        raise fail("number", f"{number!r} is not a whole number", "write number = 2")
+    date = raw.get("date")
+    if isinstance(date, dt.date):
+        date = date.isoformat()
+    elif date is not None:
+        try:
+            date = dt.date.fromisoformat(str(date)).isoformat()
+        except ValueError:
+            raise fail("date", f"{date!r} is not a date", "write date = 2022-03-17") from None
+    themes = raw.get("themes", [])
+    if not isinstance(themes, list) or not all(isinstance(t, str) for t in themes):
+        raise fail("themes", "must be a list of theme ids", 'write themes = ["sobriete"]')
+    speakers_raw = raw.get("speakers", [])
+    if not isinstance(speakers_raw, list):
+        raise fail("speakers", "must be a list of {name, role} tables", 'write speakers = [{name = "...", role = "..."}]')
+    speakers = []
+    for speaker in speakers_raw:
+        if not isinstance(speaker, dict) or not isinstance(speaker.get("name"), str) or not speaker["name"].strip():
+            raise fail("speakers", f"{speaker!r} has no name", 'give each speaker name = "..."')
+        if set(speaker) - {"name", "role"} or not isinstance(speaker.get("role", ""), str):
+            raise fail("speakers", f"{speaker!r} has fields other than name and role", "keep name and role only")
+        speakers.append(Speaker(name=speaker["name"].strip(), role=speaker.get("role", "").strip()))
+    replay_url = raw.get("replay_url")
+    if replay_url is not None and (not isinstance(replay_url, str) or not re.match(r"^https?://", replay_url)):
+        raise fail("replay_url", f"{replay_url!r} is not an http(s) URL", 'write replay_url = "https://..."')
+    return Session(
+        id=session_id,
+        title=raw["title"].strip(),
+        recording=recording,
+        number=number,
+        date=date,
+        themes=tuple(themes),
+        speakers=tuple(speakers),
+        replay_url=replay_url,
+    )
+
+
+def load_sessions(path: Path) -> tuple[Session, ...]:
+    """Parse ``sessions.toml`` (an array of ``[[session]]`` tables); absent file: no entries."""
+    if not path.exists():
+        return ()
+    text, data = _read_toml(path)
+    locator = _Locator(text, "session")
+    extra = sorted(set(data) - {"session"})
+    if extra:
+        raise CatalogueError(path, f"unexpected top-level key '{extra[0]}'", "put every session under [[session]]")
+    entries = data.get("session", [])
+    if not isinstance(entries, list):
+        raise CatalogueError(path, "'session' must be an array of tables", "write each entry under [[session]]")
+    sessions = tuple(_parse_session(path, locator, i, raw) for i, raw in enumerate(entries))
+    seen: dict[str, int] = {}
+    for i, session in enumerate(sessions):
+        for key, value in (("id", session.id), ("recording", session.recording)):
+            marker = f"{key}:{value}"
+            if marker in seen:
+                raise _field_error(path, locator, i, key, f"{value!r} is already used by session #{seen[marker] + 1}", f"give each session its own {key}")
+            seen[marker] = i
+    return sessions
+
+
+THEME_FIELDS = {"id", "label", "description", "terms"}
+
+
+def load_themes(path: Path) -> tuple[Theme, ...]:
+    """Parse ``themes.toml`` (an array of ``[[theme]]`` tables); absent file: no themes."""
+    if not path.exists():
+        return ()
+    text, data = _read_toml(path)
+    locator = _Locator(text, "theme")
+    themes = []
+    for i, raw in enumerate(data.get("theme", [])):
+        def fail(key: str, reason: str, fix: str) -> CatalogueError:
+            return CatalogueError(path, f"line {locator.line_of(i, key)}: theme #{i + 1}, field '{key}': {reason}", fix)
+
+        unknown = sorted(set(raw) - THEME_FIELDS)
+        if unknown:
+            raise fail(unknown[0], "unknown field", f"use one of: {', '.join(sorted(THEME_FIELDS))}")
+        for key in ("id", "label"):
+            if not isinstance(raw.get(key), str) or not raw[key].strip():
+                raise fail(key, "missing or not a non-empty string", f'add {key} = "..."')
+        if not SAFE_ID.match(raw["id"]):
+            raise fail("id", f"{raw['id']!r} is not a safe id", "use lower-case letters, digits and dashes")
+        terms = raw.get("terms", [])
+        if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+            raise fail("terms", "must be a list of strings", 'write terms = ["sobriété numérique", ...]')
+        description = raw.get("description", "")
+        if not isinstance(description, str):
+            raise fail("description", "must be a string", 'write description = "..."')
+        themes.append(Theme(id=raw["id"], label=raw["label"].strip(), description=description.strip(), terms=tuple(terms)))
+    return tuple(themes)
+
+
+def load_catalogue(recordings_dir: Path) -> Catalogue:
+    """Both catalogues of a recordings folder (``sessions.toml`` and ``themes.toml``)."""
+    return Catalogue(
+        sessions=load_sessions(recordings_dir / "sessions.toml"),
+        themes=load_themes(recordings_dir / "themes.toml"),
+    )

@@ -1,0 +1,184 @@
+"""The ``pipeline`` command: a thin layer of click commands over the library."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from . import __version__
+from .catalogue import load_catalogue
+from .errors import PipelineError
+from .media import MEDIA_SUFFIXES
+from .models import resolve_model
+from .runner import RunReport, SessionResult, find_recordings, transcribe_recordings
+from .store import Store
+from .transcribe import TranscriptionOptions, WhisperTranscriber
+
+console = Console(stderr=True)
+
+
+class RichReporter:
+    """Progress in audio seconds with an ETA, one bar per recording."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: TaskID | None = None
+
+    def start(self, recording: Path, total_seconds: float) -> None:
+        """Open a bar for a recording."""
+        self.task = self.progress.add_task(recording.name, total=max(total_seconds, 0.1))
+
+    def advance(self, done_seconds: float) -> None:
+        """Move the bar to ``done_seconds`` of audio."""
+        if self.task is not None:
+            self.progress.update(self.task, completed=done_seconds)
+
+    def finish(self, result: SessionResult) -> None:
+        """Close the bar and print one line about the recording."""
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+            self.task = None
+        if result.status == "failed":
+            self.progress.console.print(f"[red]✗[/red] {result.error}", markup=True, highlight=False)
+        else:
+            self.progress.console.print(f"[green]✓[/green] {result.recording.name}: {result.status}", highlight=False)
+        for path in result.kept_edits:
+            self.progress.console.print(f"[yellow]![/yellow] an edited file was kept; the new version is {path}", highlight=False)
+
+
+def transcription_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every transcribing command shares."""
+    defaults = TranscriptionOptions()
+    decorators = [
+        click.option("--model", default=defaults.model, show_default=True, help="Whisper size (base works offline), a local CTranslate2 folder, or a hub id."),
+        click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default=defaults.device, show_default=True),
+        click.option("--compute-type", default=defaults.compute_type, show_default=True, help="CTranslate2 compute type (auto: int8 on CPU, float16 on CUDA)."),
+        click.option("--threads", "cpu_threads", type=int, default=defaults.cpu_threads, show_default=True, help="CPU threads (0: all cores)."),
+        click.option("--language", default=defaults.language, show_default=True, help="Spoken language, or 'auto' to detect it."),
+        click.option("--beam-size", type=click.IntRange(1, 20), default=defaults.beam_size, show_default=True),
+        click.option("--batch-size", type=click.IntRange(0, 64), default=defaults.batch_size, show_default=True, help="0: sequential; N: batched inference."),
+        click.option("--vad/--no-vad", default=defaults.vad, show_default=True, help="Skip non-speech with Silero VAD."),
+        click.option("--vocabulary/--no-vocabulary", "use_vocabulary", default=defaults.use_vocabulary, show_default=True, help="Prime Whisper with the programme's terms and speakers."),
+        click.option("--force", is_flag=True, help="Redo the work even when the outputs are up to date."),
+        click.option("--outputs", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def _options(kwargs: dict[str, Any]) -> TranscriptionOptions:
+    names = {f.name for f in fields(TranscriptionOptions)}
+    values = {k: v for k, v in kwargs.items() if k in names}
+    if values.get("language") == "auto":
+        values["language"] = None
+    return TranscriptionOptions(**values)
+
+
+def _run(recordings: Sequence[Path], catalogue_dir: Path, kwargs: dict[str, Any]) -> RunReport:
+    options = _options(kwargs)
+    catalogue = load_catalogue(catalogue_dir)
+    store = Store(kwargs["outputs"])
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:>6.0f}/{task.total:.0f} s audio"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        report = transcribe_recordings(
+            recordings, catalogue, store, options, lambda: WhisperTranscriber(options), RichReporter(progress), force=kwargs["force"]
+        )
+    _summary(report)
+    return report
+
+
+def _summary(report: RunReport) -> None:
+    table = Table(title="Summary", show_lines=False)
+    for column in ("session", "status", "audio", "time", "× real time", "detail"):
+        table.add_column(column)
+    for r in report.results:
+        speed = f"{r.wall_seconds / r.audio_seconds:.2f}" if r.status == "transcribed" and r.audio_seconds else ""
+        detail = r.error if r.status == "failed" else (str(r.files[0].parent) if r.files else "")
+        style = "red" if r.status == "failed" else None
+        table.add_row(r.session_id, r.status, f"{r.audio_seconds:.0f} s", f"{r.wall_seconds:.1f} s", speed, detail, style=style)
+    console.print(table)
+    if report.failed:
+        console.print(f"[red]{len(report.failed)} of {len(report.results)} recording(s) failed.[/red]")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pipeline")
+@click.option("-v", "--verbose", is_flag=True, help="Show debug logs and tracebacks.")
+def cli(verbose: bool) -> None:
+    """Replay and synthesis pipeline of « Les nouveaux enjeux de la transition numérique des villes »."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False, show_time=False)],
+    )
+    # The runner reports failures itself; its log line would print them twice.
+    logging.getLogger("pipeline.runner").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
+
+
+@cli.command("transcribe")
+@click.argument("recordings", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--catalogue", "catalogue_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("recordings"), show_default=True, help="Folder holding sessions.toml and themes.toml.")
+@transcription_options
+def transcribe_command(recordings: tuple[Path, ...], catalogue_dir: Path, **kwargs: Any) -> None:
+    """Transcribe RECORDINGS into OUTPUTS/<session>/transcript.{json,txt,srt,vtt}."""
+    report = _run(list(recordings), catalogue_dir, kwargs)
+    sys.exit(1 if report.failed else 0)
+
+
+@cli.command("run")
+@click.option("--recordings", "recordings_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=Path("recordings"), show_default=True)
+@transcription_options
+def run_command(recordings_dir: Path, **kwargs: Any) -> None:
+    """Run every stage over every recording in RECORDINGS."""
+    recordings = find_recordings(recordings_dir)
+    if not recordings:
+        raise PipelineError(recordings_dir, "holds no recording", f"drop audio or video files ({', '.join(sorted(s.lstrip('.') for s in MEDIA_SUFFIXES))}) into it")
+    report = _run(recordings, recordings_dir, kwargs)
+    sys.exit(1 if report.failed else 0)
+
+
+@cli.command("model")
+@click.argument("name", default="base")
+def model_command(name: str) -> None:
+    """Resolve and verify a Whisper model; print its folder and file hashes."""
+    resolved = resolve_model(name)
+    click.echo(f"{resolved.id}\n{resolved.path}")
+    for file, digest in sorted(resolved.sha256.items()):
+        click.echo(f"  {digest}  {file}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; maps library errors to one line and exit status 2."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="pipeline", standalone_mode=False)
+    except PipelineError as exc:
+        console.print(f"[red]error:[/red] {exc.one_line()}", highlight=False)
+        return 2
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        console.print("aborted")
+        return 130
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0

@@ -1,0 +1,41 @@
+"""The few exceptions a user sees. Each message names the file and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class PipelineError(Exception):
+    """Base class: an error the CLI turns into one line and a non-zero exit status."""
+
+    def __init__(self, path: Path | str | None, reason: str, fix: str = "") -> None:
+        self.path = Path(path) if path is not None else None
+        self.reason = reason
+        self.fix = fix
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        """The message as the CLI prints it: ``file: reason (fix)``."""
+        where = f"{self.path}: " if self.path is not None else ""
+        fix = f" ({self.fix})" if self.fix else ""
+        return f"{where}{self.reason}{fix}"
+
+
+class RecordingError(PipelineError):
+    """A recording cannot be ingested: missing, unreadable, not media, no audio, too short..."""
+
+
+class CatalogueError(PipelineError):
+    """``sessions.toml`` or ``themes.toml`` is malformed."""
+
+
+class ModelError(PipelineError):
+    """A Whisper model cannot be found, assembled or verified."""
+
+
+class OutputError(PipelineError):
+    """An output cannot be written (permissions, disk full, unsafe session id)."""
+
+
+class TranscriptFormatError(PipelineError):
+    """A ``transcript.json`` does not follow the schema this version reads."""

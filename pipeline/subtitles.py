@@ -1,0 +1,213 @@
+"""Plain-text, SubRip and WebVTT renderings of a transcript.
+
+Cues follow common captioning practice (BBC, Netflix French guidelines): at most two lines
+of 42 characters, split at word boundaries using Whisper's word timestamps, never
+overlapping, and cut at sentence ends or pauses so each cue reads as a unit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Sequence
+
+import srt
+
+from .transcript import Segment, Transcript, Word
+
+MAX_LINE = 42
+MAX_LINES = 2
+MAX_CUE_SECONDS = 7.0
+MIN_CUE_SECONDS = 0.3
+PAUSE_SECONDS = 1.5
+PARAGRAPH_CHARS = 600
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One caption: its time span and its (at most two) lines."""
+
+    start: float
+    end: float
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """Consecutive segments read as one paragraph, starting at ``start`` seconds."""
+
+    start: float
+    end: float
+    text: str
+    segment_ids: tuple[int, ...]
+
+
+def _segment_words(segment: Segment) -> tuple[Word, ...]:
+    """Word timings, or evenly spread pseudo-words when the transcriber gave none."""
+    if segment.words:
+        return segment.words
+    tokens = segment.text.split()
+    if not tokens:
+        return ()
+    total = sum(len(t) + 1 for t in tokens)
+    span = max(segment.end - segment.start, 0.0)
+    words, cursor = [], segment.start
+    for token in tokens:
+        length = span * (len(token) + 1) / total
+        words.append(Word(start=cursor, end=cursor + length, word=" " + token, probability=0.0))
+        cursor += length
+    return tuple(words)
+
+
+def _chunks(token: str) -> list[str]:
+    return [token[i : i + MAX_LINE] for i in range(0, len(token), MAX_LINE)] or [""]
+
+
+def _wrap(tokens: Sequence[str]) -> list[str]:
+    """Greedy wrap at word boundaries into lines of at most MAX_LINE characters."""
+    lines: list[str] = []
+    for token in tokens:
+        for piece in _chunks(token):
+            if lines and len(lines[-1]) + 1 + len(piece) <= MAX_LINE:
+                lines[-1] += " " + piece
+            else:
+                lines.append(piece)
+    return lines
+
+
+def cues(transcript: Transcript) -> list[Cue]:
+    """Caption cues for the whole transcript, in order and without overlap."""
+    result: list[Cue] = []
+    for segment in transcript.segments:
+        pending: list[Word] = []
+        for word in _segment_words(segment):
+            token = word.word.strip()
+            if not token:
+                continue
+            candidate = pending + [word]
+            fits = len(_wrap([w.word.strip() for w in candidate])) <= MAX_LINES
+            too_long = pending and word.end - pending[0].start > MAX_CUE_SECONDS
+            paused = pending and word.start - pending[-1].end >= PAUSE_SECONDS
+            if pending and (not fits or too_long or paused):
+                result.append(_make_cue(pending, result))
+                pending = [word]
+            else:
+                pending = candidate
+            if token[-1] in ".?!…" and len(" ".join(w.word.strip() for w in pending)) > MAX_LINE:
+                result.append(_make_cue(pending, result))
+                pending = []
+        if pending:
+            result.append(_make_cue(pending, result))
+    return result
+
+
+def _make_cue(words: Sequence[Word], previous: Sequence[Cue]) -> Cue:
+    start = words[0].start
+    end = max(words[-1].end, start + MIN_CUE_SECONDS)
+    if previous and start < previous[-1].end:
+        start = previous[-1].end
+        end = max(end, start + MIN_CUE_SECONDS)
+    lines = _wrap([w.word.strip() for w in words])
+    # A single word longer than two lines is cut; captions never exceed two lines.
+    return Cue(start=round(start, 3), end=round(end, 3), lines=tuple(lines[:MAX_LINES]))
+
+
+def paragraphs(transcript: Transcript) -> list[Paragraph]:
+    """Group segments into paragraphs at pauses, or at a sentence end once long enough."""
+    groups: list[list[Segment]] = []
+    for segment in transcript.segments:
+        if not segment.text.strip():
+            continue
+        if groups:
+            last = groups[-1][-1]
+            size = sum(len(s.text) for s in groups[-1])
+            sentence_end = last.text.rstrip().endswith((".", "?", "!", "…"))
+            if segment.start - last.end < PAUSE_SECONDS and not (sentence_end and size >= PARAGRAPH_CHARS):
+                groups[-1].append(segment)
+                continue
+        groups.append([segment])
+    return [
+        Paragraph(
+            start=group[0].start,
+            end=group[-1].end,
+            text=" ".join(s.text.strip() for s in group),
+            segment_ids=tuple(s.id for s in group),
+        )
+        for group in groups
+    ]
+
+
+def clock(seconds: float) -> str:
+    """``hh:mm:ss`` for paragraph stamps."""
+    whole = int(seconds)
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def _vtt_time(seconds: float) -> str:
+    millis = int(round(seconds * 1000))
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
+
+
+def to_txt(transcript: Transcript, title: str = "") -> str:
+    """Readable text: a short header, then paragraphs each stamped ``[hh:mm:ss]``."""
+    prov = transcript.provenance
+    header = [title or transcript.session_id, f"Transcription automatique ({prov.model.id}), langue {transcript.language}, non relue.", ""]
+    body = [f"[{clock(p.start)}] {p.text}\n" for p in paragraphs(transcript)]
+    return "\n".join(header) + "\n" + "\n".join(body)
+
+
+def to_srt(transcript: Transcript) -> str:
+    """SubRip captions, composed by the ``srt`` library."""
+    subtitles = (
+        srt.Subtitle(
+            index=i,
+            start=dt.timedelta(seconds=cue.start),
+            end=dt.timedelta(seconds=cue.end),
+            content="\n".join(cue.lines),
+        )
+        for i, cue in enumerate(cues(transcript), start=1)
+    )
+    return srt.compose(subtitles, reindex=False)
+
+
+def _note_lines(transcript: Transcript) -> Iterator[str]:
+    prov = transcript.provenance
+    facts = {
+        "source": prov.input_name,
+        "source_sha256": prov.input_sha256,
+        "model": prov.model.id,
+        "model_bin_sha256": prov.model.sha256.get("model.bin", ""),
+        "faster_whisper": prov.faster_whisper_version,
+        "ctranslate2": prov.ctranslate2_version,
+        "pipeline": prov.pipeline_version,
+        "language": transcript.language,
+        "transcribed_utc": prov.finished_utc,
+        "options": json.dumps(dict(prov.options), ensure_ascii=False, sort_keys=True),
+    }
+    for key, value in facts.items():
+        # A NOTE may not contain "-->" nor a blank line.
+        yield f"{key}: {str(value).replace('-->', '->')}".replace("\n", " ")
+
+
+def to_vtt(transcript: Transcript) -> str:
+    """WebVTT captions with a NOTE block carrying the provenance."""
+    parts = ["WEBVTT\n", "NOTE\n" + "\n".join(_note_lines(transcript)) + "\n"]
+    for cue in cues(transcript):
+        text = "\n".join(line.replace("-->", "->") for line in cue.lines)
+        parts.append(f"{_vtt_time(cue.start)} --> {_vtt_time(cue.end)}\n{_escape_vtt(text)}\n")
+    return "\n".join(parts)
+
+
+def _escape_vtt(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def all_renderings(transcript: Transcript, title: str = "") -> Iterable[tuple[str, str]]:
+    """(file suffix, text) for every text rendering of a transcript."""
+    yield "txt", to_txt(transcript, title)
+    yield "srt", to_srt(transcript)
+    yield "vtt", to_vtt(transcript)

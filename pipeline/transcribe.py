@@ -1,0 +1,259 @@
+"""Transcription with faster-whisper: streamed segments, domain vocabulary, provenance.
+
+The stage is :func:`transcribe`: it takes a checked :class:`~pipeline.media.Recording`, its
+decoded audio and a :class:`Transcriber` (the real :class:`WhisperTranscriber`, or a fake in
+unit tests) and returns a :class:`~pipeline.transcript.Transcript`. It writes no file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
+
+import numpy as np
+
+from . import __version__
+from .catalogue import Session, Theme
+from .media import SAMPLING_RATE, Recording
+from .models import ResolvedModel, resolve_model
+from .transcript import ModelInfo, Provenance, Segment, Transcript, Word
+
+ProgressCallback = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class TranscriptionOptions:
+    """How to transcribe. Defaults were chosen by measurement (see README, "Measurements")."""
+
+    model: str = "base"
+    """Whisper size name, local CTranslate2 folder or hub id; ``base`` works offline."""
+    device: str = "cpu"
+    """``cpu``, ``cuda`` or ``auto``."""
+    compute_type: str = "auto"
+    """CTranslate2 compute type; ``auto`` means int8 on CPU and float16 on CUDA."""
+    cpu_threads: int = 0
+    """CPU threads for one transcription; 0 uses every core."""
+    language: str | None = "fr"
+    """Spoken language; ``None`` detects it from the first 30 s."""
+    beam_size: int = 5
+    """Beam search width (1 is greedy decoding)."""
+    batch_size: int = 0
+    """0 decodes sequentially; N > 0 uses faster-whisper's BatchedInferencePipeline."""
+    vad: bool = True
+    """Skip non-speech with Silero VAD (removes hallucinations in silences)."""
+    vad_min_silence_ms: int = 1000
+    """Silence that splits speech regions for the VAD."""
+    condition_on_previous_text: bool = False
+    """Off by default: conditioning is what lets Whisper fall into repetition loops."""
+    compression_ratio_threshold: float = 2.4
+    """Retry at a higher temperature when the text is this repetitive (gzip ratio)."""
+    no_repeat_ngram_size: int = 0
+    """Forbid repeating n-grams of this size inside a window (0 disables)."""
+    hallucination_silence_threshold: float | None = None
+    """Skip silent stretches longer than this around suspected hallucinations (seconds)."""
+    use_vocabulary: bool = True
+    """Prime the decoder with the programme's vocabulary and the speakers' names (hotwords)."""
+
+    def resolved_compute_type(self) -> str:
+        """The compute type actually asked of CTranslate2."""
+        if self.compute_type != "auto":
+            return self.compute_type
+        return "float16" if self.device == "cuda" else "int8"
+
+    def decoding_options(self) -> dict[str, Any]:
+        """The keyword arguments given to faster-whisper (vocabulary excepted)."""
+        options: dict[str, Any] = {
+            "language": self.language,
+            "beam_size": self.beam_size,
+            "vad_filter": self.vad,
+            "word_timestamps": True,
+            "condition_on_previous_text": self.condition_on_previous_text,
+            "compression_ratio_threshold": self.compression_ratio_threshold,
+            "no_repeat_ngram_size": self.no_repeat_ngram_size,
+            "hallucination_silence_threshold": self.hallucination_silence_threshold,
+        }
+        if self.vad:
+            options["vad_parameters"] = {"min_silence_duration_ms": self.vad_min_silence_ms}
+        if self.batch_size:
+            options["batch_size"] = self.batch_size
+        return options
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What the engine tells the provenance record about itself."""
+
+    model: ResolvedModel
+    faster_whisper_version: str = ""
+    ctranslate2_version: str = ""
+    device: str = "cpu"
+    compute_type: str = "int8"
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """What a transcriber returns: the language and a lazy stream of segments."""
+
+    language: str
+    language_probability: float
+    segments: Iterator[Segment]
+
+
+class Transcriber(Protocol):
+    """Anything that turns 16 kHz mono audio into segments (the real model or a fake)."""
+
+    info: EngineInfo
+
+    def decode(self, audio: np.ndarray, hotwords: str | None) -> Decoded:
+        """Start decoding; segments are produced lazily."""
+        ...
+
+
+def _cpu_threads(requested: int) -> int:
+    return requested or len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (requested or os.cpu_count() or 1)
+
+
+@dataclass
+class WhisperTranscriber:
+    """The real engine: a faster-whisper model loaded once, reused for every recording."""
+
+    options: TranscriptionOptions = field(default_factory=TranscriptionOptions)
+    info: EngineInfo = field(init=False)
+
+    def __post_init__(self) -> None:
+        import ctranslate2
+        import faster_whisper
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+        resolved = resolve_model(self.options.model)
+        device = self.options.device
+        if device == "auto":
+            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        compute_type = TranscriptionOptions(device=device, compute_type=self.options.compute_type).resolved_compute_type()
+        self._model = WhisperModel(
+            str(resolved.path),
+            device=device,
+            compute_type=compute_type,
+            cpu_threads=_cpu_threads(self.options.cpu_threads),
+            local_files_only=True,
+        )
+        self._batched = BatchedInferencePipeline(self._model) if self.options.batch_size else None
+        self.info = EngineInfo(
+            model=resolved,
+            faster_whisper_version=faster_whisper.__version__,
+            ctranslate2_version=ctranslate2.__version__,
+            device=device,
+            compute_type=compute_type,
+        )
+
+    def decode(self, audio: np.ndarray, hotwords: str | None) -> Decoded:
+        """Run faster-whisper; convert its segments as they stream."""
+        engine: Any = self._batched or self._model
+        segments, info = engine.transcribe(audio, hotwords=hotwords, **self.options.decoding_options())
+        return Decoded(
+            language=info.language,
+            language_probability=float(info.language_probability),
+            segments=(_convert(i, s) for i, s in enumerate(segments)),
+        )
+
+
+def _convert(index: int, segment: Any) -> Segment:
+    return Segment(
+        id=index,
+        start=round(float(segment.start), 3),
+        end=round(float(segment.end), 3),
+        text=segment.text.strip(),
+        words=tuple(
+            Word(start=round(float(w.start), 3), end=round(float(w.end), 3), word=w.word, probability=round(float(w.probability), 4))
+            for w in (segment.words or ())
+        ),
+        avg_logprob=round(float(segment.avg_logprob), 4),
+        no_speech_prob=round(float(segment.no_speech_prob), 4),
+        compression_ratio=round(float(segment.compression_ratio), 4),
+        temperature=float(segment.temperature or 0.0),
+    )
+
+
+VOCABULARY_MAX_CHARS = 300
+
+
+def build_vocabulary(session: Session, themes: Iterable[Theme]) -> str:
+    """Hotwords for Whisper: the speakers' names, the session title, then theme terms.
+
+    Kept short: Whisper gives the prompt at most 223 tokens, and a long prompt slows each
+    window and can leak into the text.
+    """
+    parts: list[str] = [s.name for s in session.speakers]
+    if session.title and session.title != session.recording.rsplit(".", 1)[0]:
+        parts.append(session.title)
+    chosen = [t for t in themes if not session.themes or t.id in session.themes]
+    for theme in chosen:
+        parts.append(theme.label)
+        parts.extend(theme.terms[:3])
+    text, seen = "", set()
+    for part in parts:
+        key = part.casefold()
+        if key in seen:
+            continue
+        seen.add(key)
+        candidate = f"{text}, {part}" if text else part
+        if len(candidate) > VOCABULARY_MAX_CHARS:
+            break
+        text = candidate
+    return text
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def transcribe(
+    recording: Recording,
+    audio: np.ndarray,
+    session: Session,
+    transcriber: Transcriber,
+    options: TranscriptionOptions,
+    themes: Iterable[Theme] = (),
+    on_progress: ProgressCallback | None = None,
+) -> Transcript:
+    """Transcribe one recording; ``on_progress`` receives the audio seconds done so far."""
+    started = _now()
+    hotwords = build_vocabulary(session, themes) if options.use_vocabulary else ""
+    decoded = transcriber.decode(audio, hotwords or None)
+    segments = []
+    for segment in decoded.segments:
+        segments.append(segment)
+        if on_progress:
+            on_progress(segment.end)
+    duration = len(audio) / SAMPLING_RATE
+    if on_progress:
+        on_progress(duration)
+    info = transcriber.info
+    recorded_options: Mapping[str, Any] = {
+        **asdict(options),
+        "compute_type": info.compute_type,
+        "device": info.device,
+        "hotwords": hotwords,
+        "decoding": options.decoding_options(),
+    }
+    return Transcript(
+        session_id=session.id,
+        language=decoded.language,
+        language_probability=round(decoded.language_probability, 4),
+        duration=round(duration, 3),
+        segments=tuple(segments),
+        provenance=Provenance(
+            input_name=recording.path.name,
+            input_sha256=recording.sha256,
+            input_duration=round(recording.duration, 3),
+            model=ModelInfo(id=info.model.id, path=str(info.model.path), sha256=dict(info.model.sha256)),
+            faster_whisper_version=info.faster_whisper_version,
+            ctranslate2_version=info.ctranslate2_version,
+            pipeline_version=__version__,
+            options=recorded_options,
+            started_utc=started,
+            finished_utc=_now(),
+        ),
+    )

@@ -1,0 +1,163 @@
+"""The transcript model shared by every stage: frozen dataclasses and their JSON form.
+
+``transcript.json`` is the source of truth for later stages and for editors' corrections,
+so :func:`dump` and :func:`load` are exact inverses (tested by a round trip).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import TranscriptFormatError
+
+SCHEMA = "https://github.com/villes-numeriques/pipeline/schemas/transcript"
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word with its timing (seconds) and Whisper's probability."""
+
+    start: float
+    end: float
+    word: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of speech as Whisper decoded it."""
+
+    id: int
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+    compression_ratio: float = 0.0
+    temperature: float = 0.0
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Which Whisper weights produced the transcript, identified by their file hashes."""
+
+    id: str
+    path: str
+    sha256: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Everything an archivist needs to know how the transcript was made."""
+
+    input_name: str
+    input_sha256: str
+    input_duration: float
+    model: ModelInfo
+    faster_whisper_version: str
+    ctranslate2_version: str
+    pipeline_version: str
+    options: Mapping[str, Any]
+    started_utc: str
+    finished_utc: str
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A whole session transcript."""
+
+    session_id: str
+    language: str
+    language_probability: float
+    duration: float
+    segments: tuple[Segment, ...]
+    provenance: Provenance
+
+    @property
+    def text(self) -> str:
+        """The plain text of all segments, joined by spaces."""
+        return " ".join(segment.text.strip() for segment in self.segments).strip()
+
+
+def to_dict(transcript: Transcript) -> dict[str, Any]:
+    """The JSON-ready form of a transcript, with its schema and version."""
+    body = asdict(transcript)
+    segments = body.pop("segments")
+    provenance = body.pop("provenance")
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "session_id": body["session_id"],
+        "info": {
+            "language": body["language"],
+            "language_probability": body["language_probability"],
+            "duration": body["duration"],
+        },
+        "segments": segments,
+        "provenance": provenance,
+    }
+
+
+def dumps(transcript: Transcript) -> str:
+    """Serialise to the ``transcript.json`` text (UTF-8, stable key order)."""
+    return json.dumps(to_dict(transcript), ensure_ascii=False, indent=2) + "\n"
+
+
+def from_dict(data: Mapping[str, Any], source: Path | str | None = None) -> Transcript:
+    """Rebuild a transcript from its JSON form; refuse other schema versions clearly."""
+    version = data.get("schema_version") if isinstance(data, Mapping) else None
+    if version != SCHEMA_VERSION:
+        raise TranscriptFormatError(
+            source,
+            f"transcript schema version {version!r} is not supported (expected {SCHEMA_VERSION})",
+            "regenerate it with `pipeline transcribe --force`",
+        )
+    try:
+        info = data["info"]
+        prov = data["provenance"]
+        segments = tuple(
+            Segment(
+                **{k: v for k, v in seg.items() if k != "words"},
+                words=tuple(Word(**w) for w in seg.get("words", ())),
+            )
+            for seg in data["segments"]
+        )
+        provenance = Provenance(
+            **{k: v for k, v in prov.items() if k != "model"},
+            model=ModelInfo(**prov["model"]),
+        )
+        return Transcript(
+            session_id=data["session_id"],
+            language=info["language"],
+            language_probability=info["language_probability"],
+            duration=info["duration"],
+            segments=segments,
+            provenance=provenance,
+        )
+    except (KeyError, TypeError) as exc:
+        raise TranscriptFormatError(
+            source, f"transcript does not match schema {SCHEMA_VERSION}: {exc}",
+            "fix the edited field or regenerate the transcript",
+        ) from exc
+
+
+def loads(text: str, source: Path | str | None = None) -> Transcript:
+    """Parse ``transcript.json`` text."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TranscriptFormatError(
+            source, f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+            "fix the JSON syntax or regenerate the transcript",
+        ) from exc
+    return from_dict(data, source)
+
+
+def load(path: Path) -> Transcript:
+    """Read a ``transcript.json`` file."""
+    return loads(path.read_text(encoding="utf-8"), path)
