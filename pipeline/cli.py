@@ -48,11 +48,11 @@ class RichReporter:
             self.progress.remove_task(self.task)
             self.task = None
         if result.status == "failed":
-            self.progress.console.print(f"[red]✗[/red] {result.error}", markup=True, highlight=False)
+            self.progress.console.print(f"[red]✗[/red] {result.error}", highlight=False, soft_wrap=True)
         else:
             self.progress.console.print(f"[green]✓[/green] {result.recording.name}: {result.status}", highlight=False)
         for path in result.kept_edits:
-            self.progress.console.print(f"[yellow]![/yellow] an edited file was kept; the new version is {path}", highlight=False)
+            self.progress.console.print(f"[yellow]![/yellow] an edited file was kept; the new version is {path}", highlight=False, soft_wrap=True)
 
 
 def transcription_options(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -169,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="pipeline", standalone_mode=False)
     except PipelineError as exc:
-        console.print(f"[red]error:[/red] {exc.one_line()}", highlight=False)
+        console.print(f"[red]error:[/red] {exc.one_line()}", highlight=False, soft_wrap=True)
         return 2
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)

@@ -120,7 +120,8 @@ class Store:
                         draft = target.with_name(f"{target.stem}.draft{target.suffix}")
                         atomic_write(draft, data)
                         written.append(Written(draft, kept_edit=True))
-                        hashes[name] = current  # the editor's version is now the reference
+                        # Still the hash of what the pipeline last wrote there: the file stays the editor's.
+                        hashes[name] = known.get(name, "")
                         continue
                 atomic_write(target, data)
                 written.append(Written(target))

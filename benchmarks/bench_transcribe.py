@@ -1,0 +1,106 @@
+"""``make bench``: pipeline transcription against raw faster-whisper, in one run.
+
+Each measurement is a separate process (so model loading, decoding and start-up count the
+same way for both) and its peak memory comes from ``wait4``. Prints wall times, their ratio,
+the real-time factor, peak RSS and WER against the reference (case, punctuation and accents
+normalised). Skips with a message when the dev data in ``../shared/data`` is absent.
+
+    python benchmarks/bench_transcribe.py [--audio FILE --reference FILE] [--batched]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data" / "speech-fr-dev"
+sys.path.insert(0, str(ROOT))
+
+from pipeline.evaluation import word_error_rate  # noqa: E402
+from pipeline.models import resolve_model  # noqa: E402
+from pipeline.transcribe import TranscriptionOptions  # noqa: E402
+
+RAW = """
+import json, sys
+from faster_whisper import WhisperModel, BatchedInferencePipeline
+model_dir, audio, options, threads, batched = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1"
+model = WhisperModel(model_dir, device="cpu", compute_type="int8", cpu_threads=threads)
+engine = BatchedInferencePipeline(model) if batched else model
+segments, info = engine.transcribe(audio, **options)
+print(json.dumps({"text": " ".join(s.text.strip() for s in segments)}))
+"""
+
+
+def measure(command: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS in MiB, and stdout of one process."""
+    with tempfile.TemporaryFile() as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.DEVNULL, cwd=ROOT)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        out.seek(0)
+        text = out.read().decode()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(command)}")
+    return wall, usage.ru_maxrss / 1024, text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--audio", type=Path, default=DATA / "asterisk-fr-june-concat.flac")
+    parser.add_argument("--reference", type=Path, default=DATA / "asterisk-fr-june-concat.ref.txt")
+    parser.add_argument("--batched", action="store_true", help="also measure --batch-size 8")
+    args = parser.parse_args()
+    if not args.audio.exists():
+        print(f"skipped: {args.audio} is absent (dev-only data in ../shared/data)")
+        return
+    reference = args.reference.read_text(encoding="utf-8")
+    threads = len(os.sched_getaffinity(0))
+    model = resolve_model("base")
+    options = TranscriptionOptions()
+    # The raw run gets exactly the pipeline's decoding options and vocabulary (none here:
+    # a recording outside the catalogue has no speakers and no session themes to prime).
+    decoding = {k: v for k, v in options.decoding_options().items()}
+    from pipeline.media import probe
+
+    duration = probe(args.audio).duration
+    rows = []
+
+    def raw(label: str, opts: dict[str, object], batched: bool = False) -> None:
+        wall, rss, out = measure([sys.executable, "-c", RAW, str(model.path), str(args.audio), json.dumps(opts), str(threads), "1" if batched else "0"])
+        rows.append((label, wall, rss, word_error_rate(reference, json.loads(out)["text"])))
+
+    def pipeline(label: str, extra: list[str]) -> float:
+        with tempfile.TemporaryDirectory() as tmp:
+            wall, rss, _ = measure([sys.executable, "-m", "pipeline", "transcribe", str(args.audio), "--catalogue", tmp, "--outputs", tmp, *extra])
+            text = json.loads((Path(tmp) / args.audio.stem / "transcript.json").read_text(encoding="utf-8"))
+        hypothesis = " ".join(s["text"] for s in text["segments"])
+        rows.append((label, wall, rss, word_error_rate(reference, hypothesis)))
+        return wall
+
+    print(f"audio: {args.audio.name}, {duration:.1f} s; model {model.id}; {threads} threads; options {json.dumps(asdict(options))}", flush=True)
+    raw("raw faster-whisper, default settings (language fr)", {"language": "fr"})
+    raw("raw faster-whisper, pipeline's options", decoding)
+    pipeline("pipeline transcribe", [])
+    if args.batched:
+        raw("raw faster-whisper batched 8, pipeline's options", {**decoding, "batch_size": 8}, batched=True)
+        pipeline("pipeline transcribe --batch-size 8", ["--batch-size", "8"])
+    print(f"\n{'run':58} {'wall s':>8} {'RTF':>6} {'peak MiB':>9} {'WER %':>6}")
+    for label, wall, rss, wer in rows:
+        print(f"{label:58} {wall:8.1f} {wall / duration:6.3f} {rss:9.0f} {wer * 100:6.1f}")
+    raw_same, pipe = rows[1][1], rows[2][1]
+    print(f"\npipeline / raw (same options) wall-time ratio: {pipe / raw_same:.3f}")
+    print(f"pipeline real-time factor: {pipe / duration:.3f}")
+    print(f"pipeline WER minus raw default WER: {(rows[2][3] - rows[0][3]) * 100:+.1f} points")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Shared fixtures: media files made with the real ffmpeg, a fake transcriber."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pytest
+
+from pipeline.media import SAMPLING_RATE, ffmpeg_executable
+from pipeline.models import ResolvedModel
+from pipeline.transcribe import Decoded, EngineInfo
+from pipeline.transcript import Segment, Word
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "recordings" / "2022-03-17-sobriete.mp4"
+SAMPLE_TEXT = ROOT / "recordings" / "2022-03-17-sobriete.txt"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run([ffmpeg_executable(), "-v", "error", "-nostdin", "-y", *args], check=True)
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Good and bad recordings, made once per test session."""
+    folder = tmp_path_factory.mktemp("media")
+    ffmpeg("-i", str(SAMPLE), "-t", "6", "-vn", "-c:a", "aac", str(folder / "good.m4a"))
+    (folder / "empty.wav").write_bytes(b"")
+    (folder / "notes.mp3").write_text("Ceci n'est pas un enregistrement.\n", encoding="utf-8")
+    data = SAMPLE.read_bytes()
+    (folder / "truncated.mp4").write_bytes(data[: len(data) * 2 // 5])
+    ffmpeg("-f", "lavfi", "-i", "color=c=black:s=64x64:r=5", "-t", "2", "-c:v", "libx264", str(folder / "video-only.mp4"))
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "0.2", str(folder / "silence.wav"))
+    return folder
+
+
+def sample_reference() -> str:
+    """The source text of the bundled sample, without roles or comments."""
+    lines = SAMPLE_TEXT.read_text(encoding="utf-8").splitlines()
+    return " ".join(line.split("|", 1)[1] for line in lines if "|" in line and not line.startswith("#"))
+
+
+def make_segments(texts: list[str], start: float = 0.0, step: float = 4.0) -> list[Segment]:
+    """Segments with evenly spaced word timestamps, as Whisper would give them."""
+    segments = []
+    for index, text in enumerate(texts):
+        begin = start + index * step
+        tokens = text.split()
+        per_word = (step - 0.5) / max(len(tokens), 1)
+        words = tuple(
+            Word(start=round(begin + i * per_word, 3), end=round(begin + (i + 1) * per_word, 3), word=" " + token, probability=0.9)
+            for i, token in enumerate(tokens)
+        )
+        segments.append(Segment(id=index, start=begin, end=round(begin + step - 0.5, 3), text=text, words=words, avg_logprob=-0.2))
+    return segments
+
+
+@dataclass
+class FakeTranscriber:
+    """Returns prepared segments; records what it was asked."""
+
+    texts: list[str] = field(default_factory=lambda: ["Bonjour à toutes et à tous.", "La sobriété numérique commence par une question simple."])
+    calls: list[tuple[int, str | None]] = field(default_factory=list)
+    info: EngineInfo = field(
+        default_factory=lambda: EngineInfo(model=ResolvedModel(id="fake", path=Path("/fake"), sha256={"model.bin": "0" * 64}), faster_whisper_version="fake", ctranslate2_version="fake")
+    )
+
+    def decode(self, audio: np.ndarray, hotwords: str | None) -> Decoded:
+        self.calls.append((len(audio), hotwords))
+        duration = len(audio) / SAMPLING_RATE
+        step = duration / max(len(self.texts), 1)
+        segments: Iterator[Segment] = iter(make_segments(self.texts, step=step))
+        return Decoded(language="fr", language_probability=1.0, segments=segments)
+
+
+@pytest.fixture
+def fake_transcriber() -> FakeTranscriber:
+    return FakeTranscriber()

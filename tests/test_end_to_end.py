@@ -1,0 +1,66 @@
+"""The real thing: ffmpeg, faster-whisper with Whisper base, on real files, through the CLI."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+import webvtt
+
+from pipeline import transcript as transcript_io
+from pipeline.cli import main
+from pipeline.evaluation import word_error_rate
+
+from .conftest import ROOT, SAMPLE, SHARED_DATA, sample_reference
+
+# Measured on the bundled espeak-ng sample with the default options: see README "Measurements".
+# Robotic TTS is hard for Whisper base; the bound catches a broken pipeline (wrong language,
+# lost segments, garbage decoding give 0.9 or more) without flaking on thread timing.
+SAMPLE_WER_BOUND = 0.50
+EJ_WER_BOUND = 0.20
+
+pytestmark = pytest.mark.slow
+
+
+def test_pipeline_run_on_the_sample_with_a_bad_file_beside_it(tmp_path: Path, media_dir: Path, capsys: pytest.CaptureFixture[str]):
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    for name in ("2022-03-17-sobriete.mp4", "2022-03-17-sobriete.txt", "sessions.toml", "themes.toml"):
+        shutil.copy(ROOT / "recordings" / name, recordings / name)
+    shutil.copy(media_dir / "notes.mp3", recordings / "notes.mp3")
+    outputs = tmp_path / "outputs"
+
+    status = main(["run", "--recordings", str(recordings), "--outputs", str(outputs)])
+
+    assert status == 1, "a failed recording makes the exit status non-zero"
+    err = capsys.readouterr().err
+    assert "notes.mp3: is not a media file" in err
+    folder = outputs / "2022-03-17-sobriete"
+    transcript = transcript_io.load(folder / "transcript.json")
+    assert transcript.language == "fr"
+    wer = word_error_rate(sample_reference(), transcript.text)
+    print(f"sample WER {wer:.3f}")
+    assert wer <= SAMPLE_WER_BOUND
+    assert all(s.words for s in transcript.segments)
+    assert transcript.provenance.model.sha256["model.bin"].startswith("d01c3014")
+    assert transcript.provenance.input_sha256 and transcript.provenance.options["decoding"]["language"] == "fr"
+    captions = webvtt.from_buffer(io.StringIO((folder / "transcript.vtt").read_text(encoding="utf-8"))).captions
+    assert captions and captions[-1].end_in_seconds <= transcript.duration + 0.5
+
+    # nothing changed: the second run transcribes nothing
+    assert main(["transcribe", str(recordings / "2022-03-17-sobriete.mp4"), "--catalogue", str(recordings), "--outputs", str(outputs)]) == 0
+    assert "up to date" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "speech-fr-dev" / "ej-fra.m4a").exists(), reason="../shared/data is absent (dev-only data)")
+def test_real_french_speech(tmp_path: Path):
+    source = SHARED_DATA / "speech-fr-dev" / "ej-fra.m4a"
+    outputs = tmp_path / "outputs"
+    assert main(["transcribe", str(source), "--catalogue", str(tmp_path), "--outputs", str(outputs)]) == 0
+    transcript = transcript_io.load(outputs / "ej-fra" / "transcript.json")
+    reference = (SHARED_DATA / "speech-fr-dev" / "ej-fra.ref.txt").read_text(encoding="utf-8")
+    wer = word_error_rate(reference, transcript.text)
+    print(f"ej-fra WER {wer:.3f}")
+    assert wer <= EJ_WER_BOUND

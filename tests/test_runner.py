@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline import transcript as transcript_io
+from pipeline.catalogue import Catalogue, load_catalogue
+from pipeline.runner import find_recordings, transcribe_recordings
+from pipeline.store import Store, atomic_write
+from pipeline.transcribe import TranscriptionOptions
+
+from .conftest import ROOT, FakeTranscriber
+
+BAD = ["empty.wav", "notes.mp3", "truncated.mp4", "video-only.mp4", "silence.wav"]
+
+
+def batch(tmp_path: Path, media_dir: Path) -> Path:
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    for name in BAD:
+        shutil.copy(media_dir / name, folder / name)
+    shutil.copy(media_dir / "good.m4a", folder / "Séance « n°2 » l'atelier \"final\".m4a")
+    return folder
+
+
+def test_bad_recordings_are_reported_and_the_good_one_completes(tmp_path: Path, media_dir: Path, fake_transcriber: FakeTranscriber):
+    folder = batch(tmp_path, media_dir)
+    store = Store(tmp_path / "outputs")
+    report = transcribe_recordings(find_recordings(folder), Catalogue(), store, TranscriptionOptions(), lambda: fake_transcriber)
+    assert len(report.results) == 6
+    assert sorted(r.recording.name for r in report.failed) == sorted(BAD)
+    for failure in report.failed:
+        assert failure.error.startswith(str(failure.recording)) and "\n" not in failure.error
+    [good] = [r for r in report.results if r.status == "transcribed"]
+    assert good.session_id == "seance-n2-l-atelier-final"
+    session_dir = store.session_dir(good.session_id)
+    assert sorted(p.name for p in session_dir.iterdir()) == ["state.json", "transcript.json", "transcript.srt", "transcript.txt", "transcript.vtt"]
+    loaded = transcript_io.load(session_dir / "transcript.json")
+    assert loaded.provenance.input_name == "Séance « n°2 » l'atelier \"final\".m4a"
+    assert len(fake_transcriber.calls) == 1
+
+
+def test_unchanged_recording_is_not_transcribed_twice_and_force_redoes_it(tmp_path: Path, media_dir: Path):
+    fake = FakeTranscriber()
+    store = Store(tmp_path / "outputs")
+    recordings = [media_dir / "good.m4a"]
+    catalogue = load_catalogue(ROOT / "recordings")
+    first = transcribe_recordings(recordings, catalogue, store, TranscriptionOptions(), lambda: fake)
+    second = transcribe_recordings(recordings, catalogue, store, TranscriptionOptions(), lambda: fake)
+    assert [r.status for r in first.results + second.results] == ["transcribed", "up to date"]
+    changed = transcribe_recordings(recordings, catalogue, store, TranscriptionOptions(beam_size=1), lambda: fake)
+    forced = transcribe_recordings(recordings, catalogue, store, TranscriptionOptions(beam_size=1), lambda: fake, force=True)
+    assert [changed.results[0].status, forced.results[0].status] == ["transcribed", "transcribed"]
+    assert len(fake.calls) == 3
+
+
+def test_hotwords_carry_speakers_and_theme_terms(tmp_path: Path):
+    fake = FakeTranscriber()
+    sample = tmp_path / "2022-03-17-sobriete.mp4"
+    shutil.copy(ROOT / "recordings" / "2022-03-17-sobriete.mp4", sample)
+    catalogue = load_catalogue(ROOT / "recordings")
+    transcribe_recordings([sample], catalogue, Store(tmp_path / "out"), TranscriptionOptions(), lambda: fake)
+    hotwords = fake.calls[0][1]
+    assert hotwords is not None and "Julien Moreau" in hotwords and "sobriété numérique" in hotwords
+    assert len(hotwords) <= 300
+
+
+def test_an_editors_changes_are_never_overwritten(tmp_path: Path, media_dir: Path):
+    store = Store(tmp_path / "outputs")
+    recordings = [media_dir / "good.m4a"]
+    transcribe_recordings(recordings, Catalogue(), store, TranscriptionOptions(), FakeTranscriber)
+    txt = store.session_dir("good") / "transcript.txt"
+    edited = txt.read_text(encoding="utf-8").replace("Bonjour", "Bonjour (corrigé)")
+    txt.write_text(edited, encoding="utf-8")
+    report = transcribe_recordings(recordings, Catalogue(), store, TranscriptionOptions(), FakeTranscriber, force=True)
+    assert txt.read_text(encoding="utf-8") == edited
+    draft = store.session_dir("good") / "transcript.draft.txt"
+    assert report.results[0].kept_edits == (draft,)
+    assert "corrigé" not in draft.read_text(encoding="utf-8")
+    # a third run still sees the editor's file as theirs
+    transcribe_recordings(recordings, Catalogue(), store, TranscriptionOptions(), FakeTranscriber, force=True)
+    assert txt.read_text(encoding="utf-8") == edited
+
+
+def test_a_crash_during_a_write_leaves_the_old_file_whole_and_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    target = tmp_path / "transcript.json"
+    atomic_write(target, b"old complete content")
+
+    def crash(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", crash)
+    with pytest.raises(OSError):
+        atomic_write(target, b"new content that never lands")
+    assert target.read_bytes() == b"old complete content"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["transcript.json"]
+
+
+def test_disk_full_during_a_stage_is_one_clear_failure(tmp_path: Path, media_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    def full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    report = transcribe_recordings([media_dir / "good.m4a"], Catalogue(), Store(tmp_path / "out"), TranscriptionOptions(), FakeTranscriber)
+    [result] = report.failed
+    assert "cannot write outputs (No space left on device)" in result.error and "free disk space" in result.error
+
+
+def test_session_ids_cannot_escape_outputs(tmp_path: Path):
+    from pipeline.errors import OutputError
+
+    with pytest.raises(OutputError, match="unsafe session id"):
+        Store(tmp_path).session_dir("../etc")
+
+
+def test_outputs_are_readable_by_others(tmp_path: Path):
+    target = tmp_path / "x.txt"
+    atomic_write(target, b"x")
+    assert target.stat().st_mode & 0o044 == 0o044 or os.umask(0o022) & 0o044

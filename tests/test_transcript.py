@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline import transcript as transcript_io
+from pipeline.errors import TranscriptFormatError
+from pipeline.transcript import ModelInfo, Provenance, Transcript
+
+from .conftest import make_segments
+
+
+def build_transcript(texts: list[str], session_id: str = "s1") -> Transcript:
+    return Transcript(
+        session_id=session_id,
+        language="fr",
+        language_probability=0.99,
+        duration=60.0,
+        segments=tuple(make_segments(texts)),
+        provenance=Provenance(
+            input_name="séance « 2 ».mp4",
+            input_sha256="a" * 64,
+            input_duration=60.0,
+            model=ModelInfo(id="Systran/faster-whisper-base", path="/m", sha256={"model.bin": "b" * 64}),
+            faster_whisper_version="1.2.1",
+            ctranslate2_version="4.8.5",
+            pipeline_version="0.1.0",
+            options={"beam_size": 5, "language": "fr", "vad_parameters": {"min_silence_duration_ms": 1000}},
+            started_utc="2026-11-25T10:00:00+00:00",
+            finished_utc="2026-11-25T10:01:00+00:00",
+        ),
+    )
+
+
+def test_round_trip_gives_back_the_same_objects():
+    original = build_transcript(["Bonjour à toutes et à tous.", "La gouvernance des données reste la clé."])
+    text = transcript_io.dumps(original)
+    assert transcript_io.loads(text) == original
+    assert transcript_io.dumps(transcript_io.loads(text)) == text
+
+
+def test_json_carries_schema_info_and_provenance():
+    import json
+
+    data = json.loads(transcript_io.dumps(build_transcript(["Un."])))
+    assert data["schema_version"] == transcript_io.SCHEMA_VERSION
+    assert data["info"] == {"language": "fr", "language_probability": 0.99, "duration": 60.0}
+    segment = data["segments"][0]
+    assert {"start", "end", "text", "words", "avg_logprob", "no_speech_prob"} <= set(segment)
+    assert {"start", "end", "word", "probability"} == set(segment["words"][0])
+    assert data["provenance"]["input_sha256"] == "a" * 64
+    assert data["provenance"]["model"]["sha256"]["model.bin"] == "b" * 64
+
+
+def test_other_schema_version_is_refused_with_the_fix(tmp_path: Path):
+    path = tmp_path / "transcript.json"
+    path.write_text('{"schema_version": 99}', encoding="utf-8")
+    with pytest.raises(TranscriptFormatError, match="version 99 is not supported.*--force"):
+        transcript_io.load(path)
+
+
+def test_broken_json_names_line_and_column(tmp_path: Path):
+    path = tmp_path / "transcript.json"
+    path.write_text('{\n  "schema_version": 1,\n  oops\n}', encoding="utf-8")
+    with pytest.raises(TranscriptFormatError) as error:
+        transcript_io.load(path)
+    assert str(path) in str(error.value) and "line 3" in str(error.value)
