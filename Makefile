@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test test-fast bench lint clean
+.PHONY: setup run test test-fast bench bench-compare lint clean
 
 setup: $(STAMP)
 
@@ -26,6 +26,9 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_transcribe.py
+
+bench-compare: setup
+	$(BIN)/python benchmarks/bench_transcribe.py --compare
 
 lint: setup
 	$(BIN)/ruff check pipeline tests benchmarks tools

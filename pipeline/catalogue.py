@@ -10,9 +10,10 @@ import datetime as dt
 import re
 import sys
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import CatalogueError
 
@@ -117,9 +118,9 @@ def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
 SESSION_FIELDS = {"id", "number", "title", "date", "themes", "speakers", "replay_url", "recording"}
 
 
-def _field_error(path: Path, locator: _Locator, index: int, key: str, reason: str, fix: str) -> CatalogueError:
+def _field_error(path: Path, locator: _Locator, index: int, key: str, reason: str, fix: str, kind: str = "session") -> CatalogueError:
     line = locator.line_of(index, key)
-    return CatalogueError(path, f"line {line}: session #{index + 1}, field '{key}': {reason}", fix)
+    return CatalogueError(path, f"line {line}: {kind} #{index + 1}, field '{key}': {reason}", fix)
 
 
 def _parse_session(path: Path, locator: _Locator, index: int, raw: Mapping[str, Any]) -> Session:
@@ -203,33 +204,37 @@ def load_sessions(path: Path) -> tuple[Session, ...]:
 THEME_FIELDS = {"id", "label", "description", "terms"}
 
 
+def _parse_theme(path: Path, locator: _Locator, index: int, raw: Mapping[str, Any]) -> Theme:
+    def fail(key: str, reason: str, fix: str) -> CatalogueError:
+        return _field_error(path, locator, index, key, reason, fix, kind="theme")
+
+    unknown = sorted(set(raw) - THEME_FIELDS)
+    if unknown:
+        raise fail(unknown[0], "unknown field", f"use one of: {', '.join(sorted(THEME_FIELDS))}")
+    for key in ("id", "label"):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            raise fail(key, "missing or not a non-empty string", f'add {key} = "..."')
+    if not SAFE_ID.match(raw["id"]):
+        raise fail("id", f"{raw['id']!r} is not a safe id", "use lower-case letters, digits and dashes")
+    terms = raw.get("terms", [])
+    if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+        raise fail("terms", "must be a list of strings", 'write terms = ["sobriété numérique", ...]')
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise fail("description", "must be a string", 'write description = "..."')
+    return Theme(id=raw["id"], label=raw["label"].strip(), description=description.strip(), terms=tuple(terms))
+
+
 def load_themes(path: Path) -> tuple[Theme, ...]:
     """Parse ``themes.toml`` (an array of ``[[theme]]`` tables); absent file: no themes."""
     if not path.exists():
         return ()
     text, data = _read_toml(path)
+    entries = data.get("theme", [])
+    if not isinstance(entries, list):
+        raise CatalogueError(path, "'theme' must be an array of tables", "write each entry under [[theme]]")
     locator = _Locator(text, "theme")
-    themes = []
-    for i, raw in enumerate(data.get("theme", [])):
-        def fail(key: str, reason: str, fix: str) -> CatalogueError:
-            return CatalogueError(path, f"line {locator.line_of(i, key)}: theme #{i + 1}, field '{key}': {reason}", fix)
-
-        unknown = sorted(set(raw) - THEME_FIELDS)
-        if unknown:
-            raise fail(unknown[0], "unknown field", f"use one of: {', '.join(sorted(THEME_FIELDS))}")
-        for key in ("id", "label"):
-            if not isinstance(raw.get(key), str) or not raw[key].strip():
-                raise fail(key, "missing or not a non-empty string", f'add {key} = "..."')
-        if not SAFE_ID.match(raw["id"]):
-            raise fail("id", f"{raw['id']!r} is not a safe id", "use lower-case letters, digits and dashes")
-        terms = raw.get("terms", [])
-        if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
-            raise fail("terms", "must be a list of strings", 'write terms = ["sobriété numérique", ...]')
-        description = raw.get("description", "")
-        if not isinstance(description, str):
-            raise fail("description", "must be a string", 'write description = "..."')
-        themes.append(Theme(id=raw["id"], label=raw["label"].strip(), description=description.strip(), terms=tuple(terms)))
-    return tuple(themes)
+    return tuple(_parse_theme(path, locator, i, raw) for i, raw in enumerate(entries))
 
 
 def load_catalogue(recordings_dir: Path) -> Catalogue:

@@ -169,7 +169,7 @@ def decode(recording: Recording, sampling_rate: int = SAMPLING_RATE) -> np.ndarr
     while True:
         if filled == len(audio):
             audio = np.resize(audio, len(audio) * 2)
-        view = memoryview(audio[filled:]).cast("B")
+        view = memoryview(audio[filled:]).cast("B")  # type: ignore[arg-type]
         count = process.stdout.readinto(view)
         if not count:
             break
@@ -183,7 +183,7 @@ def decode(recording: Recording, sampling_rate: int = SAMPLING_RATE) -> np.ndarr
     process.wait()
     reader.join()
     stderr = b"".join(errors).decode("utf-8", "replace")
-    reason = _strip_path(next((l.strip() for l in reversed(stderr.splitlines()) if l.strip()), ""), path)
+    reason = _strip_path(next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), ""), path)
     if process.returncode != 0:
         raise RecordingError(path, f"ffmpeg could not decode it ({reason or 'exit status ' + str(process.returncode)})", "export it again; the file may be damaged")
     seconds = filled / sampling_rate

@@ -12,9 +12,9 @@ import importlib.util
 import logging
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from .errors import ModelError
 from .media import sha256_file

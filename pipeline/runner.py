@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Protocol
 
-from . import __version__, transcript as transcript_io
+from . import __version__
+from . import transcript as transcript_io
 from .catalogue import Catalogue, Session
 from .errors import PipelineError
 from .media import MEDIA_SUFFIXES, decode, probe

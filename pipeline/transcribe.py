@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -112,7 +113,12 @@ class Transcriber(Protocol):
 
 
 def _cpu_threads(requested: int) -> int:
-    return requested or len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (requested or os.cpu_count() or 1)
+    """The requested thread count, else the cores this process may run on."""
+    if requested:
+        return requested
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 @dataclass

@@ -7,9 +7,10 @@ so :func:`dump` and :func:`load` are exact inverses (tested by a round trip).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import TranscriptFormatError
 

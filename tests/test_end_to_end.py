@@ -13,7 +13,7 @@ from pipeline import transcript as transcript_io
 from pipeline.cli import main
 from pipeline.evaluation import word_error_rate
 
-from .conftest import ROOT, SAMPLE, SHARED_DATA, sample_reference
+from .conftest import ROOT, SHARED_DATA, sample_reference
 
 # Measured on the bundled espeak-ng sample with the default options: see README "Measurements".
 # Robotic TTS is hard for Whisper base; the bound catches a broken pipeline (wrong language,
