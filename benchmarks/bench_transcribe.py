@@ -34,6 +34,8 @@ from faster_whisper import WhisperModel, BatchedInferencePipeline
 model_dir, audio, options, threads, batched = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1"
 model = WhisperModel(model_dir, device="cpu", compute_type="int8", cpu_threads=threads)
 engine = BatchedInferencePipeline(model) if batched else model
+if not batched:
+    options.pop("batch_size", None)
 segments, info = engine.transcribe(audio, **options)
 print(json.dumps({"text": " ".join(s.text.strip() for s in segments)}))
 """
@@ -57,7 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--audio", type=Path, default=DATA / "asterisk-fr-june-concat.flac")
     parser.add_argument("--reference", type=Path, default=DATA / "asterisk-fr-june-concat.ref.txt")
-    parser.add_argument("--compare", action="store_true", help="also measure raw default settings and --batch-size 8")
+    parser.add_argument("--compare", action="store_true", help="also measure raw default settings and sequential decoding")
     args = parser.parse_args()
     if not args.audio.exists():
         print(f"skipped: {args.audio} is absent (dev-only data in ../shared/data)")
@@ -87,12 +89,13 @@ def main() -> None:
         return wall
 
     print(f"audio: {args.audio.name}, {duration:.1f} s; model {model.id}; {threads} threads; options {json.dumps(asdict(options))}", flush=True)
-    raw("raw faster-whisper, pipeline's options", decoding)
+    raw("raw faster-whisper, pipeline's options", decoding, batched=options.batch_size > 0)
     pipeline("pipeline transcribe", [])
     if args.compare:
         raw("raw faster-whisper, default settings (language fr)", {"language": "fr"})
-        raw("raw faster-whisper batched 8, pipeline's options", {**decoding, "batch_size": 8}, batched=True)
-        pipeline("pipeline transcribe --batch-size 8", ["--batch-size", "8"])
+        sequential = TranscriptionOptions(batch_size=0).decoding_options()
+        raw("raw faster-whisper sequential, pipeline's options", sequential)
+        pipeline("pipeline transcribe --batch-size 0 (sequential)", ["--batch-size", "0"])
     print(f"\n{'run':58} {'wall s':>8} {'RTF':>6} {'peak MiB':>9} {'WER %':>6}")
     for label, wall, rss, wer in rows:
         print(f"{label:58} {wall:8.1f} {wall / duration:6.3f} {rss:9.0f} {wer * 100:6.1f}")

@@ -10,7 +10,7 @@ import datetime as dt
 import re
 import sys
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,16 +123,21 @@ def _field_error(path: Path, locator: _Locator, index: int, key: str, reason: st
     return CatalogueError(path, f"line {line}: {kind} #{index + 1}, field '{key}': {reason}", fix)
 
 
+def _check_fields(raw: Mapping[str, Any], allowed: set[str], required: tuple[str, ...], fail: Callable[[str, str, str], CatalogueError]) -> None:
+    """Refuse unknown fields (typos) and missing or empty required strings."""
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise fail(unknown[0], "unknown field", f"use one of: {', '.join(sorted(allowed))}")
+    for key in required:
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            raise fail(key, "missing or not a non-empty string", f'add {key} = "..."')
+
+
 def _parse_session(path: Path, locator: _Locator, index: int, raw: Mapping[str, Any]) -> Session:
     def fail(key: str, reason: str, fix: str) -> CatalogueError:
         return _field_error(path, locator, index, key, reason, fix)
 
-    unknown = sorted(set(raw) - SESSION_FIELDS)
-    if unknown:
-        raise fail(unknown[0], "unknown field", f"use one of: {', '.join(sorted(SESSION_FIELDS))}")
-    for key in ("title", "recording"):
-        if not isinstance(raw.get(key), str) or not raw[key].strip():
-            raise fail(key, "missing or not a non-empty string", f'add {key} = "..."')
+    _check_fields(raw, SESSION_FIELDS, ("title", "recording"), fail)
     recording = raw["recording"]
     if Path(recording).name != recording:
         raise fail("recording", "must be a file name inside recordings/, not a path", "keep only the file name")
@@ -208,12 +213,7 @@ def _parse_theme(path: Path, locator: _Locator, index: int, raw: Mapping[str, An
     def fail(key: str, reason: str, fix: str) -> CatalogueError:
         return _field_error(path, locator, index, key, reason, fix, kind="theme")
 
-    unknown = sorted(set(raw) - THEME_FIELDS)
-    if unknown:
-        raise fail(unknown[0], "unknown field", f"use one of: {', '.join(sorted(THEME_FIELDS))}")
-    for key in ("id", "label"):
-        if not isinstance(raw.get(key), str) or not raw[key].strip():
-            raise fail(key, "missing or not a non-empty string", f'add {key} = "..."')
+    _check_fields(raw, THEME_FIELDS, ("id", "label"), fail)
     if not SAFE_ID.match(raw["id"]):
         raise fail("id", f"{raw['id']!r} is not a safe id", "use lower-case letters, digits and dashes")
     terms = raw.get("terms", [])

@@ -40,8 +40,8 @@ class TranscriptionOptions:
     """Spoken language; ``None`` detects it from the first 30 s."""
     beam_size: int = 5
     """Beam search width (1 is greedy decoding)."""
-    batch_size: int = 0
-    """0 decodes sequentially; N > 0 uses faster-whisper's BatchedInferencePipeline."""
+    batch_size: int = 8
+    """N > 0 decodes N VAD chunks at once (BatchedInferencePipeline); 0 decodes sequentially."""
     vad: bool = True
     """Skip non-speech with Silero VAD (removes hallucinations in silences)."""
     vad_min_silence_ms: int = 1000

@@ -15,10 +15,12 @@ from pipeline.evaluation import word_error_rate
 
 from .conftest import ROOT, SHARED_DATA, sample_reference
 
-# Measured on the bundled espeak-ng sample with the default options: see README "Measurements".
-# Robotic TTS is hard for Whisper base; the bound catches a broken pipeline (wrong language,
-# lost segments, garbage decoding give 0.9 or more) without flaking on thread timing.
-SAMPLE_WER_BOUND = 0.50
+# Bundled espeak-ng sample, default options: measured 0.315 (0.367 without the vocabulary);
+# raw faster-whisper with its own defaults gives 0.407, the bound. Robotic TTS is hard for
+# Whisper base; a broken pipeline (wrong language, lost segments) gives 0.9 or more.
+SAMPLE_WER_BOUND = 0.40
+# ej-fra (34 s, 89 words, proper nouns: Joanis, CNRC, Nunavut, inuktitut): measured 0.141 with
+# the default options; raw faster-whisper with its own defaults gives 0.202, the bound.
 EJ_WER_BOUND = 0.20
 
 pytestmark = pytest.mark.slow
@@ -41,7 +43,8 @@ def test_pipeline_run_on_the_sample_with_a_bad_file_beside_it(tmp_path: Path, me
     transcript = transcript_io.load(folder / "transcript.json")
     assert transcript.language == "fr"
     wer = word_error_rate(sample_reference(), transcript.text)
-    print(f"sample WER {wer:.3f}")
+    with capsys.disabled():
+        print(f"sample WER {wer:.3f}")
     assert wer <= SAMPLE_WER_BOUND
     assert all(s.words for s in transcript.segments)
     assert transcript.provenance.model.sha256["model.bin"].startswith("d01c3014")
