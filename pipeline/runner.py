@@ -16,7 +16,7 @@ from typing import Protocol
 from . import __version__
 from . import transcript as transcript_io
 from .catalogue import Catalogue, Session
-from .errors import PipelineError
+from .errors import ModelError, PipelineError
 from .media import MEDIA_SUFFIXES, decode, probe
 from .store import Store, fingerprint
 from .subtitles import all_renderings
@@ -133,6 +133,8 @@ def transcribe_recordings(
                 tuple(w.path for w in written),
                 tuple(w.path for w in written if w.kept_edit),
             )
+        except ModelError:
+            raise  # the model serves every recording: nothing else can run, so stop here
         except PipelineError as exc:
             log.error("%s", exc.one_line())
             result = SessionResult(path, session.id, "failed", wall_seconds=time.perf_counter() - started, error=exc.one_line())

@@ -46,6 +46,13 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
+def _remove_temporaries(folder: Path, names: list[str]) -> None:
+    """Delete what a killed writer left half-written (``.NAME.*.tmp``) for these names."""
+    for name in names:
+        for leftover in folder.glob(f".{name}.*.tmp"):
+            leftover.unlink(missing_ok=True)
+
+
 def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
@@ -107,6 +114,7 @@ class Store:
     ) -> list[Written]:
         """Write a stage's files atomically, guard edited ones, then record the stage."""
         folder = self.session_dir(session_id)
+        _remove_temporaries(folder, [*files, "state.json"])
         state = self.state(session_id)
         known = {name: digest for record in state.get("stages", {}).values() for name, digest in record.get("files", {}).items()}
         written, hashes = [], {}

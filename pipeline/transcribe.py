@@ -17,6 +17,7 @@ import numpy as np
 
 from . import __version__
 from .catalogue import Session, Theme
+from .errors import ModelError
 from .media import SAMPLING_RATE, Recording
 from .models import ResolvedModel, resolve_model
 from .transcript import ModelInfo, Provenance, Segment, Transcript, Word
@@ -138,13 +139,17 @@ class WhisperTranscriber:
         if device == "auto":
             device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
         compute_type = TranscriptionOptions(device=device, compute_type=self.options.compute_type).resolved_compute_type()
-        self._model = WhisperModel(
-            str(resolved.path),
-            device=device,
-            compute_type=compute_type,
-            cpu_threads=_cpu_threads(self.options.cpu_threads),
-            local_files_only=True,
-        )
+        try:
+            self._model = WhisperModel(
+                str(resolved.path),
+                device=device,
+                compute_type=compute_type,
+                cpu_threads=_cpu_threads(self.options.cpu_threads),
+                local_files_only=True,
+            )
+        except (RuntimeError, ValueError) as exc:  # CTranslate2 reports device and type problems so
+            fix = "use --device cpu, or install the NVIDIA driver, CUDA 12 and cuDNN 9" if device == "cuda" else "try another --compute-type"
+            raise ModelError(resolved.path, f"cannot load the model on {device} with {compute_type} ({exc})", fix) from exc
         self._batched = BatchedInferencePipeline(self._model) if self.options.batch_size else None
         self.info = EngineInfo(
             model=resolved,

@@ -120,3 +120,41 @@ def test_outputs_are_readable_by_others(tmp_path: Path):
     target = tmp_path / "x.txt"
     atomic_write(target, b"x")
     assert target.stat().st_mode & 0o044 == 0o044 or os.umask(0o022) & 0o044
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from pipeline.store import Store
+store, n = Store(Path(sys.argv[1])), 0
+while True:
+    letter = "AB"[n % 2]
+    store.write_stage("s", "transcribe", letter, {"transcript.json": letter * 3_000_000, "transcript.vtt": letter * 1_000_000})
+    n += 1
+"""
+
+
+def test_sigkill_at_any_moment_leaves_complete_files_and_a_rerun_leaves_no_temporary(tmp_path: Path):
+    import json
+    import random
+    import subprocess
+    import sys
+    import time
+
+    store = Store(tmp_path / "outputs")
+    rng = random.Random(7)
+    for _ in range(8):
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(store.root)], cwd=ROOT)
+        time.sleep(rng.uniform(0.05, 0.6))
+        writer.kill()
+        writer.wait()
+        folder = store.session_dir("s")
+        if not (folder / "transcript.json").exists():
+            continue
+        for name, size in (("transcript.json", 3_000_000), ("transcript.vtt", 1_000_000)):
+            content = (folder / name).read_text() if (folder / name).exists() else "A" * size
+            assert content in ("A" * size, "B" * size), f"{name} is partial: {len(content)} characters"
+        if (folder / "state.json").exists():
+            json.loads((folder / "state.json").read_text())
+    store.write_stage("s", "transcribe", "C", {"transcript.json": "C", "transcript.vtt": "C"})
+    assert not list(store.session_dir("s").glob(".*.tmp"))
