@@ -108,10 +108,10 @@ def _run(recordings: Sequence[Path], catalogue_dir: Path, kwargs: dict[str, Any]
 def _summary(report: RunReport) -> None:
     table = Table(title="Summary", show_lines=False)
     for column in ("session", "status", "audio", "time", "× real time", "detail"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for r in report.results:
         speed = f"{r.wall_seconds / r.audio_seconds:.2f}" if r.status == "transcribed" and r.audio_seconds else ""
-        detail = r.error if r.status == "failed" else (str(r.files[0].parent) if r.files else "")
+        detail = r.error if r.status == "failed" else (f"{r.files[0].parent}/" if r.files else "")
         style = "red" if r.status == "failed" else None
         table.add_row(r.session_id, r.status, f"{r.audio_seconds:.0f} s", f"{r.wall_seconds:.1f} s", speed, detail, style=style)
     console.print(table)

@@ -43,10 +43,23 @@ class Paragraph:
     segment_ids: tuple[int, ...]
 
 
+def _glued(words: Sequence[Word]) -> tuple[Word, ...]:
+    """Whisper marks a new word by a leading space; a piece without one (« 'hui » in
+    « Aujourd'hui », « -ce » in « Est-ce ») belongs to the word before it."""
+    merged: list[Word] = []
+    for word in words:
+        if merged and word.word and not word.word[0].isspace():
+            last = merged[-1]
+            merged[-1] = Word(start=last.start, end=word.end, word=last.word + word.word, probability=min(last.probability, word.probability))
+        else:
+            merged.append(word)
+    return tuple(merged)
+
+
 def _segment_words(segment: Segment) -> tuple[Word, ...]:
     """Word timings, or evenly spread pseudo-words when the transcriber gave none."""
     if segment.words:
-        return segment.words
+        return _glued(segment.words)
     tokens = segment.text.split()
     if not tokens:
         return ()
@@ -94,7 +107,7 @@ def cues(transcript: Transcript) -> list[Cue]:
                 pending = [word]
             else:
                 pending = candidate
-            if token[-1] in ".?!…" and len(" ".join(w.word.strip() for w in pending)) > MAX_LINE:
+            if token[-1] in ".?!…" and len(" ".join(w.word.strip() for w in pending)) >= MAX_LINE // 2:
                 result.append(_make_cue(pending, result))
                 pending = []
         if pending:
