@@ -1,17 +1,18 @@
-# One command each: `make run` (set-up + the pipeline over recordings/), `make test`, `make bench`.
+# One command each: `make run` (set-up + the pipeline over recordings/), `make test`, `make bench`,
+# `make bench-keywords`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test test-fast bench bench-compare lint clean
+.PHONY: setup run test test-fast bench bench-compare bench-keywords lint clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[models,test,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[models,test,dev,bench]'
 	$(BIN)/pipeline model base >/dev/null
 	touch $@
 
@@ -29,6 +30,9 @@ bench: setup
 
 bench-compare: setup
 	$(BIN)/python benchmarks/bench_transcribe.py --compare
+
+bench-keywords: setup
+	$(BIN)/python benchmarks/bench_keywords.py --variants
 
 lint: setup
 	$(BIN)/ruff check pipeline tests benchmarks tools

@@ -64,14 +64,14 @@ def product(texts: dict[str, str], nlp, options: KeywordOptions, background) -> 
     per_doc = {}
     for doc_id, doc_lines in lines.items():
         docs = [next(parsed) for _ in doc_lines]
-        units = [Unit(line, i, 0.0) for i, line in enumerate(doc_lines)]
+        units = [Unit(line, i, 0.0, 0.0) for i, line in enumerate(doc_lines)]
         title = frozenset(_lemma(t) for t in docs[0] if _tag(t) in "NPA") if docs else frozenset()
         per_doc[doc_id] = (collect_candidates(docs, units, options), title)
     df = Counter(lemma for candidates, _ in per_doc.values() for lemma in candidates)
     predicted = {}
     for doc_id, (candidates, title) in per_doc.items():
         ranked = rank(candidates, df, len(texts), options, background, title if options.title_boost else frozenset())
-        predicted[doc_id] = [candidates[lemma].surfaces.most_common(1)[0][0] for lemma, _ in ranked[:10]]
+        predicted[doc_id] = [candidates[lemma].surface for lemma, _ in ranked[:10]]
     return predicted, time.perf_counter() - started
 
 

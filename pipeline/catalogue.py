@@ -49,12 +49,14 @@ class Session:
 
 @dataclass(frozen=True)
 class Theme:
-    """A theme of the programme, with its sub-topics and French seed terms."""
+    """A theme of the programme (or a transversal axis), with its sub-topics and seed terms."""
 
     id: str
     label: str
     description: str
     terms: tuple[str, ...] = ()
+    kind: str = "theme"
+    """``theme`` for the six themes, ``axis`` for the transversal axes."""
 
 
 @dataclass(frozen=True)
@@ -209,9 +211,9 @@ def load_sessions(path: Path) -> tuple[Session, ...]:
 THEME_FIELDS = {"id", "label", "description", "terms"}
 
 
-def _parse_theme(path: Path, locator: _Locator, index: int, raw: Mapping[str, Any]) -> Theme:
+def _parse_theme(path: Path, locator: _Locator, index: int, raw: Mapping[str, Any], kind: str) -> Theme:
     def fail(key: str, reason: str, fix: str) -> CatalogueError:
-        return _field_error(path, locator, index, key, reason, fix, kind="theme")
+        return _field_error(path, locator, index, key, reason, fix, kind=kind)
 
     _check_fields(raw, THEME_FIELDS, ("id", "label"), fail)
     if not SAFE_ID.match(raw["id"]):
@@ -222,19 +224,29 @@ def _parse_theme(path: Path, locator: _Locator, index: int, raw: Mapping[str, An
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise fail("description", "must be a string", 'write description = "..."')
-    return Theme(id=raw["id"], label=raw["label"].strip(), description=description.strip(), terms=tuple(terms))
+    return Theme(id=raw["id"], label=raw["label"].strip(), description=description.strip(), terms=tuple(terms), kind=kind)
 
 
 def load_themes(path: Path) -> tuple[Theme, ...]:
-    """Parse ``themes.toml`` (an array of ``[[theme]]`` tables); absent file: no themes."""
+    """Parse ``themes.toml``: ``[[theme]]`` then ``[[axis]]`` tables; absent file: none."""
     if not path.exists():
         return ()
     text, data = _read_toml(path)
-    entries = data.get("theme", [])
-    if not isinstance(entries, list):
-        raise CatalogueError(path, "'theme' must be an array of tables", "write each entry under [[theme]]")
-    locator = _Locator(text, "theme")
-    return tuple(_parse_theme(path, locator, i, raw) for i, raw in enumerate(entries))
+    extra = sorted(set(data) - {"theme", "axis"})
+    if extra:
+        raise CatalogueError(path, f"unexpected top-level key '{extra[0]}'", "put entries under [[theme]] or [[axis]]")
+    themes: list[Theme] = []
+    for kind in ("theme", "axis"):
+        entries = data.get(kind, [])
+        if not isinstance(entries, list):
+            raise CatalogueError(path, f"'{kind}' must be an array of tables", f"write each entry under [[{kind}]]")
+        locator = _Locator(text, kind)
+        themes.extend(_parse_theme(path, locator, i, raw, kind) for i, raw in enumerate(entries))
+    ids = [t.id for t in themes]
+    duplicate = next((i for i in ids if ids.count(i) > 1), None)
+    if duplicate:
+        raise CatalogueError(path, f"id '{duplicate}' is used twice", "give each theme and axis its own id")
+    return tuple(themes)
 
 
 def load_catalogue(recordings_dir: Path) -> Catalogue:

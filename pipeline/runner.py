@@ -1,7 +1,7 @@
-"""Batch runs: find recordings, skip the up-to-date ones, isolate failures, report.
+"""Batch runs: find recordings, skip the up-to-date work, isolate failures, report.
 
 One bad recording never stops the batch: its error is recorded in the report and the next
-recording goes on. The Whisper model is loaded once, only if something needs transcribing.
+recording goes on. Models (Whisper, spaCy) are loaded once, only if something needs them.
 """
 
 from __future__ import annotations
@@ -9,14 +9,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from . import __version__
+from . import keywords as keywords_io
 from . import transcript as transcript_io
 from .catalogue import Catalogue, Session
 from .errors import ModelError, PipelineError
+from .keywords import Candidate, KeywordOptions, SessionKeywords, ThemeModel, analyse, document_frequencies, extract_keywords
 from .media import MEDIA_SUFFIXES, decode, probe
 from .store import Store, fingerprint
 from .subtitles import all_renderings
@@ -31,12 +33,13 @@ class SessionResult:
 
     recording: Path
     session_id: str
-    status: str  # "transcribed", "up to date" or "failed"
+    status: str  # "transcribed", "keywords", "up to date" or "failed"
     audio_seconds: float = 0.0
     wall_seconds: float = 0.0
     files: tuple[Path, ...] = ()
     kept_edits: tuple[Path, ...] = ()
     error: str = ""
+    stage: str = "transcribe"
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,118 @@ def transcribe_recordings(
         reporter.finish(result)
         results.append(result)
     return RunReport(tuple(results))
+
+
+def keywords_for_sessions(
+    store: Store,
+    catalogue: Catalogue,
+    options: KeywordOptions,
+    load_nlp: Callable[[], Any],
+    session_ids: Sequence[str] | None = None,
+    reporter: Reporter | None = None,
+    force: bool = False,
+) -> RunReport:
+    """Keywords of each session, ranked against every session that has a transcript.
+
+    Build then rank: the series' document frequencies come from every session first (from
+    its stored candidates when its transcript is unchanged, else by parsing it), then each
+    requested session is ranked. spaCy is loaded only when something must be recomputed.
+    """
+    reporter = reporter or SilentReporter()
+    series = store.sessions_with("transcript.json")
+    targets = list(session_ids) if session_ids else series
+    missing = [s for s in targets if s not in series]
+    nlp: Any = None
+    theme_model: ThemeModel | None = None
+    analysed: dict[str, dict[str, Candidate]] = {}
+    lemma_sets: dict[str, tuple[str, ...]] = {}
+    transcripts_sha = {s: store.sha256(s, "transcript.json") for s in series}
+
+    def parsed(session_id: str) -> dict[str, Candidate]:
+        nonlocal nlp
+        if session_id not in analysed:
+            nlp = nlp or load_nlp()
+            analysed[session_id] = analyse(transcript_io.load(store.path(session_id, "transcript.json")), nlp, options)
+        return analysed[session_id]
+
+    options_digest = fingerprint(asdict(options))
+    for session_id in series:
+        stored = _stored_keywords(store, session_id)
+        if stored and stored.provenance.get("transcript_sha256") == transcripts_sha[session_id] and stored.provenance.get("options") == options_digest:
+            lemma_sets[session_id] = stored.candidates
+        else:
+            try:
+                lemma_sets[session_id] = tuple(sorted(parsed(session_id)))
+            except PipelineError:
+                lemma_sets[session_id] = ()  # reported below if it is a target
+    frequencies = document_frequencies(lemma_sets.values())
+    series_digest = fingerprint(dict(frequencies))
+    results = [
+        SessionResult(Path(s), s, "failed", error=f"{store.path(s, 'transcript.json')}: no transcript (run `pipeline transcribe` first)", stage="keywords")
+        for s in missing
+    ]
+    for result in results:
+        reporter.finish(result)
+    for session_id in (s for s in targets if s in series):
+        started = time.perf_counter()
+        session = next((s for s in catalogue.sessions if s.id == session_id), None)
+        title = session.title if session else session_id
+        inputs = fingerprint(
+            {
+                "transcript_sha256": transcripts_sha[session_id],
+                "themes": [asdict(t) for t in catalogue.themes],
+                "title": title,
+                "options": asdict(options),
+                "series": series_digest,
+                "pipeline_version": __version__,
+            }
+        )
+        try:
+            if not force and store.is_fresh(session_id, "keywords", inputs):
+                result = SessionResult(Path(session_id), session_id, "up to date", stage="keywords")
+            else:
+                candidates = parsed(session_id)
+                theme_model = theme_model or ThemeModel.build(nlp, catalogue.themes)
+                transcript = transcript_io.load(store.path(session_id, "transcript.json"))
+                extracted = extract_keywords(transcript, candidates, nlp, theme_model, title, frequencies, len(series), options)
+                extracted = replace(extracted, provenance=_keywords_provenance(nlp, transcripts_sha[session_id], options_digest, len(series)))
+                files = {"keywords.json": keywords_io.dumps(extracted), "keywords.md": keywords_io.to_markdown(extracted, title, catalogue.themes)}
+                written = store.write_stage(session_id, "keywords", inputs, files, {"pipeline_version": __version__})
+                result = SessionResult(
+                    Path(session_id), session_id, "keywords", transcript.duration, time.perf_counter() - started,
+                    tuple(w.path for w in written), tuple(w.path for w in written if w.kept_edit), stage="keywords",
+                )
+        except ModelError:
+            raise
+        except PipelineError as exc:
+            result = SessionResult(Path(session_id), session_id, "failed", error=exc.one_line(), stage="keywords")
+        reporter.finish(result)
+        results.append(result)
+    return RunReport(tuple(results))
+
+
+def _stored_keywords(store: Store, session_id: str) -> SessionKeywords | None:
+    path = store.path(session_id, "keywords.json")
+    try:
+        return keywords_io.loads(path.read_text(encoding="utf-8"), path)
+    except (OSError, ValueError, KeyError, TypeError, PipelineError):
+        return None
+
+
+def _keywords_provenance(nlp: Any, transcript_sha: str, options_digest: str, documents: int) -> dict[str, object]:
+    import datetime as dt
+
+    import spacy
+
+    return {
+        "transcript_sha256": transcript_sha,
+        "options": options_digest,
+        "spacy_version": spacy.__version__,
+        "spacy_model": f"{nlp.meta.get('lang')}_{nlp.meta.get('name')}-{nlp.meta.get('version')}",
+        "series_sessions": documents,
+        "pipeline_version": __version__,
+        "generated_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def describe(results: Iterable[SessionResult]) -> list[str]:

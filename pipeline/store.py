@@ -46,6 +46,9 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
+HASHES_KEPT = 8  # per file: the last hashes the pipeline wrote there
+
+
 def _remove_temporaries(folder: Path, names: list[str]) -> None:
     """Delete what a killed writer left half-written (``.NAME.*.tmp``) for these names."""
     for name in names:
@@ -112,33 +115,58 @@ class Store:
     def write_stage(
         self, session_id: str, stage: str, inputs_fingerprint: str, files: Mapping[str, str], extra: Mapping[str, Any] | None = None
     ) -> list[Written]:
-        """Write a stage's files atomically, guard edited ones, then record the stage."""
+        """Write a stage's files atomically, guard edited ones, then record the stage.
+
+        Write-ahead: the hashes about to be written are recorded in ``state.json`` first, so
+        that after a crash between a file and the record, the file is still known as the
+        pipeline's own and not mistaken for an editor's edit.
+        """
         folder = self.session_dir(session_id)
-        _remove_temporaries(folder, [*files, "state.json"])
         state = self.state(session_id)
-        known = {name: digest for record in state.get("stages", {}).values() for name, digest in record.get("files", {}).items()}
-        written, hashes = [], {}
+        ours: dict[str, list[str]] = {name: list(digests) for name, digests in state.get("written", {}).items()}
+        if "written" not in state:  # a state from before write-ahead: its records are ours
+            for record in state.get("stages", {}).values():
+                for name, digest in record.get("files", {}).items():
+                    ours.setdefault(name, []).append(digest)
+        plan: list[tuple[Path, bytes, bool]] = []
+        hashes = {}
+        for name, text in files.items():
+            data = text.encode("utf-8")
+            target = folder / name
+            current = sha256_bytes(target.read_bytes()) if target.exists() else None
+            edited = current is not None and current != sha256_bytes(data) and current not in ours.get(name, [])
+            if edited:
+                target = target.with_name(f"{target.stem}.draft{target.suffix}")
+            plan.append((target, data, edited))
+            digest = sha256_bytes(data)
+            ours[target.name] = [*ours.get(target.name, []), digest][-HASHES_KEPT:]
+            # For an edited file, the stage records the editor's version as its output.
+            hashes[name] = current if edited and current else digest
         try:
-            for name, text in files.items():
-                data = text.encode("utf-8")
-                digest = sha256_bytes(data)
-                target = folder / name
-                if target.exists():
-                    current = sha256_bytes(target.read_bytes())
-                    if current != digest and current != known.get(name):
-                        draft = target.with_name(f"{target.stem}.draft{target.suffix}")
-                        atomic_write(draft, data)
-                        written.append(Written(draft, kept_edit=True))
-                        # Still the hash of what the pipeline last wrote there: the file stays the editor's.
-                        hashes[name] = known.get(name, "")
-                        continue
+            _remove_temporaries(folder, [*files, *(target.name for target, _, _ in plan), "state.json"])
+            self._write_state(session_id, {**state, "session_id": session_id, "written": ours})
+            for target, data, _ in plan:
                 atomic_write(target, data)
-                written.append(Written(target))
-                hashes[name] = digest
             stages = dict(state.get("stages", {}))
             stages[stage] = {"inputs": inputs_fingerprint, "files": hashes, **(extra or {})}
-            state = {"session_id": session_id, "stages": stages}
-            atomic_write(self._state_path(session_id), (json.dumps(state, indent=2, ensure_ascii=False) + "\n").encode())
+            self._write_state(session_id, {"session_id": session_id, "stages": stages, "written": ours})
         except OSError as exc:
             raise OutputError(exc.filename or folder, f"cannot write outputs ({exc.strerror})", "free disk space or fix the folder's permissions, then run again") from exc
-        return written
+        return [Written(target, kept_edit=edited) for target, _, edited in plan]
+
+    def _write_state(self, session_id: str, state: Mapping[str, Any]) -> None:
+        atomic_write(self._state_path(session_id), (json.dumps(state, indent=2, ensure_ascii=False) + "\n").encode())
+
+    def sessions_with(self, name: str) -> list[str]:
+        """Ids of the sessions that have file ``name``, sorted."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.parent.name for p in self.root.glob(f"*/{name}") if SAFE_ID.match(p.parent.name))
+
+    def path(self, session_id: str, name: str) -> Path:
+        """Where file ``name`` of a session lives."""
+        return self.session_dir(session_id) / name
+
+    def sha256(self, session_id: str, name: str) -> str:
+        """SHA-256 of a session's file (as it is now, edits included)."""
+        return sha256_bytes(self.path(session_id, name).read_bytes())

@@ -199,7 +199,7 @@ def build_vocabulary(session: Session, themes: Iterable[Theme]) -> str:
     parts: list[str] = [s.name for s in session.speakers]
     if session.title and session.title != session.recording.rsplit(".", 1)[0]:
         parts.append(session.title)
-    chosen = [t for t in themes if not session.themes or t.id in session.themes]
+    chosen = [t for t in themes if t.kind == "theme" and (not session.themes or t.id in session.themes)]
     for theme in chosen:
         parts.append(theme.label)
         parts.extend(theme.terms[:3])

@@ -15,9 +15,11 @@ def test_bundled_catalogues_load():
     session = catalogue.session_for(ROOT / "recordings" / "2022-03-17-sobriete.mp4")
     assert session.id == "2022-03-17-sobriete" and session.number == 2 and session.date == "2022-03-17"
     assert [s.name for s in session.speakers] == ["Animateur", "Julien Moreau"]
-    assert {t.id for t in catalogue.themes} == {
+    assert {t.id for t in catalogue.themes if t.kind == "theme"} == {
         "sobriete", "instrumentation-mesure", "gouvernance-publique", "ecosysteme-entreprises", "vulnerabilites-numeriques", "societes-urbaines",
     }
+    assert [t.label for t in catalogue.themes if t.kind == "axis"] == ["Sobriété (axe)", "Inclusion", "Risque", "Capacitation", "Gouvernance (axe)"]
+    assert all(t.description and t.terms for t in catalogue.themes)
     assert set(session.themes) <= {t.id for t in catalogue.themes}
 
 

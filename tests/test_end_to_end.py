@@ -52,6 +52,15 @@ def test_pipeline_run_on_the_sample_with_a_bad_file_beside_it(tmp_path: Path, me
     captions = webvtt.from_buffer(io.StringIO((folder / "transcript.vtt").read_text(encoding="utf-8"))).captions
     assert captions and captions[-1].end_in_seconds <= transcript.duration + 0.5
 
+    # keywords stage, with the real spaCy model, ran on the real transcript
+    from pipeline import keywords as keywords_io
+
+    found = keywords_io.loads((folder / "keywords.json").read_text(encoding="utf-8"))
+    surfaces = {k.surface.lower() for k in found.keywords}
+    assert {"sobriété numérique", "capteurs"} <= surfaces, surfaces
+    coverage = {t.theme_id: t.coverage for t in found.themes}
+    assert coverage["sobriete"] > 0 and "### Sobriété" in (folder / "keywords.md").read_text(encoding="utf-8")
+
     # nothing changed: the second run transcribes nothing
     assert main(["transcribe", str(recordings / "2022-03-17-sobriete.mp4"), "--catalogue", str(recordings), "--outputs", str(outputs)]) == 0
     assert "up to date" in capsys.readouterr().err

@@ -158,3 +158,27 @@ def test_sigkill_at_any_moment_leaves_complete_files_and_a_rerun_leaves_no_tempo
             json.loads((folder / "state.json").read_text())
     store.write_stage("s", "transcribe", "C", {"transcript.json": "C", "transcript.vtt": "C"})
     assert not list(store.session_dir("s").glob(".*.tmp"))
+
+
+def test_a_crash_between_a_file_and_the_state_is_not_taken_for_an_edit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import pipeline.store as store_module
+
+    store = Store(tmp_path / "outputs")
+    store.write_stage("s", "transcribe", "1", {"transcript.txt": "first"})
+    real_write = store_module.atomic_write
+    calls = []
+
+    def die_before_final_state(path: Path, data: bytes) -> None:
+        calls.append(path.name)
+        if path.name == "state.json" and calls.count("state.json") == 2:
+            raise KeyboardInterrupt  # the process dies after the file, before its record
+        real_write(path, data)
+
+    monkeypatch.setattr(store_module, "atomic_write", die_before_final_state)
+    with pytest.raises(KeyboardInterrupt):
+        store.write_stage("s", "transcribe", "2", {"transcript.txt": "second"})
+    monkeypatch.setattr(store_module, "atomic_write", real_write)
+    assert store.path("s", "transcript.txt").read_text() == "second"
+    [written] = store.write_stage("s", "transcribe", "3", {"transcript.txt": "third"})
+    assert not written.kept_edit and store.path("s", "transcript.txt").read_text() == "third"
+    assert not store.path("s", "transcript.draft.txt").exists()

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline import keywords as keywords_io
+from pipeline import transcript as transcript_io
+from pipeline.catalogue import Catalogue, load_themes
+from pipeline.cli import main
+from pipeline.keywords import KeywordOptions, ThemeModel, analyse, extract_keywords, load_nlp
+from pipeline.runner import keywords_for_sessions
+from pipeline.store import Store, atomic_write
+
+from .conftest import ROOT
+
+FIXTURE = Path(__file__).parent / "fixtures" / "transcript-sobriete-gouvernance.json"
+FILLER_WORDS = {"euh", "voilà", "donc", "quoi", "coup", "fait", "bon", "ben", "alors"}
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return load_nlp()
+
+
+@pytest.fixture(scope="module")
+def themes():
+    return load_themes(ROOT / "recordings" / "themes.toml")
+
+
+@pytest.fixture(scope="module")
+def result(nlp, themes):
+    transcript = transcript_io.load(FIXTURE)
+    return extract_keywords(transcript, analyse(transcript, nlp), nlp, ThemeModel.build(nlp, themes), "Sobriété numérique et gouvernance des données")
+
+
+def by_surface(result):
+    return {k.surface.lower(): k for k in result.keywords}
+
+
+def test_expected_keywords_rank_high_under_the_right_theme(result):
+    keywords = by_surface(result)
+    top = [k.surface.lower() for k in result.keywords[:5]]
+    assert "sobriété numérique" in top and "gouvernance des données" in top, top
+    assert "sobriete" in keywords["sobriété numérique"].themes
+    assert "gouvernance-publique" in keywords["gouvernance des données"].themes
+    assert "sobriete" in keywords["centres de données"].themes
+    assert "instrumentation-mesure" in keywords["capteurs"].themes
+    assert "instrumentation-mesure" in keywords["interopérabilité des plateformes"].themes
+    assert keywords["centres de données"].count == 2
+    theme_lists = {t.theme_id: t.keywords for t in result.themes}
+    assert keywords["sobriété numérique"].lemma in theme_lists["sobriete"]
+
+
+def test_fillers_never_appear(result):
+    for keyword in result.keywords:
+        assert not set(keyword.surface.lower().split()) & FILLER_WORDS, keyword.surface
+    assert not any("en fait" in c or "du coup" in c for c in result.candidates)
+
+
+def test_occurrences_point_to_the_sentences_where_the_keyword_is_said(result):
+    transcript = transcript_io.load(FIXTURE)
+    keyword = by_surface(result)["gouvernance des données"]
+    assert keyword.count == len(keyword.occurrences) == 6
+    starts = {s.start for s in transcript.segments if "gouvernance des données" in s.text}
+    assert {o.start for o in keyword.occurrences} <= starts | {w.start for s in transcript.segments for w in s.words}
+
+
+def test_coverage_is_a_share_of_speech_time(result):
+    coverage = {t.theme_id: t.coverage for t in result.themes}
+    assert all(0.0 <= c <= 1.0 for c in coverage.values())
+    assert coverage["sobriete"] > 0.3 and coverage["gouvernance-publique"] > 0.3
+    assert coverage["ecosysteme-entreprises"] < coverage["sobriete"]
+
+
+def test_extraction_is_deterministic_and_round_trips(nlp, themes, result):
+    transcript = transcript_io.load(FIXTURE)
+    again = extract_keywords(transcript, analyse(transcript, nlp), nlp, ThemeModel.build(nlp, themes), "Sobriété numérique et gouvernance des données")
+    assert keywords_io.dumps(again) == keywords_io.dumps(result)
+    assert keywords_io.loads(keywords_io.dumps(result)) == result
+
+
+def test_a_term_said_in_every_session_weighs_less(nlp, themes):
+    transcript = transcript_io.load(FIXTURE)
+    candidates = analyse(transcript, nlp)
+    model = ThemeModel.build(nlp, themes)
+    alone = extract_keywords(transcript, candidates, nlp, model, documents=1)
+    lemma = next(k.lemma for k in alone.keywords if k.surface.lower() == "sobriété numérique")
+    common = extract_keywords(transcript, candidates, nlp, model, document_frequency={lemma: 6}, documents=6)
+    specific = extract_keywords(transcript, candidates, nlp, model, document_frequency={}, documents=6)
+    score = {name: next(k.score for k in r.keywords if k.lemma == lemma) for name, r in (("common", common), ("specific", specific))}
+    # the background prior (5 pseudo-documents) keeps some weight, so not a full factor 3
+    assert score["common"] < 0.75 * score["specific"]
+
+
+def test_stage_writes_outputs_and_a_rerun_loads_no_model(tmp_path: Path, themes):
+    store = Store(tmp_path / "outputs")
+    atomic_write(store.path("s-1", "transcript.json"), FIXTURE.read_bytes())
+    loads = []
+
+    def counting_loader():
+        loads.append(1)
+        return load_nlp()
+
+    first = keywords_for_sessions(store, Catalogue(themes=themes), KeywordOptions(), counting_loader)
+    assert [r.status for r in first.results] == ["keywords"]
+    markdown = store.path("s-1", "keywords.md").read_text(encoding="utf-8")
+    assert "### Sobriété" in markdown and "**sobriété numérique**" in markdown and "[00:" in markdown
+    stored = keywords_io.loads(store.path("s-1", "keywords.json").read_text(encoding="utf-8"))
+    assert stored.provenance["transcript_sha256"] == store.sha256("s-1", "transcript.json")
+    second = keywords_for_sessions(store, Catalogue(themes=themes), KeywordOptions(), counting_loader)
+    assert [r.status for r in second.results] == ["up to date"] and len(loads) == 1
+
+
+def test_cli_keywords_with_a_broken_theme_file_is_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    (tmp_path / "themes.toml").write_text('[[theme]]\nid = "sobriete"\nlabel = "Sobriété"\nterms = "énergie"\n', encoding="utf-8")
+    status = main(["keywords", "--catalogue", str(tmp_path), "--outputs", str(tmp_path / "out")])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'themes.toml'}: line 4: theme #1, field 'terms': must be a list" in err
+
+
+def test_cli_keywords_for_an_unknown_session_fails_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    status = main(["keywords", "nope", "--catalogue", str(ROOT / "recordings"), "--outputs", str(tmp_path)])
+    assert status == 1
+    assert "no transcript (run `pipeline transcribe` first)" in capsys.readouterr().err
