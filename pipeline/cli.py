@@ -113,17 +113,20 @@ def _run(recordings: Sequence[Path], catalogue_dir: Path, kwargs: dict[str, Any]
 
 def _summary(report: RunReport) -> None:
     table = Table(title="Summary", show_lines=False)
-    for column in ("session", "stage", "status", "audio", "time", "× real time", "detail"):
+    for column in ("session", "stage", "status", "audio", "time", "× real time"):
         table.add_column(column, overflow="fold")
     for r in report.results:
         speed = f"{r.wall_seconds / r.audio_seconds:.2f}" if r.status == "transcribed" and r.audio_seconds else ""
-        detail = r.error if r.status == "failed" else (f"{r.files[0].parent}/" if r.files else "")
-        style = "red" if r.status == "failed" else None
         audio = f"{r.audio_seconds:.0f} s" if r.audio_seconds else ""
-        table.add_row(r.session_id, r.stage, r.status, audio, f"{r.wall_seconds:.1f} s", speed, detail, style=style)
+        table.add_row(r.session_id, r.stage, r.status, audio, f"{r.wall_seconds:.1f} s", speed, style="red" if r.status == "failed" else None)
     console.print(table)
+    folders = sorted({str(f.parent) for r in report.results for f in r.files})
+    if folders:
+        console.print("Outputs: " + ", ".join(f"{f}/" for f in folders), highlight=False, soft_wrap=True)
     if report.failed:
-        console.print(f"[red]{len(report.failed)} of {len(report.results)} recording(s) failed.[/red]")
+        console.print(f"[red]{len(report.failed)} of {len(report.results)} task(s) failed:[/red]")
+        for r in report.failed:
+            console.print(f"  {r.error}", highlight=False, soft_wrap=True, markup=False)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
