@@ -21,8 +21,9 @@ from .errors import PipelineError
 from .keywords import KeywordOptions, load_nlp
 from .media import MEDIA_SUFFIXES
 from .models import resolve_model
-from .runner import RunReport, SessionResult, find_recordings, keywords_for_sessions, transcribe_recordings
+from .runner import RunReport, SessionResult, find_recordings, keywords_for_sessions, synthesize_sessions, transcribe_recordings
 from .store import Store
+from .synthesis import SynthesisOptions
 from .transcribe import TranscriptionOptions, WhisperTranscriber
 
 console = Console(stderr=True)
@@ -106,7 +107,9 @@ def _run(recordings: Sequence[Path], catalogue_dir: Path, kwargs: dict[str, Any]
         if with_keywords:
             done = [r.session_id for r in report.results if r.status != "failed"]
             more = keywords_for_sessions(store, catalogue, KeywordOptions(), load_nlp, done, reporter, force=kwargs["force"])
-            report = RunReport(report.results + more.results)
+            ready = [r.session_id for r in more.results if r.status != "failed"]
+            drafts = synthesize_sessions(store, catalogue, SynthesisOptions(), ready, reporter, force=kwargs["force"])
+            report = RunReport(report.results + more.results + drafts.results)
     _summary(report)
     return report
 
@@ -157,7 +160,7 @@ def transcribe_command(recordings: tuple[Path, ...], catalogue_dir: Path, **kwar
 @click.option("--recordings", "recordings_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=Path("recordings"), show_default=True)
 @transcription_options
 def run_command(recordings_dir: Path, **kwargs: Any) -> None:
-    """Run every stage over every recording in RECORDINGS: transcripts, then keywords."""
+    """Run every stage over every recording in RECORDINGS: transcripts, keywords, draft syntheses."""
     recordings = find_recordings(recordings_dir)
     if not recordings:
         raise PipelineError(recordings_dir, "holds no recording", f"drop audio or video files ({', '.join(sorted(s.lstrip('.') for s in MEDIA_SUFFIXES))}) into it")
@@ -176,6 +179,20 @@ def keywords_command(sessions: tuple[str, ...], catalogue_dir: Path, outputs: Pa
     catalogue = load_catalogue(catalogue_dir)
     with Progress(*PROGRESS_COLUMNS, console=console, transient=True) as progress:
         report = keywords_for_sessions(Store(outputs), catalogue, KeywordOptions(top_n=top_n), load_nlp, list(sessions), RichReporter(progress), force=force)
+    _summary(report)
+    sys.exit(1 if report.failed else 0)
+
+
+@cli.command("synthesize")
+@click.argument("sessions", nargs=-1)
+@click.option("--catalogue", "catalogue_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("recordings"), show_default=True, help="Folder holding sessions.toml and themes.toml.")
+@click.option("--outputs", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True)
+@click.option("--force", is_flag=True, help="Redo the drafts even when they are up to date (an edited synthesis is still kept).")
+def synthesize_command(sessions: tuple[str, ...], catalogue_dir: Path, outputs: Path, force: bool) -> None:
+    """Draft OUTPUTS/<session>/synthesis.md for SESSIONS (default: every session with keywords)."""
+    catalogue = load_catalogue(catalogue_dir)
+    with Progress(*PROGRESS_COLUMNS, console=console, transient=True) as progress:
+        report = synthesize_sessions(Store(outputs), catalogue, SynthesisOptions(), list(sessions), RichReporter(progress), force=force)
     _summary(report)
     sys.exit(1 if report.failed else 0)
 

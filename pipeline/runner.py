@@ -22,6 +22,7 @@ from .keywords import Candidate, KeywordOptions, SessionKeywords, ThemeModel, an
 from .media import MEDIA_SUFFIXES, decode, probe
 from .store import Store, fingerprint
 from .subtitles import all_renderings
+from .synthesis import SynthesisOptions, synthesize
 from .transcribe import Transcriber, TranscriptionOptions, build_vocabulary, transcribe
 
 log = logging.getLogger(__name__)
@@ -233,6 +234,54 @@ def keywords_for_sessions(
             raise
         except PipelineError as exc:
             result = SessionResult(Path(session_id), session_id, "failed", error=exc.one_line(), stage="keywords")
+        reporter.finish(result)
+        results.append(result)
+    return RunReport(tuple(results))
+
+
+def synthesize_sessions(
+    store: Store,
+    catalogue: Catalogue,
+    options: SynthesisOptions,
+    session_ids: Sequence[str] | None = None,
+    reporter: Reporter | None = None,
+    force: bool = False,
+) -> RunReport:
+    """Draft ``synthesis.md`` for each session that has a transcript and keywords. An edited
+    synthesis is never overwritten: the new draft goes beside it as ``synthesis.draft.md``."""
+    reporter = reporter or SilentReporter()
+    ready = store.sessions_with("keywords.json")
+    results = []
+    for session_id in list(session_ids) if session_ids else ready:
+        started = time.perf_counter()
+        try:
+            if session_id not in ready:
+                raise PipelineError(store.path(session_id, "keywords.json"), "no keywords yet", "run `pipeline keywords` first")
+            session = next((s for s in catalogue.sessions if s.id == session_id), None) or Session(id=session_id, title=session_id, recording="")
+            transcript_sha, keywords_sha = store.sha256(session_id, "transcript.json"), store.sha256(session_id, "keywords.json")
+            inputs = fingerprint(
+                {
+                    "transcript_sha256": transcript_sha,
+                    "keywords_sha256": keywords_sha,
+                    "session": asdict(session),
+                    "themes": [asdict(t) for t in catalogue.themes],
+                    "options": asdict(options),
+                    "pipeline_version": __version__,
+                }
+            )
+            if not force and store.is_fresh(session_id, "synthesis", inputs):
+                result = SessionResult(Path(session_id), session_id, "up to date", stage="synthesis")
+            else:
+                transcript = transcript_io.load(store.path(session_id, "transcript.json"))
+                found = keywords_io.loads(store.path(session_id, "keywords.json").read_text(encoding="utf-8"), store.path(session_id, "keywords.json"))
+                draft = synthesize(transcript, found, session, catalogue.themes, transcript_sha, keywords_sha, options)
+                written = store.write_stage(session_id, "synthesis", inputs, {"synthesis.md": draft.markdown}, {"pipeline_version": __version__})
+                result = SessionResult(
+                    Path(session_id), session_id, "drafted", transcript.duration, time.perf_counter() - started,
+                    tuple(w.path for w in written), tuple(w.path for w in written if w.kept_edit), stage="synthesis",
+                )
+        except PipelineError as exc:
+            result = SessionResult(Path(session_id), session_id, "failed", error=exc.one_line(), stage="synthesis")
         reporter.finish(result)
         results.append(result)
     return RunReport(tuple(results))

@@ -1,0 +1,328 @@
+"""Draft syntheses an editor finishes in minutes.
+
+Nothing is invented: every sentence of the draft is a sentence of the transcript, quoted
+verbatim with a ``[mm:ss]`` link to its moment in the replay (``#t=SECONDS``, which the
+published page turns into a seek of the player). The editor deletes and rewords; the
+pipeline never overwrites their version (see :mod:`pipeline.store`).
+
+The stage is :func:`synthesize`; it writes no file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+from . import __version__
+from .catalogue import Session, Theme
+from .keywords import SessionKeywords, Unit, units_of
+from .transcript import Transcript
+
+MIN_COVERAGE = 0.1
+"""A theme said in less than a tenth of the session is not one the session covered."""
+GREETINGS = ("bonjour", "bonsoir", "merci", "bienvenue", "au revoir", "à bientôt")
+
+
+@dataclass(frozen=True)
+class SynthesisOptions:
+    """How the draft is assembled."""
+
+    brief_min: int = 3
+    """Fewest sentences in « En bref »."""
+    brief_max: int = 6
+    """Most sentences in « En bref » (about one per 10 minutes of session)."""
+    passages_per_theme: int = 3
+    """Key passages quoted under each theme."""
+    keywords_per_theme: int = 8
+    """Keywords listed under each theme."""
+    quotes: int = 3
+    """Verbatim quotes in « Citations »."""
+    chapter_seconds: float = 300.0
+    """Typical chapter length; chapters are at least a fifth of it."""
+    min_words: int = 8
+    """Shortest sentence worth quoting."""
+    max_words: int = 45
+    """Longest sentence worth quoting."""
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A transcript sentence with what the draft needs to choose it."""
+
+    index: int
+    unit: Unit
+    words: int
+    keywords: tuple[str, ...]
+    themes: frozenset[str]
+    centrality: float
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A stretch of the session on one topic."""
+
+    start: float
+    title: str
+
+
+@dataclass(frozen=True)
+class Synthesis:
+    """The draft: its front matter and the whole Markdown text (front matter included)."""
+
+    session_id: str
+    front_matter: Mapping[str, Any]
+    markdown: str
+
+
+def french_typography(text: str) -> str:
+    """Non-breaking spaces where French typography wants them: a narrow one before ; ! ?
+    and a normal one before : and inside « », replacing ordinary spaces there."""
+    text = re.sub(r"\s*([;!?])", "\u202f\\1", text)
+    text = re.sub(r"(?<=\w)\u202f([;!?])", "\u202f\\1", text)
+    text = re.sub(r"\s+:", "\u00a0:", text)
+    text = re.sub(r"«\s*", "«\u00a0", text)
+    text = re.sub(r"\s*»", "\u00a0»", text)
+    return text
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    if whole >= 3600:
+        return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+    return f"{whole // 60:02d}:{whole % 60:02d}"
+
+
+def _link(seconds: float) -> str:
+    """A stamp that links to that moment of the replay."""
+    return f"[{_clock(seconds)}](#t={int(seconds)})"
+
+
+def _markdown_text(text: str) -> str:
+    """Transcript text made inert for Markdown (no markup, no HTML), then typeset."""
+    escaped = re.sub(r"([\\`*_{}\[\]<>#|])", r"\\\1", text)
+    return french_typography(escaped)
+
+
+def _normalised(text: str) -> str:
+    return unicodedata.normalize("NFKD", text.casefold()).encode("ascii", "ignore").decode()
+
+
+def sentences_of(transcript: Transcript, keywords: SessionKeywords, themes: Sequence[Theme]) -> list[Sentence]:
+    """Every sentence with the keywords said in it, their themes, centrality and confidence."""
+    theme_kind = {t.id: t.kind for t in themes}
+    units = units_of(transcript)
+    in_unit: dict[tuple[float, float], list[str]] = {}
+    by_lemma = {k.lemma: k for k in keywords.keywords}
+    for keyword in keywords.keywords:
+        for occurrence in keyword.occurrences:
+            in_unit.setdefault((occurrence.start, occurrence.end), []).append(keyword.lemma)
+    top = max((k.score for k in keywords.keywords), default=1.0) or 1.0
+    sentences = []
+    for index, unit in enumerate(units):
+        lemmas = tuple(dict.fromkeys(in_unit.get((unit.start, unit.end), [])))
+        length = len(unit.text.split())
+        centrality = sum(by_lemma[lemma].score / top for lemma in lemmas) / (1.0 + math.log(max(length, 1)))
+        words = [w for s in transcript.segments for w in s.words if unit.start <= w.start < unit.end or (w.start == unit.start)]
+        confidence = sum(w.probability for w in words) / len(words) if words else 0.0
+        sentence_themes = frozenset(t for lemma in lemmas for t in by_lemma[lemma].themes if theme_kind.get(t) == "theme")
+        sentences.append(Sentence(index, unit, length, lemmas, sentence_themes, centrality, confidence))
+    return sentences
+
+
+LEADING_FILLERS = re.compile(r"^(?:(?:euh|heu|hum|ben|bah|bon|alors|donc|voila|et|oui|ok)\b[\s,.]*)+")
+
+
+def _quotable(sentence: Sentence, options: SynthesisOptions) -> bool:
+    """Long enough, short enough, about something, and not a greeting or a thank-you."""
+    if not options.min_words <= sentence.words <= options.max_words or not sentence.keywords:
+        return False
+    opening = LEADING_FILLERS.sub("", _normalised(sentence.unit.text))
+    return not opening.startswith(tuple(_normalised(g) for g in GREETINGS))
+
+
+def choose_brief(sentences: Sequence[Sentence], duration: float, options: SynthesisOptions) -> list[Sentence]:
+    """Central sentences that together cover the most themes (greedy, diversity-aware)."""
+    wanted = max(options.brief_min, min(options.brief_max, round(duration / 600)))
+    pool = [s for s in sentences if _quotable(s, options)]
+    chosen: list[Sentence] = []
+    covered: set[str] = set()
+    said: set[str] = set()
+    while pool and len(chosen) < wanted:
+        best = max(pool, key=lambda s: (_gain(s, covered, said), -s.index))
+        chosen.append(best)
+        covered |= best.themes
+        said |= set(best.keywords)
+        pool.remove(best)
+    return sorted(chosen, key=lambda s: s.index)
+
+
+def _gain(sentence: Sentence, covered: set[str], said: set[str]) -> float:
+    """Centrality, raised by themes not covered yet, lowered by keywords already said."""
+    new_themes = len(sentence.themes - covered)
+    repeated = len(set(sentence.keywords) & said) / max(len(sentence.keywords), 1)
+    return sentence.centrality * (1.0 + 0.5 * new_themes) * (1.0 - 0.5 * repeated)
+
+
+def chapters_of(sentences: Sequence[Sentence], keywords: SessionKeywords, duration: float, options: SynthesisOptions) -> list[Chapter]:
+    """Topic chapters by lexical cohesion (TextTiling): cut where the words of the sentences
+    before and after a gap differ most, about one chapter per ``chapter_seconds``."""
+    if not sentences:
+        return []
+    bags = [_bag(s.unit.text) for s in sentences]
+    window = 3
+    gaps = []
+    for gap in range(1, len(sentences)):
+        before = _sum_bags(bags[max(0, gap - window) : gap])
+        after = _sum_bags(bags[gap : gap + window])
+        gaps.append((_cosine(before, after), gap))
+    wanted = max(1, min(12, round(duration / options.chapter_seconds)))
+    shortest = options.chapter_seconds / 5
+    cuts: list[int] = []
+    for _, gap in sorted(gaps):
+        if len(cuts) + 1 >= wanted:
+            break
+        start = sentences[gap].unit.start
+        edges = [0.0, *(sentences[c].unit.start for c in cuts), duration]
+        if all(abs(start - edge) >= shortest for edge in edges):
+            cuts.append(gap)
+    bounds = [0, *sorted(cuts), len(sentences)]
+    by_lemma = {k.lemma: k for k in keywords.keywords}
+    chapters = []
+    for begin, end in pairwise(bounds):
+        part = sentences[begin:end]
+        counts: dict[str, int] = {}
+        for sentence in part:
+            for lemma in sentence.keywords:
+                counts[lemma] = counts.get(lemma, 0) + 1
+        if counts:
+            lemma = max(counts, key=lambda k: (counts[k] * by_lemma[k].score, k))
+            surface = by_lemma[lemma].surface
+            title = surface[:1].upper() + surface[1:]
+        else:
+            title = " ".join(part[0].unit.text.split()[:6]) + "…"
+        chapters.append(Chapter(start=part[0].unit.start, title=title))
+    return chapters
+
+
+def _bag(text: str) -> dict[str, int]:
+    bag: dict[str, int] = {}
+    for word in re.findall(r"\w+", _normalised(text)):
+        if len(word) > 3:
+            stem = word[:6]
+            bag[stem] = bag.get(stem, 0) + 1
+    return bag
+
+
+def _sum_bags(bags: Sequence[Mapping[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for bag in bags:
+        for key, count in bag.items():
+            total[key] = total.get(key, 0) + count
+    return total
+
+
+def _cosine(a: Mapping[str, int], b: Mapping[str, int]) -> float:
+    dot = sum(v * b.get(k, 0) for k, v in a.items())
+    norm = math.sqrt(sum(v * v for v in a.values()) * sum(v * v for v in b.values()))
+    return dot / norm if norm else 0.0
+
+
+def choose_quotes(sentences: Sequence[Sentence], exclude: Sequence[Sentence], options: SynthesisOptions) -> list[Sentence]:
+    """Verbatim quotes: quotable sentences Whisper was most sure of, not already in « En bref »."""
+    taken = {s.index for s in exclude}
+    pool = [s for s in sentences if _quotable(s, options) and s.index not in taken and s.words >= 12 and not s.unit.text.endswith("?")]
+    ranked = sorted(pool, key=lambda s: (-(s.centrality * (0.5 + s.confidence)), s.index))
+    return sorted(ranked[: options.quotes], key=lambda s: s.index)
+
+
+def _front_matter(transcript: Transcript, keywords: SessionKeywords, session: Session, themes: Sequence[Theme], transcript_sha256: str, keywords_sha256: str) -> dict[str, Any]:
+    covered = [t.theme_id for t in sorted(keywords.themes, key=lambda t: -t.coverage) if t.coverage >= MIN_COVERAGE and any(x.id == t.theme_id and x.kind == "theme" for x in themes)]
+    prov = transcript.provenance
+    return {
+        "title": session.title,
+        "session": session.number,
+        "date": session.date,
+        "themes": list(dict.fromkeys([*session.themes, *covered])),
+        "speakers": [{"name": s.name, "role": s.role} for s in session.speakers],
+        "duration": _clock(transcript.duration),
+        "replay_url": session.replay_url,
+        "status": "draft",
+        "generator": f"villes-numeriques-pipeline {__version__}",
+        "versions": {
+            "whisper_model": prov.model.id,
+            "faster_whisper": prov.faster_whisper_version,
+            "spacy_model": keywords.provenance.get("spacy_model", ""),
+        },
+        "transcript_sha256": transcript_sha256,
+        "keywords_sha256": keywords_sha256,
+    }
+
+
+def _yaml(front_matter: Mapping[str, Any]) -> str:
+    """YAML front matter in flow style: each value is JSON, which YAML reads as is."""
+    lines = ["---"]
+    for key, value in front_matter.items():
+        lines.append(f"{key}: {json.dumps(value, ensure_ascii=False)}")
+    lines.append("---")
+    return "\n".join(lines)
+
+
+def synthesize(
+    transcript: Transcript,
+    keywords: SessionKeywords,
+    session: Session,
+    themes: Sequence[Theme],
+    transcript_sha256: str = "",
+    keywords_sha256: str = "",
+    options: SynthesisOptions | None = None,
+) -> Synthesis:
+    """The draft synthesis of one session, in French, every sentence from the transcript."""
+    options = options or SynthesisOptions()
+    sentences = sentences_of(transcript, keywords, themes)
+    brief = choose_brief(sentences, transcript.duration, options)
+    front = _front_matter(transcript, keywords, session, themes, transcript_sha256, keywords_sha256)
+    by_lemma = {k.lemma: k for k in keywords.keywords}
+    out = [_yaml(front), "", f"# {_markdown_text(session.title)}", ""]
+    if session.date or session.number is not None:
+        facts = [f"Séance {session.number}" if session.number is not None else "", session.date or "", f"durée {front['duration']}"]
+        out += [_markdown_text(" · ".join(f for f in facts if f)), ""]
+    out += ["## En bref", ""]
+    out += [f"- {_link(s.unit.start)} {_markdown_text(s.unit.text)}" for s in brief] or ["_Rien de saillant n'a été détecté : à rédiger._"]
+    out += ["", "## Thèmes abordés", ""]
+    theme_labels = {t.id: t.label for t in themes}
+    for summary in sorted((t for t in keywords.themes if t.coverage >= MIN_COVERAGE and any(x.id == t.theme_id and x.kind == "theme" for x in themes)), key=lambda t: -t.coverage):
+        in_brief = {s.index for s in brief}
+        passages = sorted(
+            (s for s in sentences if summary.theme_id in s.themes and _quotable(s, options)),
+            key=lambda s: (s.index in in_brief, -sum(by_lemma[k].score for k in s.keywords if summary.theme_id in by_lemma[k].themes), s.index),
+        )[: options.passages_per_theme]
+        if not summary.keywords and not passages:
+            continue
+        out += [f"### {_markdown_text(theme_labels.get(summary.theme_id, summary.label))} ({summary.coverage * 100:.0f}\u202f% de la séance)", ""]
+        if summary.keywords:
+            names = ", ".join(_markdown_text(by_lemma[k].surface) for k in summary.keywords[: options.keywords_per_theme])
+            out += [_markdown_text("Mots-clés :") + f" {names}.", ""]
+        out += [f"- {_link(s.unit.start)} «\u00a0{_markdown_text(s.unit.text)}\u00a0»" for s in sorted(passages, key=lambda s: s.index)]
+        out.append("")
+    out += ["## Chapitres", ""]
+    out += [f"- {_link(c.start)} {_markdown_text(c.title)}" for c in chapters_of(sentences, keywords, transcript.duration, options)]
+    out += ["", "## Citations", ""]
+    for quote in choose_quotes(sentences, brief, options):
+        out += [f"> «\u00a0{_markdown_text(quote.unit.text)}\u00a0» — {_link(quote.unit.start)}", ""]
+    out += ["## Intervenants", ""]
+    out += [f"- **{_markdown_text(s.name)}**" + (f", {_markdown_text(s.role)}" if s.role else "") for s in session.speakers] or ["_À compléter._"]
+    out += ["", "## Ressources", ""]
+    if session.replay_url:
+        out.append(f"- Replay\u00a0: <{session.replay_url}>")
+    out.append(f"- Enregistrement\u00a0: {_markdown_text(session.recording)}")
+    out.append("- Transcription\u00a0: [texte](transcript.txt), [sous-titres WebVTT](transcript.vtt), [SRT](transcript.srt), [JSON](transcript.json)")
+    out.append("- Mots-clés par thème\u00a0: [keywords.md](keywords.md)")
+    out.append("")
+    return Synthesis(session_id=session.id, front_matter=front, markdown="\n".join(out))

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline import keywords as keywords_io
+from pipeline import transcript as transcript_io
+from pipeline.catalogue import Catalogue, Session, Speaker, load_themes
+from pipeline.keywords import ThemeModel, analyse, extract_keywords, load_nlp, units_of
+from pipeline.runner import synthesize_sessions
+from pipeline.store import Store, atomic_write
+from pipeline.synthesis import SynthesisOptions, french_typography, synthesize
+
+from .conftest import ROOT
+
+FIXTURES = Path(__file__).parent / "fixtures"
+GOLDEN = FIXTURES / "synthesis-expected.md"
+SESSION = Session(
+    id="fixture-sobriete-gouvernance",
+    title="Sobriété numérique et gouvernance des données",
+    recording="fixture.mp4",
+    number=3,
+    date="2022-04-21",
+    themes=("sobriete", "gouvernance-publique"),
+    speakers=(Speaker("Camille Durand", "Modératrice"), Speaker("Inès Martin", "Chercheuse")),
+    replay_url="https://replay.example.org/seance-3.mp4",
+)
+
+
+@pytest.fixture(scope="module")
+def parts():
+    nlp = load_nlp()
+    themes = load_themes(ROOT / "recordings" / "themes.toml")
+    transcript = transcript_io.load(FIXTURES / "transcript-sobriete-gouvernance.json")
+    found = extract_keywords(transcript, analyse(transcript, nlp), nlp, ThemeModel.build(nlp, themes), SESSION.title)
+    return transcript, found, themes
+
+
+def test_draft_matches_the_golden_file(parts):
+    transcript, found, themes = parts
+    markdown = synthesize(transcript, found, SESSION, themes, "t" * 64, "k" * 64).markdown
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN.write_text(markdown, encoding="utf-8")
+    assert markdown == GOLDEN.read_text(encoding="utf-8"), "draft changed: review it, then rerun with UPDATE_GOLDEN=1"
+
+
+def test_front_matter_and_sections(parts):
+    transcript, found, themes = parts
+    markdown = synthesize(transcript, found, SESSION, themes, "t" * 64, "k" * 64).markdown
+    front = yaml.safe_load(markdown.split("---\n")[1])
+    assert front["status"] == "draft" and front["session"] == 3 and front["date"] == "2022-04-21"
+    assert front["transcript_sha256"] == "t" * 64 and front["speakers"][0] == {"name": "Camille Durand", "role": "Modératrice"}
+    assert {"sobriete", "gouvernance-publique"} <= set(front["themes"])
+    for heading in ("En bref", "Thèmes abordés", "Chapitres", "Citations", "Intervenants", "Ressources"):
+        assert f"\n## {heading}\n" in markdown
+    brief = markdown.split("## En bref\n\n")[1].split("\n\n")[0].splitlines()
+    assert 3 <= len(brief) <= 6
+
+
+def test_every_quoted_sentence_is_a_timestamped_transcript_sentence(parts):
+    transcript, found, themes = parts
+    markdown = synthesize(transcript, found, SESSION, themes).markdown
+    units = {int(u.start): u.text for u in units_of(transcript)}
+    quoted = re.findall(r"\[\d\d:\d\d\]\(#t=(\d+)\)\s*(?:«\u00a0)?([^\n»]+?)(?:\u00a0»)?$", markdown, flags=re.M)
+    quoted += [(t, text) for text, t in re.findall(r"^> «\u00a0(.+?)\u00a0» — \[\d\d:\d\d\]\(#t=(\d+)\)", markdown, flags=re.M)]
+    sentences = [(t, text) for t, text in quoted if len(text.split()) > 4]
+    assert len(sentences) >= 6
+    plain = {k: re.sub(r"\s+", " ", v.replace("\u202f", " ").replace("\u00a0", " ")) for k, v in units.items()}
+    for start, text in sentences:
+        text = re.sub(r"\s+", " ", text.replace("\\", "").replace("\u202f", " ").replace("\u00a0", " ")).strip()
+        assert text == plain[int(start)].strip() or text in plain.values(), text
+
+
+def test_french_typography():
+    assert french_typography("Pourquoi ? Parce que : « voilà » !") == "Pourquoi\u202f? Parce que\u00a0: «\u00a0voilà\u00a0»\u202f!"
+    assert french_typography("Vraiment?") == "Vraiment\u202f?"
+    assert french_typography("à 12:30") == "à 12:30"
+
+
+def test_markup_in_the_transcript_stays_text(parts):
+    from dataclasses import replace
+
+    transcript, found, themes = parts
+    evil = replace(SESSION, title="<script>alert(1)</script> *gras*", speakers=(Speaker("<img src=x onerror=alert(1)>", ""),))
+    markdown = synthesize(transcript, found, evil, themes).markdown
+    body = markdown.split("---\n", 2)[2]
+    assert "<script>" not in body and "\\<script\\>" in body and "\\<img" in body and "\\*gras\\*" in body
+
+
+def test_an_edited_synthesis_is_kept_and_the_new_draft_goes_beside_it(tmp_path: Path, parts):
+    transcript, found, themes = parts
+    store = Store(tmp_path)
+    atomic_write(store.path(SESSION.id, "transcript.json"), (FIXTURES / "transcript-sobriete-gouvernance.json").read_bytes())
+    atomic_write(store.path(SESSION.id, "keywords.json"), keywords_io.dumps(found).encode())
+    catalogue = Catalogue(sessions=(SESSION,), themes=themes)
+    first = synthesize_sessions(store, catalogue, SynthesisOptions())
+    assert [r.status for r in first.results] == ["drafted"]
+    synthesis = store.path(SESSION.id, "synthesis.md")
+    edited = synthesis.read_text(encoding="utf-8").replace("status: \"draft\"", "status: \"reviewed\"") + "\nNote de l'éditrice.\n"
+    synthesis.write_text(edited, encoding="utf-8")
+    again = synthesize_sessions(store, catalogue, SynthesisOptions(), force=True)
+    assert synthesis.read_text(encoding="utf-8") == edited
+    assert again.results[0].kept_edits == (store.path(SESSION.id, "synthesis.draft.md"),)
+    assert "status: \"draft\"" in store.path(SESSION.id, "synthesis.draft.md").read_text(encoding="utf-8")
