@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test test-fast bench bench-compare bench-keywords lint clean
+.PHONY: setup run test test-fast bench bench-compare bench-keywords bench-publish lint clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,9 @@ bench-compare: setup
 
 bench-keywords: setup
 	$(BIN)/python benchmarks/bench_keywords.py --variants
+
+bench-publish: setup
+	$(BIN)/python benchmarks/bench_publish.py
 
 lint: setup
 	$(BIN)/ruff check pipeline tests benchmarks tools

@@ -111,6 +111,11 @@ def _run(recordings: Sequence[Path], catalogue_dir: Path, kwargs: dict[str, Any]
             drafts = synthesize_sessions(store, catalogue, SynthesisOptions(), ready, reporter, force=kwargs["force"])
             report = RunReport(report.results + more.results + drafts.results)
     _summary(report)
+    if with_keywords and store.sessions_with("synthesis.md"):
+        from .site.publish import publish
+
+        site = publish(store, catalogue, recordings=catalogue_dir)
+        console.print(f"Site: {site / 'index.html'}", highlight=False, soft_wrap=True)
     return report
 
 
@@ -160,7 +165,7 @@ def transcribe_command(recordings: tuple[Path, ...], catalogue_dir: Path, **kwar
 @click.option("--recordings", "recordings_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=Path("recordings"), show_default=True)
 @transcription_options
 def run_command(recordings_dir: Path, **kwargs: Any) -> None:
-    """Run every stage over every recording in RECORDINGS: transcripts, keywords, draft syntheses."""
+    """Run every stage over RECORDINGS: transcripts, keywords, draft syntheses, then the site."""
     recordings = find_recordings(recordings_dir)
     if not recordings:
         raise PipelineError(recordings_dir, "holds no recording", f"drop audio or video files ({', '.join(sorted(s.lstrip('.') for s in MEDIA_SUFFIXES))}) into it")
@@ -195,6 +200,18 @@ def synthesize_command(sessions: tuple[str, ...], catalogue_dir: Path, outputs: 
         report = synthesize_sessions(Store(outputs), catalogue, SynthesisOptions(), list(sessions), RichReporter(progress), force=force)
     _summary(report)
     sys.exit(1 if report.failed else 0)
+
+
+@cli.command("publish")
+@click.option("--catalogue", "catalogue_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("recordings"), show_default=True, help="Folder holding sessions.toml and themes.toml.")
+@click.option("--outputs", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True)
+@click.option("--base-url", default="", help="Absolute address of the published site, for the Atom feed (optional).")
+def publish_command(catalogue_dir: Path, outputs: Path, base_url: str) -> None:
+    """Build OUTPUTS/site/ from every session's synthesis (the editor's version), transcript and keywords."""
+    from .site.publish import publish
+
+    site = publish(Store(outputs), load_catalogue(catalogue_dir), base_url, recordings=catalogue_dir)
+    console.print(f"Site written to {site}/ — open {site / 'index.html'}", highlight=False, soft_wrap=True)
 
 
 @cli.command("model")

@@ -14,6 +14,10 @@ class PipelineError(Exception):
         self.fix = fix
         super().__init__(self.one_line())
 
+    def __reduce__(self) -> tuple[type[PipelineError], tuple[Path | None, str, str]]:
+        # Errors cross process boundaries (parallel publishing): rebuild them whole.
+        return (self.__class__, (self.path, self.reason, self.fix))
+
     def one_line(self) -> str:
         """The message as the CLI prints it: ``file: reason (fix)``."""
         where = f"{self.path}: " if self.path is not None else ""

@@ -81,12 +81,17 @@ def _wrap(tokens: Sequence[str]) -> list[str]:
     """Greedy wrap at word boundaries into lines of at most MAX_LINE characters."""
     lines: list[str] = []
     for token in tokens:
-        for piece in _chunks(token):
-            if lines and len(lines[-1]) + 1 + len(piece) <= MAX_LINE:
-                lines[-1] += " " + piece
-            else:
-                lines.append(piece)
+        _add(lines, token)
     return lines
+
+
+def _add(lines: list[str], token: str) -> None:
+    """Add one token to wrapped lines in place (the same greedy rule as :func:`_wrap`)."""
+    for piece in _chunks(token):
+        if lines and len(lines[-1]) + 1 + len(piece) <= MAX_LINE:
+            lines[-1] += " " + piece
+        else:
+            lines.append(piece)
 
 
 def cues(transcript: Transcript) -> list[Cue]:
@@ -94,34 +99,37 @@ def cues(transcript: Transcript) -> list[Cue]:
     result: list[Cue] = []
     for segment in transcript.segments:
         pending: list[Word] = []
+        lines: list[str] = []  # the greedy wrap of ``pending``, kept up to date word by word
         for word in _segment_words(segment):
             token = word.word.strip()
             if not token:
                 continue
-            candidate = pending + [word]
-            fits = len(_wrap([w.word.strip() for w in candidate])) <= MAX_LINES
+            grown = list(lines)
+            _add(grown, token)
+            fits = len(grown) <= MAX_LINES
             too_long = pending and word.end - pending[0].start > MAX_CUE_SECONDS
             paused = pending and word.start - pending[-1].end >= PAUSE_SECONDS
             if pending and (not fits or too_long or paused):
-                result.append(_make_cue(pending, result))
-                pending = [word]
+                result.append(_make_cue(pending, lines, result))
+                pending, lines = [word], []
+                _add(lines, token)
             else:
-                pending = candidate
-            if token[-1] in ".?!…" and len(" ".join(w.word.strip() for w in pending)) >= MAX_LINE // 2:
-                result.append(_make_cue(pending, result))
-                pending = []
+                pending.append(word)
+                lines = grown
+            if token[-1] in ".?!…" and sum(len(line) + 1 for line in lines) - 1 >= MAX_LINE // 2:
+                result.append(_make_cue(pending, lines, result))
+                pending, lines = [], []
         if pending:
-            result.append(_make_cue(pending, result))
+            result.append(_make_cue(pending, lines, result))
     return result
 
 
-def _make_cue(words: Sequence[Word], previous: Sequence[Cue]) -> Cue:
+def _make_cue(words: Sequence[Word], lines: Sequence[str], previous: Sequence[Cue]) -> Cue:
     start = words[0].start
     end = max(words[-1].end, start + MIN_CUE_SECONDS)
     if previous and start < previous[-1].end:
         start = previous[-1].end
         end = max(end, start + MIN_CUE_SECONDS)
-    lines = _wrap([w.word.strip() for w in words])
     # A single word longer than two lines is cut; captions never exceed two lines.
     return Cue(start=round(start, 3), end=round(end, 3), lines=tuple(lines[:MAX_LINES]))
 

@@ -121,10 +121,12 @@ def from_dict(data: Mapping[str, Any], source: Path | str | None = None) -> Tran
     try:
         info = data["info"]
         prov = data["provenance"]
+        # Positional construction: an hour of speech has some 15,000 words to rebuild.
         segments = tuple(
             Segment(
-                **{k: v for k, v in seg.items() if k != "words"},
-                words=tuple(Word(**w) for w in seg.get("words", ())),
+                seg["id"], seg["start"], seg["end"], seg["text"],
+                tuple(Word(w["start"], w["end"], w["word"], w["probability"]) for w in seg.get("words", ())),
+                seg.get("avg_logprob", 0.0), seg.get("no_speech_prob", 0.0), seg.get("compression_ratio", 0.0), seg.get("temperature", 0.0),
             )
             for seg in data["segments"]
         )

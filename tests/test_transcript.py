@@ -66,3 +66,13 @@ def test_broken_json_names_line_and_column(tmp_path: Path):
     with pytest.raises(TranscriptFormatError) as error:
         transcript_io.load(path)
     assert str(path) in str(error.value) and "line 3" in str(error.value)
+
+
+def test_errors_survive_a_process_boundary():
+    import pickle
+
+    from pipeline.errors import OutputError
+
+    error = OutputError(Path("outputs/x"), "cannot be published (boom)", "fix it")
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is OutputError and again.one_line() == error.one_line()

@@ -1,0 +1,81 @@
+"""``make bench-publish``: ``pipeline publish`` over 100 generated sessions.
+
+Each generated session has a one-hour transcript (900 segments, as batched Whisper gives
+for an hour of talk), its keywords and its synthesis, made from the committed fixture's
+sentences. Prints the publish wall time (target: <= 5 s on 2 cores) beside the time to
+just read and parse the same inputs, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipeline import keywords as keywords_io  # noqa: E402
+from pipeline import transcript as transcript_io  # noqa: E402
+from pipeline.catalogue import Catalogue, Session, load_themes  # noqa: E402
+from pipeline.keywords import ThemeModel, analyse, extract_keywords, load_nlp  # noqa: E402
+from pipeline.site.publish import publish  # noqa: E402
+from pipeline.store import Store, atomic_write  # noqa: E402
+from pipeline.subtitles import to_srt, to_txt, to_vtt  # noqa: E402
+from pipeline.synthesis import synthesize  # noqa: E402
+from pipeline.transcript import Segment, Word  # noqa: E402
+
+SESSIONS = 100
+SEGMENTS = 900
+
+
+def one_hour(base: transcript_io.Transcript, session_id: str) -> transcript_io.Transcript:
+    segments = []
+    for index in range(SEGMENTS):
+        source = base.segments[index % len(base.segments)]
+        offset = index * 4.0
+        words = tuple(Word(w.start - source.start + offset, w.end - source.start + offset, w.word, w.probability) for w in source.words)
+        segments.append(Segment(index, offset, offset + source.end - source.start, source.text, words, source.avg_logprob))
+    return replace(base, session_id=session_id, segments=tuple(segments), duration=SEGMENTS * 4.0)
+
+
+def main() -> None:
+    themes = load_themes(ROOT / "recordings" / "themes.toml")
+    nlp = load_nlp()
+    base = transcript_io.load(ROOT / "tests" / "fixtures" / "transcript-sobriete-gouvernance.json")
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "outputs")
+        sessions = []
+        template = one_hour(base, "template")
+        found = extract_keywords(template, analyse(template, nlp), nlp, ThemeModel.build(nlp, themes), "Séance")
+        for n in range(SESSIONS):
+            session = Session(id=f"2023-{n // 28 + 1:02d}-{n % 28 + 1:02d}-seance-{n}", title=f"Séance {n} : sobriété et données", recording="", number=n, date=f"2023-{n // 28 + 1:02d}-{n % 28 + 1:02d}", themes=("sobriete",))
+            transcript = replace(template, session_id=session.id)
+            files = {
+                "transcript.json": transcript_io.dumps(transcript), "transcript.vtt": to_vtt(transcript), "transcript.srt": to_srt(transcript),
+                "transcript.txt": to_txt(transcript), "keywords.json": keywords_io.dumps(found), "keywords.md": "",
+                "synthesis.md": synthesize(transcript, found, session, themes).markdown,
+            }
+            for name, text in files.items():
+                atomic_write(store.path(session.id, name), text.encode())
+            sessions.append(session)
+        catalogue = Catalogue(sessions=tuple(sessions), themes=themes)
+        words = sum(len(s.text.split()) for s in template.segments) * SESSIONS
+        started = time.perf_counter()
+        for session in sessions:
+            transcript_io.load(store.path(session.id, "transcript.json"))
+            keywords_io.loads(store.path(session.id, "keywords.json").read_text(encoding="utf-8"))
+        reading = time.perf_counter() - started
+        started = time.perf_counter()
+        site = publish(store, catalogue)
+        wall = time.perf_counter() - started
+        pages = len(list(site.rglob("*.html")))
+        print(f"{SESSIONS} sessions of {SEGMENTS} segments ({words:,} words in all), {pages} pages written")
+        print(f"reading and parsing the inputs alone: {reading:.2f} s")
+        print(f"pipeline publish: {wall:.2f} s (target <= 5 s); ratio to reading alone: {wall / reading:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The static website: templates, assets and the publisher."""

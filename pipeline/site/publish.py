@@ -1,0 +1,350 @@
+"""Publish the reviewed syntheses as a static website (``outputs/site/``).
+
+Build, then render (as Pelican does): every session is loaded first, so the index, theme
+pages, chart, search index and feed know all of them. The site is written to a temporary
+folder that replaces ``outputs/site`` in one rename: a reader never sees half a site.
+
+Safety: transcript, catalogue and keyword text reach HTML only through jinja2's
+autoescaping; the editors' Markdown is rendered by Python-Markdown, then cleaned by nh3 with
+an allowlist; session ids are checked by the store, so no path leaves ``outputs/``. The
+site makes no request outside itself and works from ``file://`` as from any static host.
+"""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import datetime as dt
+import functools
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import markdown
+import nh3
+import yaml
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from .. import __version__
+from .. import keywords as keywords_io
+from .. import transcript as transcript_io
+from ..catalogue import Catalogue, Theme
+from ..errors import OutputError, PipelineError
+from ..keywords import SessionKeywords, units_of
+from ..media import MEDIA_SUFFIXES
+from ..store import Store
+from ..subtitles import clock, paragraphs, to_vtt
+
+SITE_TITLE = "Les nouveaux enjeux de la transition numérique des villes"
+ALLOWED_TAGS = {
+    "a", "abbr", "blockquote", "br", "code", "dd", "del", "dl", "dt", "em", "h2", "h3", "h4", "h5", "h6", "hr",
+    "li", "ol", "p", "pre", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
+}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "td": {"align"}, "th": {"align"}}
+VIDEO_SUFFIXES = {".mp4", ".webm", ".mkv", ".mov"}
+MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"]
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A quoted sentence with its moment."""
+
+    seconds: int
+    clock: str
+    text: str
+
+
+@dataclass(frozen=True)
+class SessionPage:
+    """Everything a session's pages need, loaded before anything is rendered."""
+
+    id: str
+    title: str
+    number: int | None
+    date: str | None
+    date_label: str
+    duration: str
+    status: str
+    replay_url: str | None
+    themes: tuple[Theme, ...]
+    speakers: tuple[Mapping[str, str], ...]
+    brief: tuple[str, ...]
+    synthesis_html: str
+    paragraphs: tuple[Mapping[str, Any], ...]
+    keywords: tuple[Mapping[str, Any], ...]
+    coverage: Mapping[str, float]
+    passages: Mapping[str, tuple[Passage, ...]]
+    theme_keywords: Mapping[str, tuple[str, ...]]
+    model: str
+    captions: str
+    recording: Path | None
+    updated: str
+    files: Mapping[str, Path] = field(default_factory=dict)
+
+    @property
+    def media_kind(self) -> str:
+        """``video`` or ``audio``, for the player element."""
+        source = self.recording.suffix if self.recording else Path(self.replay_url or "").suffix
+        return "video" if source.lower() in VIDEO_SUFFIXES else "audio"
+
+
+def sanitize(html: str) -> str:
+    """Editors' Markdown as HTML, reduced to an allowlist of tags, attributes and schemes."""
+    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes={"http", "https", "mailto"})
+
+
+def split_front_matter(text: str, source: Path) -> tuple[dict[str, Any], str]:
+    """The YAML front matter and the Markdown body of a synthesis."""
+    if not text.startswith("---\n"):
+        return {}, text
+    try:
+        _, head, body = text.split("---\n", 2)
+        data = yaml.safe_load(head) or {}
+    except (ValueError, yaml.YAMLError) as exc:
+        raise PipelineError(source, f"front matter is not valid YAML ({exc})".replace("\n", " "), "fix the lines between the two '---'") from exc
+    if not isinstance(data, dict):
+        raise PipelineError(source, "front matter is not a set of 'key: value' lines", "fix the lines between the two '---'")
+    return data, body
+
+
+def render_markdown(body: str) -> str:
+    """Synthesis body to safe HTML; its own title is dropped (the page has one)."""
+    lines = body.lstrip("\n").splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    # The page puts the synthesis under its own h2: its headings move one level down.
+    lines = ["#" + line if line.startswith("#") else line for line in lines]
+    return sanitize(markdown.markdown("\n".join(lines), extensions=["extra", "sane_lists"], output_format="html"))
+
+
+def _date_label(date: str | None) -> str:
+    if not date:
+        return ""
+    try:
+        day = dt.date.fromisoformat(str(date))
+    except ValueError:
+        return str(date)
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def _brief(body: str) -> tuple[str, ...]:
+    """« En bref » sentences as plain text, for the index and the feed."""
+    if "## En bref" not in body:
+        return ()
+    section = body.split("## En bref", 1)[1].split("\n## ", 1)[0]
+    items = []
+    for line in section.splitlines():
+        if line.startswith("- "):
+            text = line[2:]
+            if text.startswith("[") and "](#t=" in text:
+                text = text.split(")", 1)[1]
+            items.append(text.replace("\\", "").strip())
+    return tuple(items)
+
+
+def load_session(store: Store, catalogue: Catalogue, session_id: str, recordings: Path | None = None) -> SessionPage:
+    """Read a session's synthesis (the editor's version), transcript and keywords; the
+    recording, when it is in ``recordings``, becomes the page's player source."""
+    folder = store.session_dir(session_id)
+    synthesis_path = folder / "synthesis.md"
+    front, body = split_front_matter(synthesis_path.read_text(encoding="utf-8"), synthesis_path)
+    transcript = transcript_io.load(folder / "transcript.json")
+    found: SessionKeywords = keywords_io.loads((folder / "keywords.json").read_text(encoding="utf-8"), folder / "keywords.json")
+    session = next((s for s in catalogue.sessions if s.id == session_id), None)
+    themes_by_id = {t.id: t for t in catalogue.themes}
+    theme_ids = [t for t in front.get("themes") or (session.themes if session else ()) if t in themes_by_id]
+    units = units_of(transcript)
+    passages: dict[str, tuple[Passage, ...]] = {}
+    for summary in found.themes:
+        spans = {(o.start, o.end) for k in found.keywords if summary.theme_id in k.themes for o in k.occurrences}
+        chosen = [u for u in units if (u.start, u.end) in spans][:3]
+        passages[summary.theme_id] = tuple(Passage(int(u.start), clock(u.start), u.text) for u in chosen)
+    recording = None
+    if session and session.recording:
+        candidate = (recordings or store.root.parent / "recordings") / session.recording
+        recording = candidate if candidate.exists() else None
+    replay = front.get("replay_url") or (session.replay_url if session else None)
+    return SessionPage(
+        id=session_id,
+        title=str(front.get("title") or (session.title if session else session_id)),
+        number=front.get("session") if isinstance(front.get("session"), int) else (session.number if session else None),
+        date=str(front.get("date")) if front.get("date") else (session.date if session else None),
+        date_label=_date_label(front.get("date") or (session.date if session else None)),
+        duration=clock(transcript.duration),
+        status=str(front.get("status", "draft")),
+        replay_url=replay if isinstance(replay, str) and replay.startswith(("http://", "https://")) else None,
+        themes=tuple(themes_by_id[t] for t in theme_ids),
+        speakers=tuple({"name": str(s.get("name", "")), "role": str(s.get("role", ""))} for s in front.get("speakers") or [] if isinstance(s, dict)),
+        brief=_brief(body),
+        synthesis_html=render_markdown(body),
+        paragraphs=tuple({"start": round(p.start, 3), "clock": clock(p.start), "text": p.text} for p in paragraphs(transcript)),
+        keywords=tuple({"surface": k.surface, "count": k.count, "theme": next((t for t in k.themes if t in themes_by_id), None)} for k in found.keywords),
+        coverage={t.theme_id: t.coverage for t in found.themes},
+        passages=passages,
+        theme_keywords={t.theme_id: tuple(next(k.surface for k in found.keywords if k.lemma == lemma) for lemma in t.keywords) for t in found.themes},
+        model=transcript.provenance.model.id,
+        # The stored captions: an editor may have corrected them.
+        captions=(folder / "transcript.vtt").read_text(encoding="utf-8") if (folder / "transcript.vtt").exists() else to_vtt(transcript),
+        recording=recording,
+        updated=dt.datetime.fromtimestamp(synthesis_path.stat().st_mtime, dt.timezone.utc).isoformat(timespec="seconds"),
+        files={name: folder / name for name in ("transcript.txt", "transcript.srt", "transcript.vtt", "transcript.json", "keywords.md") if (folder / name).exists()},
+    )
+
+
+def coverage_chart(sessions: Sequence[SessionPage], themes: Sequence[Theme]) -> tuple[str, str]:
+    """An SVG heat map of theme coverage per session, readable without JavaScript, with
+    the same figures as a table for screen readers and text browsers."""
+    shown = [t for t in themes if t.kind == "theme"]
+    rows = sorted(sessions, key=lambda s: (s.date or "", s.id))
+    cell, left, top = 64, 220, 120
+    width, height = left + cell * len(shown) + 130, top + cell * len(rows) + 10
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="chart-title chart-desc" viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px">',
+        '<title id="chart-title">Couverture des thèmes par séance</title>',
+        '<desc id="chart-desc">Pour chaque séance (lignes) et chaque thème (colonnes), la part du temps de parole consacrée au thème ; plus la case est foncée, plus la part est grande.</desc>',
+    ]
+    for column, theme in enumerate(shown):
+        x = left + column * cell + cell / 2
+        parts.append(f'<text x="{x}" y="{top - 8}" transform="rotate(-40 {x} {top - 8})" font-size="12" fill="#1a1a1a">{escape(theme.label)}</text>')
+    for row, session in enumerate(rows):
+        y = top + row * cell
+        label = f"{session.date or ''} {session.title}".strip()
+        parts.append(f'<text x="{left - 8}" y="{y + cell / 2 + 4}" text-anchor="end" font-size="12" fill="#1a1a1a">{escape(label[:32])}</text>')
+        for column, theme in enumerate(shown):
+            share = session.coverage.get(theme.id, 0.0)
+            x = left + column * cell
+            text_fill = "#ffffff" if share > 0.5 else "#1a1a1a"
+            parts.append(
+                f'<rect x="{x + 2}" y="{y + 2}" width="{cell - 4}" height="{cell - 4}" fill="#1d3557" fill-opacity="{0.08 + 0.92 * share:.2f}">'
+                f"<title>{escape(session.title)} — {escape(theme.label)} : {share:.0%}</title></rect>"
+            )
+            parts.append(f'<text x="{x + cell / 2}" y="{y + cell / 2 + 4}" text-anchor="middle" font-size="12" fill="{text_fill}">{share * 100:.0f}</text>')
+    parts.append("</svg>")
+    table = ['<table class="coverage"><caption>Part de la séance consacrée à chaque thème (%)</caption><thead><tr><th scope="col">Séance</th>']
+    table += [f'<th scope="col">{escape(t.label)}</th>' for t in shown]
+    table.append("</tr></thead><tbody>")
+    for session in rows:
+        table.append(f'<tr><th scope="row">{escape(session.title)}</th>' + "".join(f"<td>{session.coverage.get(t.id, 0.0) * 100:.0f}</td>" for t in shown) + "</tr>")
+    table.append("</tbody></table>")
+    return "\n".join(parts), "<details><summary>Les mêmes chiffres en tableau</summary>" + "".join(table) + "</details>"
+
+
+def search_index(sessions: Sequence[SessionPage]) -> str:
+    """``search-index.js``: one entry per transcript paragraph and per synthesis line."""
+    entries = []
+    for s in sessions:
+        url = f"sessions/{s.id}/index.html"
+        for line in s.brief:
+            entries.append({"title": s.title, "kind": "synthèse", "clock": "", "url": url, "text": line})
+        for p in s.paragraphs:
+            entries.append({"title": s.title, "kind": "transcription", "clock": p["clock"], "url": f"{url}#t={int(p['start'])}", "text": p["text"]})
+    # Inside a <script> file, "</" cannot end anything, but keep the JSON inert anyway.
+    payload = json.dumps(entries, ensure_ascii=False).replace("</", "<\\/")
+    return f"window.SEARCH_INDEX = {payload};\n"
+
+
+def _environment() -> Environment:
+    return Environment(loader=PackageLoader("pipeline.site", "templates"), autoescape=select_autoescape(["html", "xml"]), keep_trailing_newline=True)
+
+
+def _load_or_explain(store: Store, catalogue: Catalogue, recordings: Path | None, session_id: str) -> SessionPage:
+    try:
+        return load_session(store, catalogue, session_id, recordings)
+    except (OSError, KeyError, PipelineError) as exc:
+        raise OutputError(store.session_dir(session_id), f"cannot be published ({exc})", "run `pipeline run` for it, or fix the file named") from exc
+
+
+def build_site(store: Store, catalogue: Catalogue, base_url: str = "", recordings: Path | None = None) -> dict[str, bytes | Path]:
+    """Every file of the site, by relative path: rendered bytes, or a file to copy."""
+    ids = store.sessions_with("synthesis.md")
+    load = functools.partial(_load_or_explain, store, catalogue, recordings)
+    workers = min(len(ids) // 8, os.cpu_count() or 1)
+    if workers > 1:  # loading (JSON, Markdown) dominates a large rebuild: use every core
+        with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+            loaded = list(pool.map(load, ids, chunksize=4))
+    else:
+        loaded = [load(session_id) for session_id in ids]
+    sessions = sorted(loaded, key=lambda s: (s.date or "", s.id), reverse=True)
+    env = _environment()
+    common = {"site_title": SITE_TITLE, "generator": f"villes-numeriques-pipeline {__version__}"}
+    svg, table = coverage_chart(sessions, catalogue.themes)
+    chart = svg + table
+    files: dict[str, bytes | Path] = {
+        "index.html": env.get_template("index.html").render(common, root="", sessions=sessions, chart=chart).encode(),
+        "search.html": env.get_template("search.html").render(common, root="").encode(),
+        "themes/index.html": env.get_template("themes.html").render(common, root="../", themes=catalogue.themes, chart=chart).encode(),
+        "coverage.svg": svg.encode(),
+        "assets/search-index.js": search_index(sessions).encode(),
+    }
+    static = Path(__file__).parent / "static"
+    for asset in sorted(static.iterdir()):
+        files[f"assets/{asset.name}"] = asset
+    for theme in catalogue.themes:
+        entries = [
+            {
+                "session": s,
+                "coverage": f"{s.coverage.get(theme.id, 0.0) * 100:.0f}\u202f%",
+                "keywords": s.theme_keywords.get(theme.id, ()),
+                "passages": s.passages.get(theme.id, ()),
+            }
+            for s in sessions
+            if s.coverage.get(theme.id, 0.0) > 0 or s.theme_keywords.get(theme.id)
+        ]
+        files[f"themes/{theme.id}.html"] = env.get_template("theme.html").render(common, root="../", theme=theme, entries=entries).encode()
+    for s in sessions:
+        prefix = f"sessions/{s.id}/"
+        media_src = None
+        if s.recording is not None:
+            media_src = f"../../media/{s.id}{s.recording.suffix.lower()}"
+            files[f"media/{s.id}{s.recording.suffix.lower()}"] = s.recording
+        elif s.replay_url and Path(s.replay_url.split("?")[0]).suffix.lower() in MEDIA_SUFFIXES:
+            media_src = s.replay_url
+        captions_src = "data:text/vtt;charset=utf-8;base64," + base64.b64encode(s.captions.encode()).decode()
+        html = env.get_template("session.html").render(common, root="../../", s=s, media_src=media_src, captions_src=captions_src)
+        files[prefix + "index.html"] = html.encode()
+        files[prefix + "captions.vtt"] = s.captions.encode()
+        for name, path in s.files.items():
+            files[prefix + name] = path
+    updated = max((s.updated for s in sessions), default=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    files["feed.xml"] = env.get_template("feed.xml").render(common, sessions=sessions, updated=updated, base_url=base_url).encode()
+    return files
+
+
+def write_site(root: Path, files: Mapping[str, bytes | Path]) -> Path:
+    """Write the site into a temporary folder, then swap it in place of ``root`` at once."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".site-", dir=root.parent))
+    try:
+        for relative, content in files.items():
+            target = staging / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, Path):
+                try:
+                    os.link(content, target)  # recordings can be large: link when possible
+                except OSError:
+                    shutil.copyfile(content, target)
+            else:
+                target.write_bytes(content)
+        os.chmod(staging, 0o755)
+        old = None
+        if root.exists():
+            old = root.with_name(f".site-old-{os.getpid()}")
+            os.replace(root, old)
+        os.replace(staging, root)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise OutputError(exc.filename or root, f"cannot write the site ({exc.strerror})", "free disk space or fix the folder's permissions") from exc
+    return root
+
+
+def publish(store: Store, catalogue: Catalogue, base_url: str = "", recordings: Path | None = None) -> Path:
+    """Build the whole site from ``store`` and write it to ``outputs/site``."""
+    return write_site(store.root / "site", build_site(store, catalogue, base_url, recordings))

@@ -1,0 +1,26 @@
+// Seek the replay to a transcript paragraph or to a "#t=SECONDS" link, without a server.
+(function () {
+  "use strict";
+  var player = document.getElementById("player");
+  if (!player) { return; }
+  function seek(seconds) {
+    if (isNaN(seconds)) { return; }
+    player.currentTime = seconds;
+    var playing = player.play();
+    if (playing && playing.catch) { playing.catch(function () {}); }
+  }
+  document.addEventListener("click", function (event) {
+    var target = event.target.closest("button.seek, a[href^='#t=']");
+    if (!target) { return; }
+    event.preventDefault();
+    var seconds = target.dataset.start !== undefined ? target.dataset.start : target.getAttribute("href").slice(3);
+    seek(parseFloat(seconds));
+    player.focus();
+  });
+  var match = /^#t=(\d+(?:\.\d+)?)$/.exec(window.location.hash);
+  if (match) {
+    var start = parseFloat(match[1]);
+    if (player.readyState >= 1) { player.currentTime = start; }
+    else { player.addEventListener("loadedmetadata", function () { player.currentTime = start; }, { once: true }); }
+  }
+})();

@@ -1,0 +1,291 @@
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+from pipeline import keywords as keywords_io
+from pipeline import transcript as transcript_io
+from pipeline.catalogue import Catalogue, Session, Speaker, load_themes
+from pipeline.keywords import ThemeModel, analyse, extract_keywords, load_nlp
+from pipeline.site.publish import publish
+from pipeline.store import Store, atomic_write
+from pipeline.subtitles import to_vtt
+from pipeline.synthesis import synthesize
+from pipeline.transcript import Segment, Word
+
+from .conftest import ROOT, SAMPLE
+
+FIXTURE = Path(__file__).parent / "fixtures" / "transcript-sobriete-gouvernance.json"
+EVIL = '<script>alert("x")</script> <img src=x onerror=alert(1)> [clic](javascript:alert(1)) javascript:alert(2)'
+
+
+class Page(HTMLParser):
+    """Collects what the tests look at: links, sources, scripts, attributes, headings."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[tuple[str, str, str]] = []
+        self.scripts: list[dict[str, str | None]] = []
+        self.attributes: list[tuple[str, str, str | None]] = []
+        self.headings: list[int] = []
+        self.lang = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        self.attributes += [(tag, k, v) for k, v in attrs]
+        if tag == "html":
+            self.lang = values.get("lang") or ""
+        if tag == "script":
+            self.scripts.append(values)
+        if re.fullmatch(r"h[1-6]", tag):
+            self.headings.append(int(tag[1]))
+        for key in ("href", "src"):
+            if values.get(key):
+                self.refs.append((tag, key, values[key] or ""))
+
+
+def parse(path: Path) -> Page:
+    page = Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    return page
+
+
+def make_session(index: int, title: str, speakers: tuple[Speaker, ...], recording: str = "") -> Session:
+    return Session(
+        id=f"2022-0{index}-1{index}-seance-{index}", title=title, recording=recording, number=index, date=f"2022-0{index}-1{index}",
+        themes=("sobriete",), speakers=speakers,
+    )
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A three-session site; the third session carries hostile text everywhere."""
+    root = tmp_path_factory.mktemp("site")
+    recordings = root / "recordings"
+    recordings.mkdir()
+    (recordings / "seance-1.mp4").write_bytes(SAMPLE.read_bytes())
+    nlp = load_nlp()
+    themes = load_themes(ROOT / "recordings" / "themes.toml")
+    model = ThemeModel.build(nlp, themes)
+    base = transcript_io.load(FIXTURE)
+    evil_segment = Segment(id=99, start=100.0, end=104.0, text=EVIL, words=(Word(100.0, 104.0, " " + EVIL, 0.9),))
+    sessions = [
+        make_session(1, "Sobriété numérique", (Speaker("Camille Durand", "Modératrice"),), "seance-1.mp4"),
+        make_session(2, "Gouvernance des données", (Speaker("Inès Martin", "Chercheuse"),)),
+        make_session(3, EVIL, (Speaker(EVIL, EVIL),)),
+    ]
+    store = Store(root / "outputs")
+    for session in sessions:
+        transcript = replace(base, session_id=session.id)
+        if session.number == 3:
+            transcript = replace(transcript, segments=(*transcript.segments, evil_segment))
+        found = extract_keywords(transcript, analyse(transcript, nlp), nlp, model, session.title)
+        draft = synthesize(transcript, found, session, themes)
+        for name, text in {
+            "transcript.json": transcript_io.dumps(transcript), "transcript.vtt": to_vtt(transcript), "transcript.txt": "x", "transcript.srt": "x",
+            "keywords.json": keywords_io.dumps(found), "keywords.md": "x", "synthesis.md": draft.markdown + f"\n{EVIL}\n",
+        }.items():
+            atomic_write(store.path(session.id, name), text.encode())
+    return publish(store, Catalogue(sessions=tuple(sessions), themes=themes), recordings=recordings)
+
+
+def pages(site: Path) -> list[Path]:
+    return sorted(site.rglob("*.html"))
+
+
+def test_every_internal_link_resolves(site: Path):
+    checked = 0
+    for page in pages(site):
+        for tag, key, ref in parse(page).refs:
+            parsed = urlparse(ref)
+            if parsed.scheme in {"http", "https", "mailto", "data"} or ref.startswith("#"):
+                continue
+            target = (page.parent / unquote(parsed.path)).resolve()
+            assert target.exists(), f"{page.relative_to(site)}: <{tag} {key}={ref}> is broken"
+            assert site.resolve() in target.parents, f"{ref} leaves the site"
+            checked += 1
+    assert checked > 100
+
+
+def test_pages_are_french_with_ordered_headings_and_make_no_outside_request(site: Path):
+    for page in pages(site):
+        parsed = parse(page)
+        assert parsed.lang == "fr", page
+        assert parsed.headings[0] == 1 and parsed.headings.count(1) == 1, page
+        for previous, current in zip(parsed.headings, parsed.headings[1:]):
+            assert current <= previous + 1, f"{page.relative_to(site)}: h{previous} then h{current}"
+        for tag, key, ref in parsed.refs:
+            if tag in {"script", "img", "video", "audio", "track", "link", "source"} and not (tag == "link" and key == "href" and ref.endswith(".xml")):
+                assert not urlparse(ref).scheme.startswith("http"), f"{page.relative_to(site)} loads {ref}"
+
+
+def test_hostile_text_never_becomes_markup(site: Path):
+    for page in pages(site):
+        parsed = parse(page)
+        for script in parsed.scripts:
+            assert (script.get("src") or "").split("/")[-1] in {"player.js", "search.js", "search-index.js"}, page
+        for tag, key, value in parsed.attributes:
+            assert not key.startswith("on"), f"{page.relative_to(site)}: <{tag} {key}>"
+            assert not (value or "").strip().lower().startswith("javascript:"), f"{page.relative_to(site)}: {key}={value}"
+    session_page = next(p for p in pages(site) if "seance-3" in str(p))
+    assert "&lt;script&gt;" in session_page.read_text(encoding="utf-8")
+    index = (site / "assets" / "search-index.js").read_text(encoding="utf-8")
+    assert "</script" not in index.lower()
+
+
+def test_session_page_has_player_captions_and_seekable_transcript(site: Path):
+    page = site / "sessions" / "2022-01-11-seance-1" / "index.html"
+    text = page.read_text(encoding="utf-8")
+    assert '<video id="player"' in text and 'src="../../media/2022-01-11-seance-1.mp4"' in text
+    assert '<track kind="captions" srclang="fr"' in text and "data:text/vtt" in text
+    assert len(re.findall(r'<button type="button" class="seek" data-start="', text)) >= 3
+    assert (site / "media" / "2022-01-11-seance-1.mp4").stat().st_size == SAMPLE.stat().st_size
+
+
+def test_index_is_newest_first_with_chart_theme_pages_search_and_feed(site: Path):
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert index.index("seance-3/index.html") < index.index("seance-2/index.html") < index.index("seance-1/index.html")
+    assert '<svg xmlns="http://www.w3.org/2000/svg" role="img"' in index and "<table class=\"coverage\">" in index
+    assert (site / "themes" / "sobriete.html").read_text(encoding="utf-8").count("#t=") >= 3
+    entries = json.loads((site / "assets" / "search-index.js").read_text(encoding="utf-8").split("=", 1)[1].rstrip().rstrip(";"))
+    assert any("gouvernance des données" in e["text"] for e in entries)
+    feed = ET.parse(site / "feed.xml").getroot()
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    assert len(feed.findall("a:entry", ns)) == 3
+    assert all(e.find("a:content", ns).get("type") == "html" for e in feed.findall("a:entry", ns))
+
+
+def _browser_or_skip() -> str:
+    import os
+    import shutil
+
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        executable = None
+    if executable is None:
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail("REQUIRE_BROWSER is set but chromium or playwright is missing (apt-get install chromium; pip install playwright)")
+        pytest.skip("no chromium here (apt-get install chromium) or no playwright")
+    return executable
+
+
+class RangeHandler:
+    """SimpleHTTPRequestHandler plus byte ranges, as every static host serves media (a
+    player cannot seek in a file served without them)."""
+
+    @staticmethod
+    def make(directory: Path):
+        import http.server
+        import os
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=str(directory), **kwargs)
+
+            def log_message(self, format, *args):  # keep the test output quiet
+                pass
+
+            def send_head(self):
+                match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
+                path = self.translate_path(self.path)
+                if not match or not os.path.isfile(path):
+                    return super().send_head()
+                size = os.path.getsize(path)
+                start, end = int(match.group(1)), int(match.group(2) or size - 1)
+                end = min(end, size - 1)
+                handle = open(path, "rb")
+                handle.seek(start)
+                self.send_response(206)
+                self.send_header("Content-Type", self.guess_type(path))
+                self.send_header("Accept-Ranges", "bytes")
+                self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+                self.send_header("Content-Length", str(end - start + 1))
+                self.end_headers()
+                self.range_left = end - start + 1
+                return handle
+
+            def copyfile(self, source, outputfile):
+                left = getattr(self, "range_left", None)
+                if left is None:
+                    return super().copyfile(source, outputfile)
+                while left > 0:
+                    chunk = source.read(min(65536, left))
+                    if not chunk:
+                        break
+                    outputfile.write(chunk)
+                    left -= len(chunk)
+
+        return Handler
+
+
+def test_real_browser_seeks_the_player_and_loads_captions(site: Path, tmp_path: Path):
+    import http.server
+    import threading
+
+    from playwright.sync_api import sync_playwright
+
+    executable = _browser_or_skip()
+    handler = RangeHandler.make(site)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/sessions/2022-01-11-seance-1/index.html"
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync", "--mute-audio"]
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=executable, args=flags)
+            page = browser.new_page(viewport={"width": 1000, "height": 1400})
+            page.goto(url)
+            page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=20_000)
+            third = page.locator("button.seek").nth(2)
+            start = float(third.get_attribute("data-start") or "nan")
+            third.click()
+            page.wait_for_function("!document.getElementById('player').seeking", timeout=10_000)
+            current = page.evaluate("document.getElementById('player').currentTime")
+            assert start > 0 and start - 0.01 <= current <= start + 0.5, (start, current)
+            page.wait_for_function("document.querySelector('track').readyState === 2", timeout=10_000)
+            cues = page.evaluate("document.getElementById('player').textTracks[0].cues.length")
+            assert cues > 5
+            shot = tmp_path / "session-page.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 10_000
+            browser.close()
+    finally:
+        server.shutdown()
+
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def test_axe_finds_no_accessibility_violation(site: Path):
+    """axe-core (WCAG 2.1 A and AA rules) on every kind of page, in the real browser."""
+    import os
+
+    from playwright.sync_api import sync_playwright
+
+    executable = _browser_or_skip()
+    if not AXE.exists():
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail("axe-core is missing: run `npm ci`")
+        pytest.skip("axe-core is not installed (npm ci)")
+    urls = ["index.html", "sessions/2022-01-11-seance-1/index.html", "themes/index.html", "themes/sobriete.html", "search.html"]
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync", "--mute-audio"]
+    problems = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=flags)
+        page = browser.new_page()
+        for relative in urls:
+            page.goto((site / relative).as_uri())
+            page.add_script_tag(path=str(AXE))
+            result = page.evaluate("async () => await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})")
+            problems += [f"{relative}: {v['id']} ({v['impact']}): {v['help']} — {len(v['nodes'])} element(s)" for v in result["violations"]]
+        browser.close()
+    assert not problems, "\n".join(problems)
