@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -119,7 +120,7 @@ def test_pages_are_french_with_ordered_headings_and_make_no_outside_request(site
         parsed = parse(page)
         assert parsed.lang == "fr", page
         assert parsed.headings[0] == 1 and parsed.headings.count(1) == 1, page
-        for previous, current in zip(parsed.headings, parsed.headings[1:]):
+        for previous, current in itertools.pairwise(parsed.headings):
             assert current <= previous + 1, f"{page.relative_to(site)}: h{previous} then h{current}"
         for tag, key, ref in parsed.refs:
             if tag in {"script", "img", "video", "audio", "track", "link", "source"} and not (tag == "link" and key == "href" and ref.endswith(".xml")):
