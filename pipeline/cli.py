@@ -58,6 +58,9 @@ class RichReporter:
             self.progress.console.print(f"[yellow]![/yellow] an edited file was kept; the new version is {path}", highlight=False, soft_wrap=True)
 
 
+WAIT_OPTION = click.option("--wait", is_flag=True, help="If another run holds OUTPUTS, wait for it instead of stopping.")
+
+
 def transcription_options(function: Callable[..., Any]) -> Callable[..., Any]:
     """The options every transcribing command shares."""
     defaults = TranscriptionOptions()
@@ -73,6 +76,7 @@ def transcription_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--vocabulary/--no-vocabulary", "use_vocabulary", default=defaults.use_vocabulary, show_default=True, help="Prime Whisper with the programme's terms and speakers."),
         click.option("--force", is_flag=True, help="Redo the work even when the outputs are up to date."),
         click.option("--outputs", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True),
+        WAIT_OPTION,
     ]
     for decorator in reversed(decorators):
         function = decorator(function)
@@ -101,7 +105,7 @@ def _run(recordings: Sequence[Path], catalogue_dir: Path, kwargs: dict[str, Any]
     options = _options(kwargs)
     catalogue = load_catalogue(catalogue_dir)
     store = Store(kwargs["outputs"])
-    with Progress(*PROGRESS_COLUMNS, console=console, transient=True) as progress:
+    with store.lock(wait=kwargs["wait"]), Progress(*PROGRESS_COLUMNS, console=console, transient=True) as progress:
         reporter = RichReporter(progress)
         report = transcribe_recordings(recordings, catalogue, store, options, lambda: WhisperTranscriber(options), reporter, force=kwargs["force"])
         if with_keywords:
@@ -110,12 +114,12 @@ def _run(recordings: Sequence[Path], catalogue_dir: Path, kwargs: dict[str, Any]
             ready = [r.session_id for r in more.results if r.status != "failed"]
             drafts = synthesize_sessions(store, catalogue, SynthesisOptions(), ready, reporter, force=kwargs["force"])
             report = RunReport(report.results + more.results + drafts.results)
-    _summary(report)
-    if with_keywords and store.sessions_with("synthesis.md"):
-        from .site.publish import publish
+        if with_keywords and store.sessions_with("synthesis.md"):
+            from .site.publish import publish
 
-        site = publish(store, catalogue, recordings=catalogue_dir)
-        console.print(f"Site: {site / 'index.html'}", highlight=False, soft_wrap=True)
+            site = publish(store, catalogue, recordings=catalogue_dir)
+            progress.console.print(f"Site: {site / 'index.html'}", highlight=False, soft_wrap=True)
+    _summary(report)
     return report
 
 
@@ -179,11 +183,13 @@ def run_command(recordings_dir: Path, **kwargs: Any) -> None:
 @click.option("--outputs", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True)
 @click.option("--top", "top_n", type=click.IntRange(1, 200), default=KeywordOptions().top_n, show_default=True, help="Keywords kept per session.")
 @click.option("--force", is_flag=True, help="Redo the work even when the outputs are up to date.")
-def keywords_command(sessions: tuple[str, ...], catalogue_dir: Path, outputs: Path, top_n: int, force: bool) -> None:
+@WAIT_OPTION
+def keywords_command(sessions: tuple[str, ...], catalogue_dir: Path, outputs: Path, top_n: int, force: bool, wait: bool) -> None:
     """Keywords per theme for SESSIONS (default: every transcribed session) -> keywords.{json,md}."""
     catalogue = load_catalogue(catalogue_dir)
-    with Progress(*PROGRESS_COLUMNS, console=console, transient=True) as progress:
-        report = keywords_for_sessions(Store(outputs), catalogue, KeywordOptions(top_n=top_n), load_nlp, list(sessions), RichReporter(progress), force=force)
+    store = Store(outputs)
+    with store.lock(wait=wait), Progress(*PROGRESS_COLUMNS, console=console, transient=True) as progress:
+        report = keywords_for_sessions(store, catalogue, KeywordOptions(top_n=top_n), load_nlp, list(sessions), RichReporter(progress), force=force)
     _summary(report)
     sys.exit(1 if report.failed else 0)
 
@@ -193,11 +199,13 @@ def keywords_command(sessions: tuple[str, ...], catalogue_dir: Path, outputs: Pa
 @click.option("--catalogue", "catalogue_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("recordings"), show_default=True, help="Folder holding sessions.toml and themes.toml.")
 @click.option("--outputs", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True)
 @click.option("--force", is_flag=True, help="Redo the drafts even when they are up to date (an edited synthesis is still kept).")
-def synthesize_command(sessions: tuple[str, ...], catalogue_dir: Path, outputs: Path, force: bool) -> None:
+@WAIT_OPTION
+def synthesize_command(sessions: tuple[str, ...], catalogue_dir: Path, outputs: Path, force: bool, wait: bool) -> None:
     """Draft OUTPUTS/<session>/synthesis.md for SESSIONS (default: every session with keywords)."""
     catalogue = load_catalogue(catalogue_dir)
-    with Progress(*PROGRESS_COLUMNS, console=console, transient=True) as progress:
-        report = synthesize_sessions(Store(outputs), catalogue, SynthesisOptions(), list(sessions), RichReporter(progress), force=force)
+    store = Store(outputs)
+    with store.lock(wait=wait), Progress(*PROGRESS_COLUMNS, console=console, transient=True) as progress:
+        report = synthesize_sessions(store, catalogue, SynthesisOptions(), list(sessions), RichReporter(progress), force=force)
     _summary(report)
     sys.exit(1 if report.failed else 0)
 
@@ -206,11 +214,14 @@ def synthesize_command(sessions: tuple[str, ...], catalogue_dir: Path, outputs: 
 @click.option("--catalogue", "catalogue_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("recordings"), show_default=True, help="Folder holding sessions.toml and themes.toml.")
 @click.option("--outputs", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True)
 @click.option("--base-url", default="", help="Absolute address of the published site, for the Atom feed (optional).")
-def publish_command(catalogue_dir: Path, outputs: Path, base_url: str) -> None:
+@WAIT_OPTION
+def publish_command(catalogue_dir: Path, outputs: Path, base_url: str, wait: bool) -> None:
     """Build OUTPUTS/site/ from every session's synthesis (the editor's version), transcript and keywords."""
     from .site.publish import publish
 
-    site = publish(Store(outputs), load_catalogue(catalogue_dir), base_url, recordings=catalogue_dir)
+    store = Store(outputs)
+    with store.lock(wait=wait):
+        site = publish(store, load_catalogue(catalogue_dir), base_url, recordings=catalogue_dir)
     console.print(f"Site written to {site}/ — open {site / 'index.html'}", highlight=False, soft_wrap=True)
 
 

@@ -8,11 +8,14 @@ someone, and is never overwritten; the new version goes beside it as ``NAME.draf
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,3 +173,32 @@ class Store:
     def sha256(self, session_id: str, name: str) -> str:
         """SHA-256 of a session's file (as it is now, edits included)."""
         return sha256_bytes(self.path(session_id, name).read_bytes())
+
+    @contextlib.contextmanager
+    def lock(self, wait: bool = False, timeout: float = 3600.0) -> Iterator[None]:
+        """Hold the run lock of this ``outputs/``: one run at a time. Without ``wait``, a
+        second run is refused at once with who holds the lock; with it, it waits."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / ".pipeline.lock"
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "another run"
+                    if not wait or time.monotonic() > deadline:
+                        raise OutputError(
+                            self.root, f"is in use by {holder}", "wait for it to finish, or pass --wait to queue behind it"
+                        ) from None
+                    time.sleep(0.5)
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pipeline pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+            handle.flush()
+            yield
+        finally:
+            handle.close()  # closing releases the lock, also when the process is killed

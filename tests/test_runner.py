@@ -182,3 +182,57 @@ def test_a_crash_between_a_file_and_the_state_is_not_taken_for_an_edit(tmp_path:
     [written] = store.write_stage("s", "transcribe", "3", {"transcript.txt": "third"})
     assert not written.kept_edit and store.path("s", "transcript.txt").read_text() == "third"
     assert not store.path("s", "transcript.draft.txt").exists()
+
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from pipeline.store import Store
+with Store(Path(sys.argv[1])).lock():
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_a_second_run_on_the_same_outputs_is_refused_clearly_or_waits(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    import subprocess
+    import sys
+    import time
+
+    from pipeline.cli import main
+
+    outputs = tmp_path / "outputs"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(outputs), "3"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    status = main(["publish", "--outputs", str(outputs), "--catalogue", str(tmp_path)])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert f"{outputs}: is in use by pipeline pid {holder.pid}" in err and "--wait" in err
+    started = time.monotonic()
+    assert main(["publish", "--outputs", str(outputs), "--catalogue", str(tmp_path), "--wait"]) == 0
+    assert time.monotonic() - started > 1.0, "it waited for the first run"
+    holder.wait()
+
+
+def test_concurrent_writers_under_the_lock_leave_consistent_state(tmp_path: Path):
+    import json
+    import subprocess
+    import sys
+
+    script = """
+import sys
+from pathlib import Path
+from pipeline.store import Store
+store = Store(Path(sys.argv[1]))
+for n in range(30):
+    with store.lock(wait=True):
+        store.write_stage("s", "transcribe", sys.argv[2] + str(n), {"transcript.txt": sys.argv[2] * 100_000})
+"""
+    writers = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "out"), letter], cwd=ROOT) for letter in "AB"]
+    assert [w.wait() for w in writers] == [0, 0]
+    store = Store(tmp_path / "out")
+    state = json.loads(store.path("s", "state.json").read_text())
+    content = store.path("s", "transcript.txt").read_text()
+    assert content in ("A" * 100_000, "B" * 100_000)
+    assert state["stages"]["transcribe"]["files"]["transcript.txt"] == store.sha256("s", "transcript.txt")
+    assert not store.path("s", "transcript.draft.txt").exists()
