@@ -225,6 +225,46 @@ def publish_command(catalogue_dir: Path, outputs: Path, base_url: str, wait: boo
     console.print(f"Site written to {site}/ — open {site / 'index.html'}", highlight=False, soft_wrap=True)
 
 
+@cli.command("archive")
+@click.argument("sessions", nargs=-1)
+@click.option("--catalogue", "catalogue_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("recordings"), show_default=True, help="Folder holding sessions.toml and the recordings.")
+@click.option("--outputs", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True)
+@click.option("--with-media", is_flag=True, help="Put the recording itself in the bag (not only its checksum).")
+@click.option("--rights", default=None, help="Rights statement for Dublin Core (default: all rights reserved).")
+@WAIT_OPTION
+def archive_command(sessions: tuple[str, ...], catalogue_dir: Path, outputs: Path, with_media: bool, rights: str | None, wait: bool) -> None:
+    """Write OUTPUTS/archive/<session>/ as BagIt bags (SHA-256 + SHA-512, Dublin Core, provenance)."""
+    from .archive import DEFAULT_RIGHTS, archive_session
+
+    store = Store(outputs)
+    catalogue = load_catalogue(catalogue_dir)
+    failed = 0
+    with store.lock(wait=wait):
+        for session_id in sessions or tuple(store.sessions_with("transcript.json")):
+            try:
+                bag = archive_session(store, catalogue, session_id, catalogue_dir, with_media, rights or DEFAULT_RIGHTS)
+                console.print(f"✓ {session_id}: {bag}/", highlight=False, soft_wrap=True)
+            except PipelineError as exc:
+                failed += 1
+                console.print(f"✗ {exc.one_line()}", highlight=False, soft_wrap=True, markup=False)
+    sys.exit(1 if failed else 0)
+
+
+@cli.command("verify")
+@click.option("--outputs", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True)
+def verify_command(outputs: Path) -> None:
+    """Check the fixity of OUTPUTS and of every bag; list each altered or missing file (exit 1)."""
+    from .archive import verify
+
+    findings = verify(Store(outputs))
+    for finding in findings:
+        click.echo(f"{finding.path}: {finding.problem}")
+    if findings:
+        console.print(f"[red]{len(findings)} problem(s) found.[/red]")
+        sys.exit(1)
+    console.print("All files match their recorded checksums.")
+
+
 @cli.command("model")
 @click.argument("name", default="base")
 def model_command(name: str) -> None:

@@ -6,6 +6,7 @@ recording goes on. Models (Whisper, spaCy) are loaded once, only if something ne
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -275,7 +276,8 @@ def synthesize_sessions(
                 transcript = transcript_io.load(store.path(session_id, "transcript.json"))
                 found = keywords_io.loads(store.path(session_id, "keywords.json").read_text(encoding="utf-8"), store.path(session_id, "keywords.json"))
                 draft = synthesize(transcript, found, session, catalogue.themes, transcript_sha, keywords_sha, options)
-                written = store.write_stage(session_id, "synthesis", inputs, {"synthesis.md": draft.markdown}, {"pipeline_version": __version__})
+                finished = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+                written = store.write_stage(session_id, "synthesis", inputs, {"synthesis.md": draft.markdown}, {"pipeline_version": __version__, "finished_utc": finished})
                 result = SessionResult(
                     Path(session_id), session_id, "drafted", transcript.duration, time.perf_counter() - started,
                     tuple(w.path for w in written), tuple(w.path for w in written if w.kept_edit), stage="synthesis",

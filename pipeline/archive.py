@@ -1,0 +1,239 @@
+"""Archive packages archivists can verify: one BagIt bag per session, and fixity checks.
+
+A bag (RFC 8493, written by the Library of Congress' bagit-python) holds the transcripts,
+the keywords, the synthesis as the editor left it, the provenance of every file, a log of
+events (transcribed, keywords, drafted, edited, archived), the recording's checksum (and the
+recording itself with ``with_media``) and Dublin Core metadata, in ``dc.xml`` and in the
+matching ``bag-info.txt`` fields. Manifests carry SHA-256 and SHA-512.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import mimetypes
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import bagit
+
+from . import __version__
+from . import keywords as keywords_io
+from . import transcript as transcript_io
+from .catalogue import Catalogue, Session
+from .errors import OutputError, PipelineError
+from .site.publish import split_front_matter
+from .store import Store, sha256_bytes
+
+SERIES = "Les nouveaux enjeux de la transition numérique des villes"
+DEFAULT_RIGHTS = "Tous droits réservés aux auteurs et aux intervenants ; réutilisation sur autorisation."
+PAYLOAD = ("transcript.json", "transcript.txt", "transcript.vtt", "transcript.srt", "keywords.json", "keywords.md", "synthesis.md")
+FORMATS = {
+    ".json": "application/json", ".txt": "text/plain; charset=utf-8", ".vtt": "text/vtt", ".srt": "application/x-subrip",
+    ".md": "text/markdown; charset=utf-8", ".xml": "application/xml", ".jsonl": "application/jsonl",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One fixity problem: which file, and what is wrong with it."""
+
+    path: Path
+    problem: str
+
+
+def _utc(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def events(store: Store, session_id: str, transcript: transcript_io.Transcript, found: keywords_io.SessionKeywords | None) -> list[dict[str, Any]]:
+    """The session's history, oldest first, as PREMIS-like events (what, when, by which agent)."""
+    prov = transcript.provenance
+    agent = f"villes-numeriques-pipeline {prov.pipeline_version}"
+    log = [
+        {
+            "event": "transcribed", "date": prov.finished_utc, "object": "transcript.json", "sha256": store.sha256(session_id, "transcript.json"),
+            "agent": f"{agent}; faster-whisper {prov.faster_whisper_version}; model {prov.model.id} (model.bin sha256 {prov.model.sha256.get('model.bin', '?')})",
+            "source": {"name": prov.input_name, "sha256": prov.input_sha256, "duration_seconds": prov.input_duration},
+        }
+    ]
+    if found is not None:
+        log.append({
+            "event": "keywords", "date": found.provenance.get("generated_utc", ""), "object": "keywords.json", "sha256": store.sha256(session_id, "keywords.json"),
+            "agent": f"villes-numeriques-pipeline {found.provenance.get('pipeline_version', '')}; spaCy {found.provenance.get('spacy_version', '')} {found.provenance.get('spacy_model', '')}",
+        })
+    state = store.state(session_id)
+    synthesis = store.path(session_id, "synthesis.md")
+    if "synthesis" in state.get("stages", {}) and synthesis.exists():
+        generated = state.get("written", {}).get("synthesis.md", [])
+        log.append({"event": "drafted", "date": state["stages"]["synthesis"].get("finished_utc", ""), "object": "synthesis.md", "agent": agent})
+        current = store.sha256(session_id, "synthesis.md")
+        if current not in generated:
+            log.append({"event": "edited", "date": _utc(synthesis.stat().st_mtime), "object": "synthesis.md", "sha256": current, "agent": "editor"})
+    return log
+
+
+def dublin_core(session: Session, transcript: transcript_io.Transcript, found: keywords_io.SessionKeywords | None, rights: str, formats: Sequence[str], description: str) -> dict[str, list[str]]:
+    """Dublin Core elements of a session (each may repeat)."""
+    subjects = [t.label for t in found.themes if t.coverage >= 0.1] if found else []
+    subjects += [k.surface for k in found.keywords[:15]] if found else []
+    return {
+        "title": [session.title],
+        "date": [session.date] if session.date else [],
+        "creator": [s.name for s in session.speakers],
+        "subject": list(dict.fromkeys(subjects)),
+        "description": [description] if description else [],
+        "language": ["fr"],
+        "identifier": [f"urn:villes-numeriques:session:{session.id}", f"urn:sha256:{transcript.provenance.input_sha256}"],
+        "relation": [session.replay_url] if session.replay_url else [],
+        "isPartOf": [SERIES],
+        "rights": [rights],
+        "format": sorted(set(formats)),
+        "type": ["Text", "Sound"],
+    }
+
+
+def dc_xml(elements: Mapping[str, Sequence[str]]) -> str:
+    """Simple Dublin Core as XML (``dcterms:isPartOf`` for the series)."""
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<metadata xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/">',
+    ]
+    for name, values in elements.items():
+        prefix = "dcterms" if name == "isPartOf" else "dc"
+        lines += [f"  <{prefix}:{name}>{escape(value)}</{prefix}:{name}>" for value in values]
+    lines.append("</metadata>")
+    return "\n".join(lines) + "\n"
+
+
+def archive_session(store: Store, catalogue: Catalogue, session_id: str, recordings: Path, with_media: bool = False, rights: str = DEFAULT_RIGHTS) -> Path:
+    """Write ``outputs/archive/<session>/`` as a validated BagIt bag; return its path."""
+    folder = store.session_dir(session_id)
+    if not (folder / "transcript.json").exists():
+        raise PipelineError(folder / "transcript.json", "no transcript to archive", "run `pipeline run` first")
+    transcript = transcript_io.load(folder / "transcript.json")
+    found = keywords_io.loads((folder / "keywords.json").read_text(encoding="utf-8")) if (folder / "keywords.json").exists() else None
+    session = next((s for s in catalogue.sessions if s.id == session_id), None) or Session(id=session_id, title=session_id, recording=transcript.provenance.input_name)
+    description = ""
+    if (folder / "synthesis.md").exists():
+        front, body = split_front_matter((folder / "synthesis.md").read_text(encoding="utf-8"), folder / "synthesis.md")
+        description = " ".join(line[2:].split(") ", 1)[-1] for line in body.split("## En bref", 1)[-1].split("\n## ", 1)[0].splitlines() if line.startswith("- "))
+    recording = recordings / (session.recording or transcript.provenance.input_name)
+    if with_media and not recording.exists():
+        raise PipelineError(recording, "recording not found for --with-media", "put the recording back in recordings/ or archive without --with-media")
+    root = store.root / "archive"
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{session_id}-", dir=root))
+    try:
+        names = [name for name in PAYLOAD if (folder / name).exists()]
+        for name in names:
+            shutil.copy2(folder / name, staging / name)
+        prov = transcript.provenance
+        (staging / "recording.sha256").write_text(f"{prov.input_sha256}  {prov.input_name}\n", encoding="utf-8")
+        log = events(store, session_id, transcript, found)
+        if with_media:
+            (staging / "media").mkdir()
+            shutil.copy2(recording, staging / "media" / recording.name)
+        log.append({"event": "archived", "date": _now(), "object": "bag", "agent": f"villes-numeriques-pipeline {__version__}; bagit-python {bagit.VERSION}"})
+        (staging / "events.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in log), encoding="utf-8")
+        provenance = {
+            "session_id": session_id,
+            "recording": {"name": prov.input_name, "sha256": prov.input_sha256, "duration_seconds": prov.input_duration, "included": with_media},
+            "transcription": {"model": prov.model.id, "model_sha256": dict(prov.model.sha256), "faster_whisper": prov.faster_whisper_version, "ctranslate2": prov.ctranslate2_version, "options": dict(prov.options), "started_utc": prov.started_utc, "finished_utc": prov.finished_utc},
+            "keywords": dict(found.provenance) if found else None,
+            "files": {name: sha256_bytes((folder / name).read_bytes()) for name in names},
+        }
+        (staging / "provenance.json").write_text(json.dumps(provenance, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        formats = [FORMATS.get(Path(n).suffix, "application/octet-stream") for n in [*names, "provenance.json", "events.jsonl", "dc.xml"]]
+        if with_media:
+            formats.append(mimetypes.guess_type(recording.name)[0] or "application/octet-stream")
+        elements = dublin_core(session, transcript, found, rights, formats, description)
+        (staging / "dc.xml").write_text(dc_xml(elements), encoding="utf-8")
+        bag_info = {
+            "Source-Organization": SERIES,
+            "External-Identifier": f"urn:villes-numeriques:session:{session_id}",
+            "External-Description": session.title,
+            "Bag-Group-Identifier": SERIES,
+            "Bag-Software-Agent": f"villes-numeriques-pipeline {__version__} (bagit-python {bagit.VERSION})",
+            **{f"DC-{name[:1].upper()}{name[1:]}": values for name, values in elements.items() if values},
+        }
+        bag = bagit.make_bag(str(staging), bag_info, checksums=["sha256", "sha512"])
+        bag.validate()
+        os.chmod(staging, 0o755)
+        target = root / session_id
+        old = None
+        if target.exists():
+            old = root / f".{session_id}-old-{os.getpid()}"
+            os.replace(target, old)
+        os.replace(staging, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return target
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise OutputError(exc.filename or root, f"cannot write the archive ({exc.strerror})", "free disk space or fix the folder's permissions") from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def verify(store: Store) -> list[Finding]:
+    """Fixity of ``outputs/`` (each file against the hash recorded when it was written or
+    last accepted) and of every bag under ``outputs/archive/``; empty when all is intact."""
+    findings: list[Finding] = []
+    for state_path in sorted(store.root.glob("*/state.json")):
+        session_id = state_path.parent.name
+        for stage, record in store.state(session_id).get("stages", {}).items():
+            for name, digest in record.get("files", {}).items():
+                path = store.path(session_id, name)
+                if not path.exists():
+                    findings.append(Finding(path, f"missing (written by the {stage} stage)"))
+                elif digest and sha256_bytes(path.read_bytes()) != digest:
+                    findings.append(Finding(path, f"altered since the {stage} stage recorded it (an edit? rerun `pipeline run` to record it)"))
+    archive = store.root / "archive"
+    for bag_dir in sorted(p for p in archive.glob("*") if p.is_dir() and not p.name.startswith(".")) if archive.is_dir() else []:
+        findings += _validate_bag(bag_dir)
+    return findings
+
+
+def _validate_bag(bag_dir: Path) -> list[Finding]:
+    """Every problem of a bag. ``Bag.validate()`` stops at the first failed check (often the
+    Payload-Oxum count) without naming files, so completeness and checksums are checked
+    one after the other and all their details kept."""
+    try:
+        bag = bagit.Bag(str(bag_dir))
+        bag.validate()
+        return []
+    except bagit.BagValidationError as exc:
+        summary = str(exc.message)
+    except bagit.BagError as exc:
+        return [Finding(bag_dir, f"not a valid bag ({exc})")]
+    found: list[Finding] = []
+    checks = (bag._validate_completeness, lambda: bag._validate_entries(1))  # noqa: SLF001 - see docstring
+    for check in checks:
+        try:
+            check()
+        except bagit.BagValidationError as exc:
+            named = {f.path for f in found}  # a missing file also fails its checksum: say it once
+            found += [f for f in (Finding(bag_dir / getattr(d, "path", ""), _describe(d)) for d in exc.details or []) if f.path not in named]
+    return found or [Finding(bag_dir, summary)]
+
+
+def _describe(detail: Any) -> str:
+    if isinstance(detail, bagit.ChecksumMismatch):
+        return f"altered: {detail.algorithm} is {detail.found[:16]}…, the manifest says {detail.expected[:16]}…"
+    if isinstance(detail, bagit.FileMissing):
+        return "missing from the bag"
+    if isinstance(detail, bagit.UnexpectedFile):
+        return "not in the manifest (added after bagging)"
+    return str(detail)
