@@ -26,7 +26,7 @@ test-fast: setup
 	$(BIN)/python -m pytest -q -m 'not slow'
 
 bench: setup
-	$(BIN)/python benchmarks/bench_transcribe.py
+	$(BIN)/python benchmarks/bench_transcribe.py --resume
 
 bench-compare: setup
 	$(BIN)/python benchmarks/bench_transcribe.py --compare

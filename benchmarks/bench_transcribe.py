@@ -55,11 +55,36 @@ def measure(command: list[str]) -> tuple[float, float, str]:
     return wall, usage.ru_maxrss / 1024, text
 
 
+def resume_cost(audio: Path, duration: float, reference: str) -> tuple[float, float, float]:
+    """Kill ``pipeline transcribe`` once its checkpoint passes half the audio, rerun it:
+    (where it was killed, the rerun's wall seconds, the final WER)."""
+    import signal
+
+    from pipeline.catalogue import slugify
+    from pipeline.store import Store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, "-m", "pipeline", "transcribe", str(audio), "--catalogue", tmp, "--outputs", tmp]
+        checkpoint = Store(Path(tmp)).checkpoint_path(slugify(audio.stem), "transcribe")
+        victim = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        killed_at = 0.0
+        while killed_at < duration / 2 and victim.poll() is None:
+            time.sleep(0.2)
+            lines = checkpoint.read_text(encoding="utf-8").splitlines()[1:] if checkpoint.exists() else []
+            killed_at = json.loads(lines[-1])["end"] if lines else 0.0
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait()
+        wall, _, _ = measure(command)
+        text = json.loads((Path(tmp) / slugify(audio.stem) / "transcript.json").read_text(encoding="utf-8"))
+    return killed_at, wall, word_error_rate(reference, " ".join(s["text"] for s in text["segments"]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--audio", type=Path, default=DATA / "asterisk-fr-june-concat.flac")
     parser.add_argument("--reference", type=Path, default=DATA / "asterisk-fr-june-concat.ref.txt")
     parser.add_argument("--compare", action="store_true", help="also measure raw default settings and sequential decoding")
+    parser.add_argument("--resume", action="store_true", help="also kill a transcription at 50 %% and time its resumption")
     args = parser.parse_args()
     if not args.audio.exists():
         print(f"skipped: {args.audio} is absent (dev-only data in ../shared/data)")
@@ -96,6 +121,8 @@ def main() -> None:
         sequential = TranscriptionOptions(batch_size=0).decoding_options()
         raw("raw faster-whisper sequential, pipeline's options", sequential)
         pipeline("pipeline transcribe --batch-size 0 (sequential)", ["--batch-size", "0"])
+    if args.resume:
+        resume_rows = resume_cost(args.audio, duration, reference)
     print(f"\n{'run':58} {'wall s':>8} {'RTF':>6} {'peak MiB':>9} {'WER %':>6}")
     for label, wall, rss, wer in rows:
         print(f"{label:58} {wall:8.1f} {wall / duration:6.3f} {rss:9.0f} {wer * 100:6.1f}")
@@ -104,6 +131,10 @@ def main() -> None:
     print(f"pipeline real-time factor: {pipe / duration:.3f}")
     if args.compare:
         print(f"pipeline WER minus raw default WER: {(rows[1][3] - rows[2][3]) * 100:+.1f} points")
+    if args.resume:
+        killed_at, rerun_wall, rerun_wer = resume_rows
+        print(f"resume: killed at {killed_at:.0f} s of {duration:.0f} s ({killed_at / duration:.0%}); rerun {rerun_wall:.1f} s = "
+              f"{rerun_wall / pipe:.2f} of a full `pipeline transcribe` (target <= 0.60); WER after resuming {rerun_wer * 100:.1f} %")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -22,6 +23,7 @@ from .keywords import KeywordOptions, load_nlp
 from .media import MEDIA_SUFFIXES
 from .models import resolve_model
 from .runner import RunReport, SessionResult, find_recordings, keywords_for_sessions, synthesize_sessions, transcribe_recordings
+from .status import record_last_run, session_status
 from .store import Store
 from .synthesis import SynthesisOptions
 from .transcribe import TranscriptionOptions, WhisperTranscriber
@@ -119,6 +121,7 @@ def _run(recordings: Sequence[Path], catalogue_dir: Path, kwargs: dict[str, Any]
 
             site = publish(store, catalogue, recordings=catalogue_dir)
             progress.console.print(f"Site: {site / 'index.html'}", highlight=False, soft_wrap=True)
+        record_last_run(store, report)
     _summary(report)
     return report
 
@@ -263,6 +266,41 @@ def verify_command(outputs: Path) -> None:
         console.print(f"[red]{len(findings)} problem(s) found.[/red]")
         sys.exit(1)
     console.print("All files match their recorded checksums.")
+
+
+@cli.command("status")
+@click.option("--recordings", "recordings_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("recordings"), show_default=True)
+@click.option("--outputs", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+def status_command(recordings_dir: Path, outputs: Path, as_json: bool) -> None:
+    """Sessions by stage (done, stale, missing, interrupted, failed, running) and what a run would do."""
+    import json
+
+    from .status import as_dicts, holder
+
+    store = Store(outputs)
+    statuses = session_status(store, load_catalogue(recordings_dir), recordings_dir)
+    if as_json:
+        click.echo(json.dumps(as_dicts(statuses), ensure_ascii=False, indent=2))
+        return
+    table = Table(title="Status")
+    for column in ("session", "transcribe", "keywords", "synthesis", "next run"):
+        table.add_column(column, overflow="fold")
+    colours = {"done": "green", "stale": "yellow", "missing": "yellow", "interrupted": "yellow", "failed": "red", "running": "cyan"}
+    for status in statuses:
+        cells = []
+        for stage in status.stages:
+            text = f"[{colours.get(stage.state, 'white')}]{stage.state}[/]"
+            if stage.seconds is not None:
+                text += f" ({stage.seconds:.1f} s)"
+            if stage.detail:
+                text += f"\n{escape(stage.detail)}"
+            cells.append(text)
+        table.add_row(escape(status.session_id), *cells, escape(status.next_run))
+    console.print(table)
+    running = holder(store)
+    if running:
+        console.print(f"Running now: {running}", highlight=False)
 
 
 @cli.command("model")

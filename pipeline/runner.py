@@ -124,11 +124,19 @@ def transcribe_recordings(
             audio = decode(recording)
             if transcriber is None:
                 transcriber = make_transcriber()
-            transcript = transcribe(recording, audio, session, transcriber, options, catalogue.themes, reporter.advance)
+            done = [transcript_io.segment_from_dict(item) for item in store.read_checkpoint(session.id, "transcribe", inputs)]
+            if done:
+                log.info("%s: resuming after %.1f s already transcribed", path, done[-1].end)
+                reporter.advance(done[-1].end)
+            with store.checkpoint(session.id, "transcribe", inputs, len(done)) as save:
+                transcript = transcribe(
+                    recording, audio, session, transcriber, options, catalogue.themes, reporter.advance, done, lambda s: save(asdict(s))
+                )
             del audio
             files = {"transcript.json": transcript_io.dumps(transcript)}
             files.update({f"transcript.{suffix}": text for suffix, text in all_renderings(transcript, session.title)})
             written = store.write_stage(session.id, "transcribe", inputs, files, {"pipeline_version": __version__, "finished_utc": transcript.provenance.finished_utc})
+            store.drop_checkpoint(session.id, "transcribe")
             result = SessionResult(
                 path,
                 session.id,
@@ -150,6 +158,39 @@ def transcribe_recordings(
         reporter.finish(result)
         results.append(result)
     return RunReport(tuple(results))
+
+
+def keywords_inputs(transcript_sha: str, catalogue: Catalogue, title: str, options: KeywordOptions, series_digest: str) -> dict[str, object]:
+    """What a session's keywords depend on, the series' document frequencies included."""
+    return {
+        "transcript_sha256": transcript_sha,
+        "themes": [asdict(t) for t in catalogue.themes],
+        "title": title,
+        "options": asdict(options),
+        "series": series_digest,
+        "pipeline_version": __version__,
+    }
+
+
+def synthesis_inputs(transcript_sha: str, keywords_sha: str, session: Session, catalogue: Catalogue, options: SynthesisOptions) -> dict[str, object]:
+    """What a session's draft synthesis depends on."""
+    return {
+        "transcript_sha256": transcript_sha,
+        "keywords_sha256": keywords_sha,
+        "session": asdict(session),
+        "themes": [asdict(t) for t in catalogue.themes],
+        "options": asdict(options),
+        "pipeline_version": __version__,
+    }
+
+
+def stored_candidates(store: Store, session_id: str, transcript_sha: str, options: KeywordOptions) -> tuple[str, ...] | None:
+    """A session's candidate lemmas from its keywords.json, if made from this transcript
+    with these options (else None: the session must be parsed again)."""
+    stored = _stored_keywords(store, session_id)
+    if stored and stored.provenance.get("transcript_sha256") == transcript_sha and stored.provenance.get("options") == fingerprint(asdict(options)):
+        return stored.candidates
+    return None
 
 
 def keywords_for_sessions(
@@ -186,9 +227,9 @@ def keywords_for_sessions(
 
     options_digest = fingerprint(asdict(options))
     for session_id in series:
-        stored = _stored_keywords(store, session_id)
-        if stored and stored.provenance.get("transcript_sha256") == transcripts_sha[session_id] and stored.provenance.get("options") == options_digest:
-            lemma_sets[session_id] = stored.candidates
+        stored = stored_candidates(store, session_id, transcripts_sha[session_id], options)
+        if stored is not None:
+            lemma_sets[session_id] = stored
         else:
             try:
                 lemma_sets[session_id] = tuple(sorted(parsed(session_id)))
@@ -206,16 +247,7 @@ def keywords_for_sessions(
         started = time.perf_counter()
         session = next((s for s in catalogue.sessions if s.id == session_id), None)
         title = session.title if session else session_id
-        inputs = fingerprint(
-            {
-                "transcript_sha256": transcripts_sha[session_id],
-                "themes": [asdict(t) for t in catalogue.themes],
-                "title": title,
-                "options": asdict(options),
-                "series": series_digest,
-                "pipeline_version": __version__,
-            }
-        )
+        inputs = fingerprint(keywords_inputs(transcripts_sha[session_id], catalogue, title, options, series_digest))
         try:
             if not force and store.is_fresh(session_id, "keywords", inputs):
                 result = SessionResult(Path(session_id), session_id, "up to date", stage="keywords")
@@ -260,16 +292,7 @@ def synthesize_sessions(
                 raise PipelineError(store.path(session_id, "keywords.json"), "no keywords yet", "run `pipeline keywords` first")
             session = next((s for s in catalogue.sessions if s.id == session_id), None) or Session(id=session_id, title=session_id, recording="")
             transcript_sha, keywords_sha = store.sha256(session_id, "transcript.json"), store.sha256(session_id, "keywords.json")
-            inputs = fingerprint(
-                {
-                    "transcript_sha256": transcript_sha,
-                    "keywords_sha256": keywords_sha,
-                    "session": asdict(session),
-                    "themes": [asdict(t) for t in catalogue.themes],
-                    "options": asdict(options),
-                    "pipeline_version": __version__,
-                }
-            )
+            inputs = fingerprint(synthesis_inputs(transcript_sha, keywords_sha, session, catalogue, options))
             if not force and store.is_fresh(session_id, "synthesis", inputs):
                 result = SessionResult(Path(session_id), session_id, "up to date", stage="synthesis")
             else:

@@ -15,7 +15,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,11 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _write_error(exc: OSError, where: Path) -> OutputError:
+    """The one-line error for a failed write (disk full, permissions, read-only folder)."""
+    return OutputError(exc.filename or where, f"cannot write outputs ({exc.strerror})", "free disk space or fix the folder's permissions, then run again")
 
 
 HASHES_KEPT = 8  # per file: the last hashes the pipeline wrote there
@@ -154,7 +159,7 @@ class Store:
             stages[stage] = {"inputs": inputs_fingerprint, "files": hashes, **(extra or {})}
             self._write_state(session_id, {"session_id": session_id, "stages": stages, "written": ours})
         except OSError as exc:
-            raise OutputError(exc.filename or folder, f"cannot write outputs ({exc.strerror})", "free disk space or fix the folder's permissions, then run again") from exc
+            raise _write_error(exc, folder) from exc
         return [Written(target, kept_edit=edited) for target, _, edited in plan]
 
     def _write_state(self, session_id: str, state: Mapping[str, Any]) -> None:
@@ -202,3 +207,57 @@ class Store:
             yield
         finally:
             handle.close()  # closing releases the lock, also when the process is killed
+
+    def checkpoint_path(self, session_id: str, stage: str) -> Path:
+        """Where a stage's finished items wait while it runs (removed once it completes)."""
+        return self.session_dir(session_id) / f".{stage}.partial.jsonl"
+
+    def read_checkpoint(self, session_id: str, stage: str, inputs_fingerprint: str) -> list[dict[str, Any]]:
+        """Items a killed run of ``stage`` had finished on the same inputs; a partial last
+        line (the kill came mid-write) and checkpoints of other inputs are ignored."""
+        path = self.checkpoint_path(session_id, stage)
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            return []
+        items: list[dict[str, Any]] = []
+        for number, line in enumerate(lines):
+            try:
+                item = json.loads(line)
+            except ValueError:
+                break
+            if number == 0:
+                if item.get("inputs") != inputs_fingerprint:
+                    return []
+                continue
+            items.append(item)
+        return items
+
+    @contextlib.contextmanager
+    def checkpoint(self, session_id: str, stage: str, inputs_fingerprint: str, resumed: int) -> Iterator[Callable[[Mapping[str, Any]], None]]:
+        """An append-only checkpoint: each item is one fsync'd JSON line. ``resumed`` items
+        were read back from an earlier run; the file is rewritten from them first, so that
+        a torn last line never stays in the middle."""
+        path = self.checkpoint_path(session_id, stage)
+        kept = self.read_checkpoint(session_id, stage, inputs_fingerprint)[:resumed]
+        header = json.dumps({"inputs": inputs_fingerprint}) + "\n"
+        try:
+            atomic_write(path, (header + "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in kept)).encode())
+            handle = path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise _write_error(exc, path) from exc
+
+        def append(item: Mapping[str, Any]) -> None:
+            try:
+                handle.write(json.dumps(item, ensure_ascii=False) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            except OSError as exc:
+                raise _write_error(exc, path) from exc
+
+        with handle:
+            yield append
+
+    def drop_checkpoint(self, session_id: str, stage: str) -> None:
+        """Remove a completed stage's checkpoint."""
+        self.checkpoint_path(session_id, stage).unlink(missing_ok=True)

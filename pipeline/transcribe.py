@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -220,6 +220,14 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def _shifted(segment: Segment, index: int, offset: float) -> Segment:
+    """A segment decoded from audio that started ``offset`` seconds into the recording."""
+    if not offset:
+        return replace(segment, id=index)
+    words = tuple(replace(w, start=round(w.start + offset, 3), end=round(w.end + offset, 3)) for w in segment.words)
+    return replace(segment, id=index, start=round(segment.start + offset, 3), end=round(segment.end + offset, 3), words=words)
+
+
 def transcribe(
     recording: Recording,
     audio: np.ndarray,
@@ -228,14 +236,25 @@ def transcribe(
     options: TranscriptionOptions,
     themes: Iterable[Theme] = (),
     on_progress: ProgressCallback | None = None,
+    done: Sequence[Segment] = (),
+    checkpoint: Callable[[Segment], None] | None = None,
 ) -> Transcript:
-    """Transcribe one recording; ``on_progress`` receives the audio seconds done so far."""
+    """Transcribe one recording; ``on_progress`` receives the audio seconds done so far.
+
+    Resumable: ``done`` holds the segments an interrupted run had finished (from its
+    checkpoint); only the audio after the last of them is decoded. ``checkpoint`` receives
+    each segment as soon as it is final, so that a run killed later loses nothing before it.
+    """
     started = _now()
     hotwords = build_vocabulary(session, themes) if options.use_vocabulary else ""
-    decoded = transcriber.decode(audio, hotwords or None)
-    segments = []
-    for segment in decoded.segments:
+    offset = done[-1].end if done else 0.0
+    decoded = transcriber.decode(audio[int(offset * SAMPLING_RATE) :], hotwords or None)
+    segments = list(done)
+    for raw in decoded.segments:
+        segment = _shifted(raw, len(segments), offset)
         segments.append(segment)
+        if checkpoint:
+            checkpoint(segment)
         if on_progress:
             on_progress(segment.end)
     duration = len(audio) / SAMPLING_RATE
@@ -248,6 +267,7 @@ def transcribe(
         "device": info.device,
         "hotwords": hotwords,
         "decoding": options.decoding_options(),
+        **({"resumed_at_seconds": offset} if done else {}),
     }
     return Transcript(
         session_id=session.id,

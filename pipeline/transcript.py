@@ -109,6 +109,15 @@ def dumps(transcript: Transcript) -> str:
     return json.dumps(to_dict(transcript), ensure_ascii=False, indent=2) + "\n"
 
 
+def segment_from_dict(seg: Mapping[str, Any]) -> Segment:
+    """One segment from its JSON form (positional: an hour of speech has 15,000 words)."""
+    return Segment(
+        seg["id"], seg["start"], seg["end"], seg["text"],
+        tuple(Word(w["start"], w["end"], w["word"], w["probability"]) for w in seg.get("words", ())),
+        seg.get("avg_logprob", 0.0), seg.get("no_speech_prob", 0.0), seg.get("compression_ratio", 0.0), seg.get("temperature", 0.0),
+    )
+
+
 def from_dict(data: Mapping[str, Any], source: Path | str | None = None) -> Transcript:
     """Rebuild a transcript from its JSON form; refuse other schema versions clearly."""
     version = data.get("schema_version") if isinstance(data, Mapping) else None
@@ -121,15 +130,7 @@ def from_dict(data: Mapping[str, Any], source: Path | str | None = None) -> Tran
     try:
         info = data["info"]
         prov = data["provenance"]
-        # Positional construction: an hour of speech has some 15,000 words to rebuild.
-        segments = tuple(
-            Segment(
-                seg["id"], seg["start"], seg["end"], seg["text"],
-                tuple(Word(w["start"], w["end"], w["word"], w["probability"]) for w in seg.get("words", ())),
-                seg.get("avg_logprob", 0.0), seg.get("no_speech_prob", 0.0), seg.get("compression_ratio", 0.0), seg.get("temperature", 0.0),
-            )
-            for seg in data["segments"]
-        )
+        segments = tuple(segment_from_dict(seg) for seg in data["segments"])
         provenance = Provenance(
             **{k: v for k, v in prov.items() if k != "model"},
             model=ModelInfo(**prov["model"]),
