@@ -103,20 +103,35 @@ PROGRESS_COLUMNS = (
 )
 
 
+STAGE_NAMES = ("transcribe", "keywords", "synthesis", "publish")
+
+
 def _run(recordings: Sequence[Path], catalogue_dir: Path, kwargs: dict[str, Any], with_keywords: bool) -> RunReport:
     options = _options(kwargs)
     catalogue = load_catalogue(catalogue_dir)
     store = Store(kwargs["outputs"])
+    only = kwargs.get("only") or (STAGE_NAMES if with_keywords else ("transcribe",))
+    wanted = set(kwargs.get("session") or ())
+    if wanted:
+        recordings = [r for r in recordings if catalogue.session_for(r).id in wanted]
+        unknown = wanted - {catalogue.session_for(r).id for r in recordings}
+        if unknown:
+            raise PipelineError(catalogue_dir, f"no recording for session(s) {', '.join(sorted(unknown))}", "check the ids with `pipeline status`")
+    ids = [catalogue.session_for(r).id for r in recordings]
     with store.lock(wait=kwargs["wait"]), Progress(*PROGRESS_COLUMNS, console=console, transient=True) as progress:
         reporter = RichReporter(progress)
-        report = transcribe_recordings(recordings, catalogue, store, options, lambda: WhisperTranscriber(options), reporter, force=kwargs["force"])
-        if with_keywords:
-            done = [r.session_id for r in report.results if r.status != "failed"]
-            more = keywords_for_sessions(store, catalogue, KeywordOptions(), load_nlp, done, reporter, force=kwargs["force"])
-            ready = [r.session_id for r in more.results if r.status != "failed"]
-            drafts = synthesize_sessions(store, catalogue, SynthesisOptions(), ready, reporter, force=kwargs["force"])
-            report = RunReport(report.results + more.results + drafts.results)
-        if with_keywords and store.sessions_with("synthesis.md"):
+        report = RunReport()
+        if "transcribe" in only:
+            report = transcribe_recordings(recordings, catalogue, store, options, lambda: WhisperTranscriber(options), reporter, force=kwargs["force"])
+            ids = [r.session_id for r in report.results if r.status != "failed"]
+        if "keywords" in only:
+            more = keywords_for_sessions(store, catalogue, KeywordOptions(), load_nlp, [i for i in ids if i in store.sessions_with("transcript.json")], reporter, force=kwargs["force"])
+            report = RunReport(report.results + more.results)
+            ids = [r.session_id for r in more.results if r.status != "failed"]
+        if "synthesis" in only:
+            drafts = synthesize_sessions(store, catalogue, SynthesisOptions(), [i for i in ids if i in store.sessions_with("keywords.json")], reporter, force=kwargs["force"])
+            report = RunReport(report.results + drafts.results)
+        if "publish" in only and store.sessions_with("synthesis.md"):
             from .site.publish import publish
 
             site = publish(store, catalogue, recordings=catalogue_dir)
@@ -170,6 +185,8 @@ def transcribe_command(recordings: tuple[Path, ...], catalogue_dir: Path, **kwar
 
 @cli.command("run")
 @click.option("--recordings", "recordings_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=Path("recordings"), show_default=True)
+@click.option("--session", multiple=True, help="Only this session id (repeatable).")
+@click.option("--only", type=click.Choice(STAGE_NAMES), multiple=True, help="Only this stage (repeatable).")
 @transcription_options
 def run_command(recordings_dir: Path, **kwargs: Any) -> None:
     """Run every stage over RECORDINGS: transcripts, keywords, draft syntheses, then the site."""

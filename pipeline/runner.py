@@ -18,9 +18,9 @@ from . import __version__
 from . import keywords as keywords_io
 from . import transcript as transcript_io
 from .catalogue import Catalogue, Session
-from .errors import ModelError, PipelineError
+from .errors import ModelError, PipelineError, RecordingError
 from .keywords import Candidate, KeywordOptions, SessionKeywords, ThemeModel, analyse, document_frequencies, extract_keywords
-from .media import MEDIA_SUFFIXES, decode, probe
+from .media import MEDIA_SUFFIXES, Recording, decode, probe, sha256_file
 from .store import Store, fingerprint
 from .subtitles import all_renderings
 from .synthesis import SynthesisOptions, synthesize
@@ -84,6 +84,17 @@ def find_recordings(folder: Path) -> list[Path]:
     )
 
 
+def _unchanged_since_probe(recording: Recording) -> None:
+    """Refuse a recording that was replaced or rewritten while it was being transcribed:
+    its transcript would describe a file that no longer exists."""
+    try:
+        same = recording.path.stat().st_size == recording.size and sha256_file(recording.path) == recording.sha256
+    except OSError:
+        same = False
+    if not same:
+        raise RecordingError(recording.path, "was replaced or changed while it was being transcribed", "run again once the copy is complete")
+
+
 def transcribe_inputs(session: Session, sha256: str, options: TranscriptionOptions, vocabulary: str) -> dict[str, object]:
     """What the transcription of a recording depends on; any change makes it stale."""
     return {
@@ -133,6 +144,7 @@ def transcribe_recordings(
                     recording, audio, session, transcriber, options, catalogue.themes, reporter.advance, done, lambda s: save(asdict(s))
                 )
             del audio
+            _unchanged_since_probe(recording)
             files = {"transcript.json": transcript_io.dumps(transcript)}
             files.update({f"transcript.{suffix}": text for suffix, text in all_renderings(transcript, session.title)})
             written = store.write_stage(session.id, "transcribe", inputs, files, {"pipeline_version": __version__, "finished_utc": transcript.provenance.finished_utc})

@@ -236,3 +236,55 @@ for n in range(30):
     assert content in ("A" * 100_000, "B" * 100_000)
     assert state["stages"]["transcribe"]["files"]["transcript.txt"] == store.sha256("s", "transcript.txt")
     assert not store.path("s", "transcript.draft.txt").exists()
+
+
+def test_a_recording_replaced_during_transcription_is_refused_and_nothing_written(tmp_path: Path, media_dir: Path):
+    recording = tmp_path / "seance.m4a"
+    shutil.copy(media_dir / "good.m4a", recording)
+
+    class Replacing(FakeTranscriber):
+        def decode(self, audio, hotwords):
+            recording.write_bytes(recording.read_bytes()[:-1000])  # a new copy lands meanwhile
+            return super().decode(audio, hotwords)
+
+    store = Store(tmp_path / "outputs")
+    report = transcribe_recordings([recording], Catalogue(), store, TranscriptionOptions(), Replacing)
+    [failure] = report.failed
+    assert failure.error == f"{recording}: was replaced or changed while it was being transcribed (run again once the copy is complete)"
+    assert not store.path("seance", "transcript.json").exists()
+
+
+@pytest.mark.parametrize(("errno_code", "text"), [(13, "Permission denied"), (30, "Read-only file system")])
+def test_unwritable_outputs_give_one_clear_line(tmp_path: Path, media_dir: Path, monkeypatch: pytest.MonkeyPatch, errno_code: int, text: str):
+    def refuse(*args: object) -> None:
+        raise OSError(errno_code, text, str(tmp_path / "outputs"))
+
+    monkeypatch.setattr(os, "replace", refuse)
+    report = transcribe_recordings([media_dir / "good.m4a"], Catalogue(), Store(tmp_path / "outputs"), TranscriptionOptions(), FakeTranscriber)
+    [failure] = report.failed
+    assert failure.error == f"{tmp_path / 'outputs'}: cannot write outputs ({text}) (free disk space or fix the folder's permissions, then run again)"
+
+
+def test_run_only_one_stage_of_one_session_loads_no_whisper(tmp_path: Path, media_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    import pipeline.cli as cli_module
+    from pipeline.cli import main
+
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    for name in ("s-1.m4a", "s-2.m4a"):
+        shutil.copy(media_dir / "good.m4a", recordings / name)
+    shutil.copy(ROOT / "recordings" / "themes.toml", recordings / "themes.toml")
+    store = Store(tmp_path / "outputs")
+    fixture = (Path(__file__).parent / "fixtures" / "transcript-sobriete-gouvernance.json").read_bytes()
+    for session in ("s-1", "s-2"):
+        atomic_write(store.path(session, "transcript.json"), fixture)
+
+    def no_whisper(*args: object, **kwargs: object) -> None:
+        raise AssertionError("Whisper must not load for --only keywords")
+
+    monkeypatch.setattr(cli_module, "WhisperTranscriber", no_whisper)
+    status = main(["run", "--recordings", str(recordings), "--outputs", str(store.root), "--only", "keywords", "--session", "s-1"])
+    assert status == 0
+    assert store.path("s-1", "keywords.json").exists() and not store.path("s-2", "keywords.json").exists()
+    assert not store.path("s-1", "synthesis.md").exists() and not (store.root / "site").exists()
+    assert main(["run", "--recordings", str(recordings), "--outputs", str(store.root), "--session", "nope"]) == 2
