@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test test-fast bench bench-compare bench-keywords bench-publish lint clean
+.PHONY: setup run test test-fast bench bench-compare bench-keywords bench-publish bench-jobs lint clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,9 @@ bench-keywords: setup
 
 bench-publish: setup
 	$(BIN)/python benchmarks/bench_publish.py
+
+bench-jobs: setup
+	$(BIN)/python benchmarks/bench_jobs.py
 
 lint: setup
 	$(BIN)/ruff check pipeline tests benchmarks tools

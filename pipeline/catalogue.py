@@ -66,6 +66,10 @@ class Catalogue:
     sessions: tuple[Session, ...] = ()
     themes: tuple[Theme, ...] = ()
 
+    def session_by_id(self, session_id: str) -> Session:
+        """The catalogue entry with this id, or a minimal one (later stages know only ids)."""
+        return next((s for s in self.sessions if s.id == session_id), None) or Session(id=session_id, title=session_id, recording="")
+
     def session_for(self, recording: Path) -> Session:
         """The catalogue entry of a recording, or a minimal one derived from its file name."""
         for session in self.sessions:

@@ -26,7 +26,7 @@ from .runner import RunReport, SessionResult, find_recordings, keywords_for_sess
 from .status import record_last_run, session_status
 from .store import Store
 from .synthesis import SynthesisOptions
-from .transcribe import TranscriptionOptions, WhisperTranscriber
+from .transcribe import TranscriptionOptions, WhisperFactory, threads_per_job
 
 console = Console(stderr=True)
 
@@ -34,9 +34,11 @@ console = Console(stderr=True)
 class RichReporter:
     """Progress in audio seconds with an ETA, one bar per recording."""
 
-    def __init__(self, progress: Progress) -> None:
+    def __init__(self, progress: Progress, steps: int = 0) -> None:
         self.progress = progress
         self.task: TaskID | None = None
+        # One overall bar: every (session, stage) step of the run.
+        self.overall = progress.add_task("[bold]Ensemble[/bold]", total=steps) if steps > 1 else None
 
     def start(self, recording: Path, total_seconds: float) -> None:
         """Open a bar for a recording."""
@@ -52,6 +54,8 @@ class RichReporter:
         if self.task is not None:
             self.progress.remove_task(self.task)
             self.task = None
+        if self.overall is not None:
+            self.progress.advance(self.overall)
         if result.status == "failed":
             self.progress.console.print(f"[red]✗[/red] {result.error}", highlight=False, soft_wrap=True)
         else:
@@ -79,6 +83,8 @@ def transcription_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--force", is_flag=True, help="Redo the work even when the outputs are up to date."),
         click.option("--outputs", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True),
         WAIT_OPTION,
+        click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Recordings transcribed at once on this machine (CPU threads shared out)."),
+        click.option("--scheduler", default=None, help="Send the recordings to this Dask scheduler (e.g. tcp://host:8786) instead."),
     ]
     for decorator in reversed(decorators):
         function = decorator(function)
@@ -96,7 +102,7 @@ def _options(kwargs: dict[str, Any]) -> TranscriptionOptions:
 PROGRESS_COLUMNS = (
     TextColumn("{task.description}"),
     BarColumn(),
-    TextColumn("{task.completed:>6.0f}/{task.total:.0f} s audio"),
+    TextColumn("{task.completed:>6.0f}/{task.total:.0f}"),
     TimeElapsedColumn(),
     TextColumn("ETA"),
     TimeRemainingColumn(),
@@ -119,10 +125,12 @@ def _run(recordings: Sequence[Path], catalogue_dir: Path, kwargs: dict[str, Any]
             raise PipelineError(catalogue_dir, f"no recording for session(s) {', '.join(sorted(unknown))}", "check the ids with `pipeline status`")
     ids = [catalogue.session_for(r).id for r in recordings]
     with store.lock(wait=kwargs["wait"]), Progress(*PROGRESS_COLUMNS, console=console, transient=True) as progress:
-        reporter = RichReporter(progress)
+        reporter = RichReporter(progress, len(recordings) * len([stage for stage in only if stage != "publish"]))
         report = RunReport()
         if "transcribe" in only:
-            report = transcribe_recordings(recordings, catalogue, store, options, lambda: WhisperTranscriber(options), reporter, force=kwargs["force"])
+            jobs, scheduler = kwargs.get("jobs", 1), kwargs.get("scheduler")
+            options = threads_per_job(options, jobs)
+            report = transcribe_recordings(recordings, catalogue, store, options, WhisperFactory(options), reporter, kwargs["force"], jobs, scheduler)
             ids = [r.session_id for r in report.results if r.status != "failed"]
         if "keywords" in only:
             more = keywords_for_sessions(store, catalogue, KeywordOptions(), load_nlp, [i for i in ids if i in store.sessions_with("transcript.json")], reporter, force=kwargs["force"])

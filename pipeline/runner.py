@@ -106,6 +106,87 @@ def transcribe_inputs(session: Session, sha256: str, options: TranscriptionOptio
     }
 
 
+def transcribe_one(
+    path: Path,
+    catalogue: Catalogue,
+    store: Store,
+    options: TranscriptionOptions,
+    get_transcriber: Callable[[], Transcriber],
+    reporter: Reporter,
+    force: bool = False,
+) -> SessionResult:
+    """Transcribe one recording into ``store``; a bad recording becomes a failed result.
+    ``get_transcriber`` is called only if there is something to transcribe."""
+    started = time.perf_counter()
+    session = catalogue.session_for(Path(path))
+    try:
+        recording = probe(Path(path))
+        vocabulary = build_vocabulary(session, catalogue.themes) if options.use_vocabulary else ""
+        inputs = fingerprint(transcribe_inputs(session, recording.sha256, options, vocabulary))
+        if not force and store.is_fresh(session.id, "transcribe", inputs):
+            return SessionResult(path, session.id, "up to date", recording.duration)
+        reporter.start(path, recording.duration)
+        audio = decode(recording)
+        transcriber = get_transcriber()
+        done = [transcript_io.segment_from_dict(item) for item in store.read_checkpoint(session.id, "transcribe", inputs)]
+        if done:
+            log.info("%s: resuming after %.1f s already transcribed", path, done[-1].end)
+            reporter.advance(done[-1].end)
+        with store.checkpoint(session.id, "transcribe", inputs, len(done)) as save:
+            transcript = transcribe(recording, audio, session, transcriber, options, catalogue.themes, reporter.advance, done, lambda s: save(asdict(s)))
+        del audio
+        _unchanged_since_probe(recording)
+        files = {"transcript.json": transcript_io.dumps(transcript)}
+        files.update({f"transcript.{suffix}": text for suffix, text in all_renderings(transcript, session.title)})
+        written = store.write_stage(session.id, "transcribe", inputs, files, {"pipeline_version": __version__, "finished_utc": transcript.provenance.finished_utc})
+        store.drop_checkpoint(session.id, "transcribe")
+        return SessionResult(
+            path, session.id, "transcribed", transcript.duration, time.perf_counter() - started,
+            tuple(w.path for w in written), tuple(w.path for w in written if w.kept_edit),
+        )
+    except ModelError:
+        raise  # the model serves every recording: nothing else can run, so stop here
+    except PipelineError as exc:
+        log.error("%s", exc.one_line())
+        return SessionResult(path, session.id, "failed", wall_seconds=time.perf_counter() - started, error=exc.one_line())
+    except Exception as exc:  # an unexpected fault in one recording must not stop the batch
+        log.debug("unexpected error on %s", path, exc_info=True)
+        message = f"{path}: unexpected {type(exc).__name__}: {exc} (run with --verbose for the traceback and report it)"
+        return SessionResult(path, session.id, "failed", wall_seconds=time.perf_counter() - started, error=message)
+
+
+# One transcriber per worker process, loaded on its first job and reused by the next ones:
+# loading Whisper costs seconds, a job may be minutes, and a worker runs many jobs.
+_WORKER_TRANSCRIBERS: dict[Any, Transcriber] = {}
+
+
+@dataclass(frozen=True)
+class RecordingJob:
+    """One recording's transcription, picklable, so that the same code runs in-process, in
+    a local process pool (``--jobs``) or on a Dask cluster (``--scheduler``)."""
+
+    path: Path
+    catalogue: Catalogue
+    outputs: Path
+    options: TranscriptionOptions
+    make_transcriber: Callable[[], Transcriber]
+    force: bool = False
+
+    def __call__(self) -> SessionResult:
+        """Run the job where it lands (workers share nothing but ``outputs/``)."""
+
+        def get_transcriber() -> Transcriber:
+            if self.make_transcriber not in _WORKER_TRANSCRIBERS:
+                _WORKER_TRANSCRIBERS[self.make_transcriber] = self.make_transcriber()
+            return _WORKER_TRANSCRIBERS[self.make_transcriber]
+
+        return transcribe_one(self.path, self.catalogue, Store(self.outputs), self.options, get_transcriber, SilentReporter(), self.force)
+
+
+def _call(job: RecordingJob) -> SessionResult:
+    return job()
+
+
 def transcribe_recordings(
     recordings: Sequence[Path],
     catalogue: Catalogue,
@@ -114,62 +195,52 @@ def transcribe_recordings(
     make_transcriber: Callable[[], Transcriber],
     reporter: Reporter | None = None,
     force: bool = False,
+    jobs: int = 1,
+    scheduler: str | None = None,
 ) -> RunReport:
-    """Transcribe each recording into ``store``; failures are reported, never raised."""
+    """Transcribe each recording into ``store``; failures are reported, never raised.
+
+    ``jobs`` > 1 runs recordings in that many local processes, the CPU threads shared out
+    among them; ``scheduler`` sends them to a Dask cluster (``dask scheduler`` address).
+    Both run the same :class:`RecordingJob`; results come back in the order recordings end.
+    """
     reporter = reporter or SilentReporter()
-    transcriber: Transcriber | None = None
-    results = []
-    for path in recordings:
-        started = time.perf_counter()
-        session = catalogue.session_for(Path(path))
-        try:
-            recording = probe(Path(path))
-            vocabulary = build_vocabulary(session, catalogue.themes) if options.use_vocabulary else ""
-            inputs = fingerprint(transcribe_inputs(session, recording.sha256, options, vocabulary))
-            if not force and store.is_fresh(session.id, "transcribe", inputs):
-                result = SessionResult(path, session.id, "up to date", recording.duration)
-                reporter.finish(result)
-                results.append(result)
-                continue
-            reporter.start(path, recording.duration)
-            audio = decode(recording)
-            if transcriber is None:
-                transcriber = make_transcriber()
-            done = [transcript_io.segment_from_dict(item) for item in store.read_checkpoint(session.id, "transcribe", inputs)]
-            if done:
-                log.info("%s: resuming after %.1f s already transcribed", path, done[-1].end)
-                reporter.advance(done[-1].end)
-            with store.checkpoint(session.id, "transcribe", inputs, len(done)) as save:
-                transcript = transcribe(
-                    recording, audio, session, transcriber, options, catalogue.themes, reporter.advance, done, lambda s: save(asdict(s))
-                )
-            del audio
-            _unchanged_since_probe(recording)
-            files = {"transcript.json": transcript_io.dumps(transcript)}
-            files.update({f"transcript.{suffix}": text for suffix, text in all_renderings(transcript, session.title)})
-            written = store.write_stage(session.id, "transcribe", inputs, files, {"pipeline_version": __version__, "finished_utc": transcript.provenance.finished_utc})
-            store.drop_checkpoint(session.id, "transcribe")
-            result = SessionResult(
-                path,
-                session.id,
-                "transcribed",
-                transcript.duration,
-                time.perf_counter() - started,
-                tuple(w.path for w in written),
-                tuple(w.path for w in written if w.kept_edit),
-            )
-        except ModelError:
-            raise  # the model serves every recording: nothing else can run, so stop here
-        except PipelineError as exc:
-            log.error("%s", exc.one_line())
-            result = SessionResult(path, session.id, "failed", wall_seconds=time.perf_counter() - started, error=exc.one_line())
-        except Exception as exc:  # an unexpected fault in one recording must not stop the batch
-            log.debug("unexpected error on %s", path, exc_info=True)
-            message = f"{path}: unexpected {type(exc).__name__}: {exc} (run with --verbose for the traceback and report it)"
-            result = SessionResult(path, session.id, "failed", wall_seconds=time.perf_counter() - started, error=message)
-        reporter.finish(result)
-        results.append(result)
-    return RunReport(tuple(results))
+    if jobs <= 1 and not scheduler:
+        transcriber: list[Transcriber] = []
+
+        def get_transcriber() -> Transcriber:
+            if not transcriber:
+                transcriber.append(make_transcriber())
+            return transcriber[0]
+
+        results = []
+        for path in recordings:
+            result = transcribe_one(path, catalogue, store, options, get_transcriber, reporter, force)
+            reporter.finish(result)
+            results.append(result)
+        return RunReport(tuple(results))
+    return RunReport(tuple(_run_jobs([RecordingJob(Path(p), catalogue, store.root, options, make_transcriber, force) for p in recordings], jobs, scheduler, reporter)))
+
+
+def _run_jobs(batch: Sequence[RecordingJob], jobs: int, scheduler: str | None, reporter: Reporter) -> list[SessionResult]:
+    results: list[SessionResult] = []
+    if scheduler:
+        from dask.distributed import Client, as_completed
+
+        with Client(scheduler) as client:
+            for future in as_completed(client.map(_call, batch, pure=False)):
+                results.append(future.result())
+                reporter.finish(results[-1])
+        return results
+    import concurrent.futures
+    import multiprocessing
+
+    # fork would copy a loaded model's threads; spawn starts each worker clean.
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for future in concurrent.futures.as_completed([pool.submit(_call, job) for job in batch]):
+            results.append(future.result())
+            reporter.finish(results[-1])
+    return results
 
 
 def keywords_inputs(transcript_sha: str, catalogue: Catalogue, title: str, options: KeywordOptions, series_digest: str) -> dict[str, object]:
@@ -257,8 +328,7 @@ def keywords_for_sessions(
         reporter.finish(result)
     for session_id in (s for s in targets if s in series):
         started = time.perf_counter()
-        session = next((s for s in catalogue.sessions if s.id == session_id), None)
-        title = session.title if session else session_id
+        title = catalogue.session_by_id(session_id).title
         inputs = fingerprint(keywords_inputs(transcripts_sha[session_id], catalogue, title, options, series_digest))
         try:
             if not force and store.is_fresh(session_id, "keywords", inputs):
@@ -302,7 +372,7 @@ def synthesize_sessions(
         try:
             if session_id not in ready:
                 raise PipelineError(store.path(session_id, "keywords.json"), "no keywords yet", "run `pipeline keywords` first")
-            session = next((s for s in catalogue.sessions if s.id == session_id), None) or Session(id=session_id, title=session_id, recording="")
+            session = catalogue.session_by_id(session_id)
             transcript_sha, keywords_sha = store.sha256(session_id, "transcript.json"), store.sha256(session_id, "keywords.json")
             inputs = fingerprint(synthesis_inputs(transcript_sha, keywords_sha, session, catalogue, options))
             if not force and store.is_fresh(session_id, "synthesis", inputs):

@@ -150,7 +150,7 @@ def session_status(
         if session_id not in shas:
             stages.append(StageStatus("keywords", "missing", "needs a transcript"))
         else:
-            inputs = fingerprint(keywords_inputs(shas[session_id], catalogue, session.title, keyword_options, series_digest))
+            inputs = fingerprint(keywords_inputs(shas[session_id], catalogue, catalogue.session_by_id(session_id).title, keyword_options, series_digest))
             if not series_changed and store.is_fresh(session_id, "keywords", inputs):
                 stages.append(StageStatus("keywords", "done", seconds=_seconds(last, session_id, "keywords")))
             else:
@@ -159,7 +159,7 @@ def session_status(
         if not store.path(session_id, "keywords.json").exists() or session_id not in shas:
             stages.append(StageStatus("synthesis", "missing", "needs keywords"))
         else:
-            inputs = fingerprint(synthesis_inputs(shas[session_id], store.sha256(session_id, "keywords.json"), session, catalogue, synthesis_options))
+            inputs = fingerprint(synthesis_inputs(shas[session_id], store.sha256(session_id, "keywords.json"), catalogue.session_by_id(session_id), catalogue, synthesis_options))
             edited = store.path(session_id, "synthesis.md").exists() and store.sha256(session_id, "synthesis.md") not in store.state(session_id).get("written", {}).get("synthesis.md", [])
             if store.is_fresh(session_id, "synthesis", inputs) and stages[-1].state == "done":
                 stages.append(StageStatus("synthesis", "done", "edited by an editor" if edited else "", _seconds(last, session_id, "synthesis")))

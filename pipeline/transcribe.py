@@ -288,3 +288,22 @@ def transcribe(
             finished_utc=_now(),
         ),
     )
+
+
+@dataclass(frozen=True)
+class WhisperFactory:
+    """Makes the real transcriber; picklable and hashable, so workers can build (and cache)
+    their own from it."""
+
+    options: TranscriptionOptions
+
+    def __call__(self) -> WhisperTranscriber:
+        """Load the model."""
+        return WhisperTranscriber(self.options)
+
+
+def threads_per_job(options: TranscriptionOptions, jobs: int) -> TranscriptionOptions:
+    """Share the cores out among ``jobs`` concurrent transcriptions (never oversubscribe)."""
+    if jobs <= 1 or options.cpu_threads:
+        return options
+    return replace(options, cpu_threads=max(1, _cpu_threads(0) // jobs))

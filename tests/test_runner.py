@@ -282,9 +282,37 @@ def test_run_only_one_stage_of_one_session_loads_no_whisper(tmp_path: Path, medi
     def no_whisper(*args: object, **kwargs: object) -> None:
         raise AssertionError("Whisper must not load for --only keywords")
 
-    monkeypatch.setattr(cli_module, "WhisperTranscriber", no_whisper)
+    monkeypatch.setattr(cli_module, "WhisperFactory", no_whisper)
     status = main(["run", "--recordings", str(recordings), "--outputs", str(store.root), "--only", "keywords", "--session", "s-1"])
     assert status == 0
     assert store.path("s-1", "keywords.json").exists() and not store.path("s-2", "keywords.json").exists()
     assert not store.path("s-1", "synthesis.md").exists() and not (store.root / "site").exists()
     assert main(["run", "--recordings", str(recordings), "--outputs", str(store.root), "--session", "nope"]) == 2
+
+
+@pytest.mark.parametrize("mode", ["jobs", "dask"])
+def test_parallel_and_dask_runs_use_the_same_jobs(tmp_path: Path, media_dir: Path, mode: str):
+    recordings = []
+    for name in ("a", "b", "c"):
+        shutil.copy(media_dir / "good.m4a", tmp_path / f"{name}.m4a")
+        recordings.append(tmp_path / f"{name}.m4a")
+    shutil.copy(media_dir / "notes.mp3", tmp_path / "notes.mp3")
+    recordings.append(tmp_path / "notes.mp3")
+    store = Store(tmp_path / "outputs")
+    if mode == "jobs":
+        report = transcribe_recordings(recordings, Catalogue(), store, TranscriptionOptions(), FakeTranscriber, jobs=2)
+    else:
+        distributed = pytest.importorskip("dask.distributed")
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+            report = transcribe_recordings(recordings, Catalogue(), store, TranscriptionOptions(), FakeTranscriber, scheduler=cluster.scheduler_address)
+    assert sorted((r.session_id, r.status) for r in report.results) == [("a", "transcribed"), ("b", "transcribed"), ("c", "transcribed"), ("notes", "failed")]
+    assert all(store.path(s, "transcript.json").exists() for s in "abc")
+
+
+def test_threads_are_shared_out_between_jobs():
+    from pipeline.transcribe import threads_per_job
+
+    assert threads_per_job(TranscriptionOptions(), 1).cpu_threads == 0
+    shared = threads_per_job(TranscriptionOptions(), 2).cpu_threads
+    assert shared == max(1, len(os.sched_getaffinity(0)) // 2)
+    assert threads_per_job(TranscriptionOptions(cpu_threads=3), 2).cpu_threads == 3

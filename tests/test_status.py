@@ -40,6 +40,26 @@ def test_status_tells_done_missing_failed_and_what_a_run_would_do(batch: tuple[P
     assert bad.stages[0].state == "failed" and "notes.mp3: is not a media file" in bad.stages[0].detail
 
 
+def test_status_agrees_with_a_run_that_finds_everything_up_to_date(tmp_path: Path, media_dir: Path):
+    from pipeline.catalogue import load_themes
+    from pipeline.keywords import KeywordOptions, load_nlp
+    from pipeline.runner import keywords_for_sessions, synthesize_sessions
+    from pipeline.synthesis import SynthesisOptions
+
+    from .conftest import ROOT
+
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    shutil.copy(media_dir / "good.m4a", recordings / "Séance n°4.m4a")
+    store = Store(tmp_path / "outputs")
+    catalogue = Catalogue(themes=load_themes(ROOT / "recordings" / "themes.toml"))
+    transcribe_recordings(find_recordings(recordings), catalogue, store, TranscriptionOptions(), FakeTranscriber)
+    keywords_for_sessions(store, catalogue, KeywordOptions(), load_nlp)
+    synthesize_sessions(store, catalogue, SynthesisOptions())
+    [status] = session_status(store, catalogue, recordings)
+    assert [s.state for s in status.stages] == ["done", "done", "done"] and status.next_run == "nothing"
+
+
 def test_changed_options_make_a_transcript_stale(batch: tuple[Path, Store]):
     recordings, store = batch
     statuses = by_id(session_status(store, Catalogue(), recordings, TranscriptionOptions(beam_size=1)))
