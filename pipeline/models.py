@@ -144,3 +144,16 @@ def _from_hub(name: str, cache_dir: Path) -> ResolvedModel:
             raise ModelError(None, f"model {name!r} is not available locally and could not be downloaded ({type(exc).__name__})", "use --model base (offline) or a local model folder") from exc
     resolved = _local_directory(path)
     return ResolvedModel(id=name, path=resolved.path, sha256=resolved.sha256)
+
+
+def model_identity(name: str) -> str:
+    """A cheap identity of the weights a name stands for, for deciding what is stale
+    (no hashing: that happens when the model is loaded): the pinned revision of ``base``,
+    the size and date of each file of a local folder, else the name itself."""
+    if name in ("base", "Systran/faster-whisper-base"):
+        return BASE_ID
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        files = sorted((f, (folder / f).stat()) for f in MODEL_FILES if (folder / f).exists())
+        return f"{folder.resolve()}:" + ",".join(f"{f}={st.st_size}@{st.st_mtime_ns}" for f, st in files)
+    return name

@@ -21,6 +21,7 @@ from .catalogue import Catalogue, Session
 from .errors import ModelError, PipelineError, RecordingError
 from .keywords import Candidate, KeywordOptions, SessionKeywords, ThemeModel, analyse, document_frequencies, extract_keywords
 from .media import MEDIA_SUFFIXES, Recording, decode, probe, sha256_file
+from .models import model_identity
 from .store import Store, fingerprint
 from .subtitles import all_renderings
 from .synthesis import SynthesisOptions, synthesize
@@ -100,6 +101,7 @@ def transcribe_inputs(session: Session, sha256: str, options: TranscriptionOptio
     return {
         "recording_sha256": sha256,
         "session": asdict(session),
+        "model": model_identity(options.model),
         "options": asdict(options),
         "vocabulary": vocabulary,
         "pipeline_version": __version__,

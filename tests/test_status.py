@@ -89,3 +89,20 @@ def test_cli_status_prints_a_table(batch: tuple[Path, Store], capsys: pytest.Cap
     assert main(["status", "--recordings", str(recordings), "--outputs", str(store.root)]) == 0
     err = capsys.readouterr().err
     assert "good" in err and "notes" in err and "next run" in err
+
+
+def test_changed_model_files_make_a_transcript_stale(tmp_path: Path, media_dir: Path):
+    import os
+
+    from pipeline.models import resolve_model
+
+    base = resolve_model("base", cache_dir=tmp_path / "cache")
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    shutil.copy(media_dir / "good.m4a", recordings / "good.m4a")
+    store = Store(tmp_path / "outputs")
+    options = TranscriptionOptions(model=str(base.path))
+    transcribe_recordings(find_recordings(recordings), Catalogue(), store, options, FakeTranscriber)
+    assert by_id(session_status(store, Catalogue(), recordings, options))["good"].stages[0].state == "done"
+    os.utime(base.path / "config.json", ns=(1, 1))  # the model folder was replaced
+    assert by_id(session_status(store, Catalogue(), recordings, options))["good"].stages[0].state == "stale"
