@@ -20,6 +20,8 @@ run: setup
 	$(BIN)/pipeline run
 
 test: setup
+	$(BIN)/ruff check pipeline tests benchmarks tools
+	$(BIN)/mypy pipeline
 	$(BIN)/python -m pytest -q -ra
 
 test-fast: setup

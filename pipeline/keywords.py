@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .catalogue import Theme
+from .subtitles import short_clock
 from .transcript import Transcript
 
 SCHEMA = "https://github.com/villes-numeriques/pipeline/schemas/keywords"
@@ -528,11 +529,6 @@ def loads(text: str, source: Path | str | None = None) -> SessionKeywords:
     )
 
 
-def _stamp(seconds: float) -> str:
-    whole = int(seconds)
-    return f"{whole // 3600:d}:{whole % 3600 // 60:02d}:{whole % 60:02d}" if whole >= 3600 else f"{whole // 60:02d}:{whole % 60:02d}"
-
-
 def to_markdown(result: SessionKeywords, title: str, themes: Sequence[Theme]) -> str:
     """``keywords.md``: per theme its keywords with the moments they are said, then all."""
     by_lemma = {k.lemma: k for k in result.keywords}
@@ -551,7 +547,7 @@ def to_markdown(result: SessionKeywords, title: str, themes: Sequence[Theme]) ->
                 continue
             for lemma in summary.keywords:
                 keyword = by_lemma[lemma]
-                moments = ", ".join(f"[{stamp}]" for stamp in dict.fromkeys(_stamp(o.start) for o in keyword.occurrences))
+                moments = ", ".join(f"[{stamp}]" for stamp in dict.fromkeys(short_clock(o.start) for o in keyword.occurrences))
                 lines.append(f"- **{keyword.surface}** ({keyword.count}) : {moments}")
             lines.append("")
     lines += ["## Tous les mots-clés", "", "| rang | mot-clé | occurrences | score | thèmes |", "|---|---|---|---|---|"]

@@ -165,6 +165,14 @@ def clock(seconds: float) -> str:
     return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
+def short_clock(seconds: float) -> str:
+    """``mm:ss`` (``h:mm:ss`` past an hour), for stamps readers click."""
+    whole = int(seconds)
+    if whole >= 3600:
+        return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+    return f"{whole // 60:02d}:{whole % 60:02d}"
+
+
 def _vtt_time(seconds: float) -> str:
     millis = int(round(seconds * 1000))
     hours, rest = divmod(millis, 3_600_000)

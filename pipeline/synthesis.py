@@ -22,6 +22,7 @@ from typing import Any
 from . import __version__
 from .catalogue import Session, Theme
 from .keywords import SessionKeywords, Unit, units_of
+from .subtitles import short_clock
 from .transcript import Transcript
 
 MIN_COVERAGE = 0.1
@@ -92,16 +93,9 @@ def french_typography(text: str) -> str:
     return text
 
 
-def _clock(seconds: float) -> str:
-    whole = int(seconds)
-    if whole >= 3600:
-        return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
-    return f"{whole // 60:02d}:{whole % 60:02d}"
-
-
 def _link(seconds: float) -> str:
     """A stamp that links to that moment of the replay."""
-    return f"[{_clock(seconds)}](#t={int(seconds)})"
+    return f"[{short_clock(seconds)}](#t={int(seconds)})"
 
 
 def _markdown_text(text: str) -> str:
@@ -251,7 +245,7 @@ def _front_matter(transcript: Transcript, keywords: SessionKeywords, session: Se
         "date": session.date,
         "themes": list(dict.fromkeys([*session.themes, *covered])),
         "speakers": [{"name": s.name, "role": s.role} for s in session.speakers],
-        "duration": _clock(transcript.duration),
+        "duration": short_clock(transcript.duration),
         "replay_url": session.replay_url,
         "status": "draft",
         "generator": f"villes-numeriques-pipeline {__version__}",
