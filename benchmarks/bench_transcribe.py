@@ -123,12 +123,21 @@ def main() -> None:
         pipeline("pipeline transcribe --batch-size 0 (sequential)", ["--batch-size", "0"])
     if args.resume:
         resume_rows = resume_cost(args.audio, duration, reference)
+    # Memory against length: the same pipeline on the 123-s bundled sample.
+    short = ROOT / "recordings" / "2022-03-17-sobriete.mp4"
+    short_duration = probe(short).duration
+    with tempfile.TemporaryDirectory() as tmp:
+        _, short_rss, _ = measure([sys.executable, "-m", "pipeline", "transcribe", str(short), "--catalogue", tmp, "--outputs", tmp])
     print(f"\n{'run':58} {'wall s':>8} {'RTF':>6} {'peak MiB':>9} {'WER %':>6}")
     for label, wall, rss, wer in rows:
         print(f"{label:58} {wall:8.1f} {wall / duration:6.3f} {rss:9.0f} {wer * 100:6.1f}")
     raw_same, pipe = rows[0][1], rows[1][1]
     print(f"\npipeline / raw (same options) wall-time ratio: {pipe / raw_same:.3f}")
     print(f"pipeline real-time factor: {pipe / duration:.3f}")
+    long_rss = rows[1][2]
+    decoded_growth = (duration - short_duration) * 16_000 * 4 / 2**20
+    print(f"memory: peak {short_rss:.0f} MiB for {short_duration:.0f} s, {long_rss:.0f} MiB for {duration:.0f} s: +{long_rss - short_rss:.0f} MiB, "
+          f"where the longer decoded audio alone is +{decoded_growth:.0f} MiB (float32, 16 kHz)")
     if args.compare:
         print(f"pipeline WER minus raw default WER: {(rows[1][3] - rows[2][3]) * 100:+.1f} points")
     if args.resume:
