@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -303,11 +303,18 @@ def keywords_for_sessions(
     lemma_sets: dict[str, tuple[str, ...]] = {}
     transcripts_sha = {s: store.sha256(s, "transcript.json") for s in series}
 
+    transcripts: dict[str, transcript_io.Transcript] = {}
+
+    def loaded(session_id: str) -> transcript_io.Transcript:
+        if session_id not in transcripts:
+            transcripts[session_id] = transcript_io.load(store.path(session_id, "transcript.json"))
+        return transcripts[session_id]
+
     def parsed(session_id: str) -> dict[str, Candidate]:
         nonlocal nlp
         if session_id not in analysed:
             nlp = nlp or load_nlp()
-            analysed[session_id] = analyse(transcript_io.load(store.path(session_id, "transcript.json")), nlp, options)
+            analysed[session_id] = analyse(loaded(session_id), nlp, options)
         return analysed[session_id]
 
     options_digest = fingerprint(asdict(options))
@@ -338,7 +345,7 @@ def keywords_for_sessions(
             else:
                 candidates = parsed(session_id)
                 theme_model = theme_model or ThemeModel.build(nlp, catalogue.themes)
-                transcript = transcript_io.load(store.path(session_id, "transcript.json"))
+                transcript = loaded(session_id)
                 extracted = extract_keywords(transcript, candidates, nlp, theme_model, title, frequencies, len(series), options)
                 extracted = replace(extracted, provenance=_keywords_provenance(nlp, transcripts_sha[session_id], options_digest, len(series)))
                 files = {"keywords.json": keywords_io.dumps(extracted), "keywords.md": keywords_io.to_markdown(extracted, title, catalogue.themes)}
@@ -418,14 +425,3 @@ def _keywords_provenance(nlp: Any, transcript_sha: str, options_digest: str, doc
         "pipeline_version": __version__,
         "generated_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
-
-
-def describe(results: Iterable[SessionResult]) -> list[str]:
-    """One plain line per result, for logs and tests."""
-    lines = []
-    for r in results:
-        if r.status == "failed":
-            lines.append(f"FAILED {r.error}")
-        else:
-            lines.append(f"{r.status}: {r.session_id} ({r.audio_seconds:.0f} s of audio)")
-    return lines

@@ -10,6 +10,7 @@ The stage is :func:`synthesize`; it writes no file.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import re
@@ -118,12 +119,17 @@ def sentences_of(transcript: Transcript, keywords: SessionKeywords, themes: Sequ
         for occurrence in keyword.occurrences:
             in_unit.setdefault((occurrence.start, occurrence.end), []).append(keyword.lemma)
     top = max((k.score for k in keywords.keywords), default=1.0) or 1.0
+    # Words in time order, searched by bisection: a sentence's words without a full scan.
+    words_in_order = sorted((w for s in transcript.segments for w in s.words), key=lambda w: w.start)
+    starts = [w.start for w in words_in_order]
     sentences = []
     for index, unit in enumerate(units):
         lemmas = tuple(dict.fromkeys(in_unit.get((unit.start, unit.end), [])))
         length = len(unit.text.split())
         centrality = sum(by_lemma[lemma].score / top for lemma in lemmas) / (1.0 + math.log(max(length, 1)))
-        words = [w for s in transcript.segments for w in s.words if unit.start <= w.start < unit.end or (w.start == unit.start)]
+        # Words starting in [start, end), and those starting exactly at ``start`` (zero-length units).
+        first = bisect.bisect_left(starts, unit.start)
+        words = words_in_order[first : max(bisect.bisect_left(starts, unit.end), bisect.bisect_right(starts, unit.start))]
         confidence = sum(w.probability for w in words) / len(words) if words else 0.0
         sentence_themes = frozenset(t for lemma in lemmas for t in by_lemma[lemma].themes if theme_kind.get(t) == "theme")
         sentences.append(Sentence(index, unit, length, lemmas, sentence_themes, centrality, confidence))
