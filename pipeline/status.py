@@ -125,7 +125,8 @@ def session_status(
 
     result = []
     for session_id, (session, recording) in sorted(sessions.items()):
-        state = store.state(session_id).get("stages", {})
+        recorded = store.state(session_id)
+        state = recorded.get("stages", {})
         stages: list[StageStatus] = []
 
         # transcribe
@@ -160,7 +161,7 @@ def session_status(
             stages.append(StageStatus("synthesis", "missing", "needs keywords"))
         else:
             inputs = fingerprint(synthesis_inputs(shas[session_id], store.sha256(session_id, "keywords.json"), catalogue.session_by_id(session_id), catalogue, synthesis_options))
-            edited = store.path(session_id, "synthesis.md").exists() and store.sha256(session_id, "synthesis.md") not in store.state(session_id).get("written", {}).get("synthesis.md", [])
+            edited = store.path(session_id, "synthesis.md").exists() and store.sha256(session_id, "synthesis.md") not in recorded.get("written", {}).get("synthesis.md", [])
             if store.is_fresh(session_id, "synthesis", inputs) and stages[-1].state == "done":
                 stages.append(StageStatus("synthesis", "done", "edited by an editor" if edited else "", _seconds(last, session_id, "synthesis")))
             else:
