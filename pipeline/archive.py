@@ -12,9 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import mimetypes
-import os
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +25,14 @@ from . import __version__
 from . import keywords as keywords_io
 from . import transcript as transcript_io
 from .catalogue import Catalogue, Session
-from .errors import OutputError, PipelineError
-from .site.publish import split_front_matter
-from .store import Store, sha256_bytes
+from .errors import PipelineError
+from .settings import DEFAULT_RIGHTS
+from .store import Names, Store, sha256_bytes, write_error
+from .synthesis import read_synthesis
 
 SERIES = "Les nouveaux enjeux de la transition numérique des villes"
-DEFAULT_RIGHTS = "Tous droits réservés aux auteurs et aux intervenants ; réutilisation sur autorisation."
-PAYLOAD = ("transcript.json", "transcript.txt", "transcript.vtt", "transcript.srt", "keywords.json", "keywords.md", "synthesis.md")
+PAYLOAD = Names.ARCHIVED
+__all__ = ["DEFAULT_RIGHTS", "Finding", "archive_session", "dc_xml", "dublin_core", "events", "verify"]
 FORMATS = {
     ".json": "application/json", ".txt": "text/plain; charset=utf-8", ".vtt": "text/vtt", ".srt": "application/x-subrip",
     ".md": "text/markdown; charset=utf-8", ".xml": "application/xml", ".jsonl": "application/jsonl",
@@ -62,24 +61,23 @@ def events(store: Store, session_id: str, transcript: transcript_io.Transcript, 
     agent = f"villes-numeriques-pipeline {prov.pipeline_version}"
     log = [
         {
-            "event": "transcribed", "date": prov.finished_utc, "object": "transcript.json", "sha256": store.sha256(session_id, "transcript.json"),
+            "event": "transcribed", "date": prov.finished_utc, "object": Names.TRANSCRIPT, "sha256": store.sha256(session_id, Names.TRANSCRIPT),
             "agent": f"{agent}; faster-whisper {prov.faster_whisper_version}; model {prov.model.id} (model.bin sha256 {prov.model.sha256.get('model.bin', '?')})",
             "source": {"name": prov.input_name, "sha256": prov.input_sha256, "duration_seconds": prov.input_duration},
         }
     ]
     if found is not None:
         log.append({
-            "event": "keywords", "date": found.provenance.get("generated_utc", ""), "object": "keywords.json", "sha256": store.sha256(session_id, "keywords.json"),
+            "event": "keywords", "date": found.provenance.get("generated_utc", ""), "object": Names.KEYWORDS, "sha256": store.sha256(session_id, Names.KEYWORDS),
             "agent": f"villes-numeriques-pipeline {found.provenance.get('pipeline_version', '')}; spaCy {found.provenance.get('spacy_version', '')} {found.provenance.get('spacy_model', '')}",
         })
     state = store.state(session_id)
-    synthesis = store.path(session_id, "synthesis.md")
-    if "synthesis" in state.get("stages", {}) and synthesis.exists():
-        generated = state.get("written", {}).get("synthesis.md", [])
-        log.append({"event": "drafted", "date": state["stages"]["synthesis"].get("finished_utc", ""), "object": "synthesis.md", "agent": agent})
-        current = store.sha256(session_id, "synthesis.md")
-        if current not in generated:
-            log.append({"event": "edited", "date": _utc(synthesis.stat().st_mtime), "object": "synthesis.md", "sha256": current, "agent": "editor"})
+    synthesis = store.path(session_id, Names.SYNTHESIS)
+    record = state.stages.get("synthesis")
+    if record is not None and synthesis.exists():
+        log.append({"event": "drafted", "date": record.finished_utc, "object": Names.SYNTHESIS, "agent": agent})
+        if store.is_edited(session_id, Names.SYNTHESIS, state):
+            log.append({"event": "edited", "date": _utc(synthesis.stat().st_mtime), "object": Names.SYNTHESIS, "sha256": store.sha256(session_id, Names.SYNTHESIS), "agent": "editor"})
     return log
 
 
@@ -119,88 +117,79 @@ def dc_xml(elements: Mapping[str, Sequence[str]]) -> str:
 def archive_session(store: Store, catalogue: Catalogue, session_id: str, recordings: Path, with_media: bool = False, rights: str = DEFAULT_RIGHTS) -> Path:
     """Write ``outputs/archive/<session>/`` as a validated BagIt bag; return its path."""
     folder = store.session_dir(session_id)
-    if not (folder / "transcript.json").exists():
-        raise PipelineError(folder / "transcript.json", "no transcript to archive", "run `pipeline run` first")
-    transcript = transcript_io.load(folder / "transcript.json")
-    found = keywords_io.loads((folder / "keywords.json").read_text(encoding="utf-8")) if (folder / "keywords.json").exists() else None
+    if not store.path(session_id, Names.TRANSCRIPT).exists():
+        raise PipelineError(store.path(session_id, Names.TRANSCRIPT), "no transcript to archive", "run `pipeline run` first")
+    transcript = transcript_io.load(store.path(session_id, Names.TRANSCRIPT))
+    found = keywords_io.load(store.path(session_id, Names.KEYWORDS)) if store.path(session_id, Names.KEYWORDS).exists() else None
     session = next((s for s in catalogue.sessions if s.id == session_id), None) or Session(id=session_id, title=session_id, recording=transcript.provenance.input_name)
     description = ""
-    if (folder / "synthesis.md").exists():
-        front, body = split_front_matter((folder / "synthesis.md").read_text(encoding="utf-8"), folder / "synthesis.md")
-        description = " ".join(line[2:].split(") ", 1)[-1] for line in body.split("## En bref", 1)[-1].split("\n## ", 1)[0].splitlines() if line.startswith("- "))
+    if store.path(session_id, Names.SYNTHESIS).exists():
+        description = " ".join(read_synthesis(store.read_text(session_id, Names.SYNTHESIS), store.path(session_id, Names.SYNTHESIS)).brief)
     recording = recordings / (session.recording or transcript.provenance.input_name)
     if with_media and not recording.exists():
         raise PipelineError(recording, "recording not found for --with-media", "put the recording back in recordings/ or archive without --with-media")
-    root = store.root / "archive"
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{session_id}-", dir=root))
     try:
-        names = [name for name in PAYLOAD if (folder / name).exists()]
-        for name in names:
-            shutil.copy2(folder / name, staging / name)
-        prov = transcript.provenance
-        (staging / "recording.sha256").write_text(f"{prov.input_sha256}  {prov.input_name}\n", encoding="utf-8")
-        log = events(store, session_id, transcript, found)
-        if with_media:
-            (staging / "media").mkdir()
-            shutil.copy2(recording, staging / "media" / recording.name)
-        log.append({"event": "archived", "date": _now(), "object": "bag", "agent": f"villes-numeriques-pipeline {__version__}; bagit-python {bagit.VERSION}"})
-        (staging / "events.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in log), encoding="utf-8")
-        provenance = {
-            "session_id": session_id,
-            "recording": {"name": prov.input_name, "sha256": prov.input_sha256, "duration_seconds": prov.input_duration, "included": with_media},
-            "transcription": {"model": prov.model.id, "model_sha256": dict(prov.model.sha256), "faster_whisper": prov.faster_whisper_version, "ctranslate2": prov.ctranslate2_version, "options": dict(prov.options), "started_utc": prov.started_utc, "finished_utc": prov.finished_utc},
-            "keywords": dict(found.provenance) if found else None,
-            "files": {name: sha256_bytes((folder / name).read_bytes()) for name in names},
-        }
-        (staging / "provenance.json").write_text(json.dumps(provenance, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        formats = [FORMATS.get(Path(n).suffix, "application/octet-stream") for n in [*names, "provenance.json", "events.jsonl", "dc.xml"]]
-        if with_media:
-            formats.append(mimetypes.guess_type(recording.name)[0] or "application/octet-stream")
-        elements = dublin_core(session, transcript, found, rights, formats, description)
-        (staging / "dc.xml").write_text(dc_xml(elements), encoding="utf-8")
-        bag_info = {
-            "Source-Organization": SERIES,
-            "External-Identifier": f"urn:villes-numeriques:session:{session_id}",
-            "External-Description": session.title,
-            "Bag-Group-Identifier": SERIES,
-            "Bag-Software-Agent": f"villes-numeriques-pipeline {__version__} (bagit-python {bagit.VERSION})",
-            **{f"DC-{name[:1].upper()}{name[1:]}": values for name, values in elements.items() if values},
-        }
-        bag = bagit.make_bag(str(staging), bag_info, checksums=["sha256", "sha512"])
-        bag.validate()
-        os.chmod(staging, 0o755)
-        target = root / session_id
-        old = None
-        if target.exists():
-            old = root / f".{session_id}-old-{os.getpid()}"
-            os.replace(target, old)
-        os.replace(staging, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        return target
+        with store.replacing(store.bag_dir(session_id)) as staging:
+            _fill_bag(staging, store, session_id, folder, transcript, found, session, description, recording, with_media, rights)
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise OutputError(exc.filename or root, f"cannot write the archive ({exc.strerror})", "free disk space or fix the folder's permissions") from exc
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        raise write_error(exc, store.archive_dir) from exc
+    return store.bag_dir(session_id)
+
+
+def _fill_bag(
+    staging: Path, store: Store, session_id: str, folder: Path, transcript: transcript_io.Transcript, found: keywords_io.SessionKeywords | None,
+    session: Session, description: str, recording: Path, with_media: bool, rights: str,
+) -> None:
+    """Put the payload, provenance, history and Dublin Core in ``staging`` and bag it."""
+    names = [name for name in PAYLOAD if (folder / name).exists()]
+    for name in names:
+        shutil.copy2(folder / name, staging / name)
+    prov = transcript.provenance
+    (staging / "recording.sha256").write_text(f"{prov.input_sha256}  {prov.input_name}\n", encoding="utf-8")
+    log = events(store, session_id, transcript, found)
+    if with_media:
+        (staging / "media").mkdir()
+        shutil.copy2(recording, staging / "media" / recording.name)
+    log.append({"event": "archived", "date": _now(), "object": "bag", "agent": f"villes-numeriques-pipeline {__version__}; bagit-python {bagit.VERSION}"})
+    (staging / "events.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in log), encoding="utf-8")
+    provenance = {
+        "session_id": session_id,
+        "recording": {"name": prov.input_name, "sha256": prov.input_sha256, "duration_seconds": prov.input_duration, "included": with_media},
+        "transcription": {"model": prov.model.id, "model_sha256": dict(prov.model.sha256), "faster_whisper": prov.faster_whisper_version, "ctranslate2": prov.ctranslate2_version, "options": dict(prov.options), "started_utc": prov.started_utc, "finished_utc": prov.finished_utc},
+        "keywords": dict(found.provenance) if found else None,
+        "files": {name: sha256_bytes((folder / name).read_bytes()) for name in names},
+    }
+    (staging / "provenance.json").write_text(json.dumps(provenance, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    formats = [FORMATS.get(Path(n).suffix, "application/octet-stream") for n in [*names, "provenance.json", "events.jsonl", "dc.xml"]]
+    if with_media:
+        formats.append(mimetypes.guess_type(recording.name)[0] or "application/octet-stream")
+    elements = dublin_core(session, transcript, found, rights, formats, description)
+    (staging / "dc.xml").write_text(dc_xml(elements), encoding="utf-8")
+    bag_info = {
+        "Source-Organization": SERIES,
+        "External-Identifier": f"urn:villes-numeriques:session:{session_id}",
+        "External-Description": session.title,
+        "Bag-Group-Identifier": SERIES,
+        "Bag-Software-Agent": f"villes-numeriques-pipeline {__version__} (bagit-python {bagit.VERSION})",
+        **{f"DC-{name[:1].upper()}{name[1:]}": values for name, values in elements.items() if values},
+    }
+    bag = bagit.make_bag(str(staging), bag_info, checksums=["sha256", "sha512"])
+    bag.validate()
 
 
 def verify(store: Store) -> list[Finding]:
     """Fixity of ``outputs/`` (each file against the hash recorded when it was written or
     last accepted) and of every bag under ``outputs/archive/``; empty when all is intact."""
     findings: list[Finding] = []
-    for state_path in sorted(store.root.glob("*/state.json")):
-        session_id = state_path.parent.name
-        for stage, record in store.state(session_id).get("stages", {}).items():
-            for name, digest in record.get("files", {}).items():
+    for session_id in store.sessions_with(Names.STATE):
+        for stage, record in store.state(session_id).stages.items():
+            for name, digest in record.files.items():
                 path = store.path(session_id, name)
                 if not path.exists():
                     findings.append(Finding(path, f"missing (written by the {stage} stage)"))
                 elif digest and sha256_bytes(path.read_bytes()) != digest:
                     findings.append(Finding(path, f"altered since the {stage} stage recorded it (an edit? rerun `pipeline run` to record it)"))
-    archive = store.root / "archive"
+    archive = store.archive_dir
     for bag_dir in sorted(p for p in archive.glob("*") if p.is_dir() and not p.name.startswith(".")) if archive.is_dir() else []:
         findings += _validate_bag(bag_dir)
     return findings

@@ -108,9 +108,10 @@ class _Locator:
         return start + 1
 
 
-def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
+def read_toml(path: Path) -> tuple[str, dict[str, Any]]:
+    """The text and the data of an editor's TOML file; one-line errors (a BOM is accepted)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise CatalogueError(path, "is not UTF-8 text", "save it as UTF-8") from exc
     except OSError as exc:
@@ -193,7 +194,7 @@ def load_sessions(path: Path) -> tuple[Session, ...]:
     """Parse ``sessions.toml`` (an array of ``[[session]]`` tables); absent file: no entries."""
     if not path.exists():
         return ()
-    text, data = _read_toml(path)
+    text, data = read_toml(path)
     locator = _Locator(text, "session")
     extra = sorted(set(data) - {"session"})
     if extra:
@@ -213,6 +214,7 @@ def load_sessions(path: Path) -> tuple[Session, ...]:
 
 
 THEME_FIELDS = {"id", "label", "description", "terms"}
+RESERVED_THEME_IDS = frozenset({"index"})  # themes/index.html lists the themes
 
 
 def _parse_theme(path: Path, locator: _Locator, index: int, raw: Mapping[str, Any], kind: str) -> Theme:
@@ -222,6 +224,8 @@ def _parse_theme(path: Path, locator: _Locator, index: int, raw: Mapping[str, An
     _check_fields(raw, THEME_FIELDS, ("id", "label"), fail)
     if not SAFE_ID.match(raw["id"]):
         raise fail("id", f"{raw['id']!r} is not a safe id", "use lower-case letters, digits and dashes")
+    if raw["id"] in RESERVED_THEME_IDS:
+        raise fail("id", f"'{raw['id']}' is reserved for the site's own pages", "choose another id, e.g. theme-index")
     terms = raw.get("terms", [])
     if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
         raise fail("terms", "must be a list of strings", 'write terms = ["sobriété numérique", ...]')
@@ -235,7 +239,7 @@ def load_themes(path: Path) -> tuple[Theme, ...]:
     """Parse ``themes.toml``: ``[[theme]]`` then ``[[axis]]`` tables; absent file: none."""
     if not path.exists():
         return ()
-    text, data = _read_toml(path)
+    text, data = read_toml(path)
     extra = sorted(set(data) - {"theme", "axis"})
     if extra:
         raise CatalogueError(path, f"unexpected top-level key '{extra[0]}'", "put entries under [[theme]] or [[axis]]")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -19,84 +19,49 @@ from rich.table import Table
 from . import __version__
 from .catalogue import load_catalogue
 from .errors import PipelineError
-from .keywords import KeywordOptions, load_nlp
+from .keywords import load_nlp
 from .media import MEDIA_SUFFIXES
 from .models import resolve_model
-from .runner import RunReport, SessionResult, find_recordings, keywords_for_sessions, synthesize_sessions, transcribe_recordings
-from .status import record_last_run, session_status
+from .plan import STAGES, Plan, Project, State, make_plan
+from .runner import RunReport, StepResult, execute, outputs_of, transcriber_settings
+from .settings import load_settings
 from .store import Store
-from .synthesis import SynthesisOptions
-from .transcribe import TranscriptionOptions, WhisperFactory, threads_per_job
+from .transcribe import WhisperFactory
 
 console = Console(stderr=True)
 
 
 class RichReporter:
-    """Progress in audio seconds with an ETA, one bar per recording."""
+    """Progress in audio seconds with an ETA, one bar per recording, one overall bar."""
 
     def __init__(self, progress: Progress, steps: int = 0) -> None:
         self.progress = progress
         self.task: TaskID | None = None
-        # One overall bar: every (session, stage) step of the run.
         self.overall = progress.add_task("[bold]Ensemble[/bold]", total=steps) if steps > 1 else None
 
-    def start(self, recording: Path, total_seconds: float) -> None:
+    def start(self, label: str, total_seconds: float) -> None:
         """Open a bar for a recording."""
-        self.task = self.progress.add_task(recording.name, total=max(total_seconds, 0.1))
+        self.task = self.progress.add_task(escape(label), total=max(total_seconds, 0.1))
 
     def advance(self, done_seconds: float) -> None:
         """Move the bar to ``done_seconds`` of audio."""
         if self.task is not None:
             self.progress.update(self.task, completed=done_seconds)
 
-    def finish(self, result: SessionResult) -> None:
-        """Close the bar and print one line about the recording."""
+    def finish(self, result: StepResult) -> None:
+        """Close the bar and print one line about the step."""
         if self.task is not None:
             self.progress.remove_task(self.task)
             self.task = None
-        if self.overall is not None:
+        if self.overall is not None and result.status != "up to date":
             self.progress.advance(self.overall)
+        out = self.progress.console
         if result.status == "failed":
-            self.progress.console.print(f"[red]✗[/red] {result.error}", highlight=False, soft_wrap=True)
+            out.print(f"[red]✗[/red] {escape(result.error)}", highlight=False, soft_wrap=True)
         else:
-            self.progress.console.print(f"[green]✓[/green] {result.recording.name}: {result.status}", highlight=False)
+            out.print(f"[green]✓[/green] {escape(result.label)}: {result.stage} {result.status}", highlight=False, soft_wrap=True)
         for path in result.kept_edits:
-            self.progress.console.print(f"[yellow]![/yellow] an edited file was kept; the new version is {path}", highlight=False, soft_wrap=True)
-
-
-WAIT_OPTION = click.option("--wait", is_flag=True, help="If another run holds OUTPUTS, wait for it instead of stopping.")
-
-
-def transcription_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    """The options every transcribing command shares."""
-    defaults = TranscriptionOptions()
-    decorators = [
-        click.option("--model", default=defaults.model, show_default=True, help="Whisper size (base works offline), a local CTranslate2 folder, or a hub id."),
-        click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default=defaults.device, show_default=True),
-        click.option("--compute-type", default=defaults.compute_type, show_default=True, help="CTranslate2 compute type (auto: int8 on CPU, float16 on CUDA)."),
-        click.option("--threads", "cpu_threads", type=int, default=defaults.cpu_threads, show_default=True, help="CPU threads (0: all cores)."),
-        click.option("--language", default=defaults.language, show_default=True, help="Spoken language, or 'auto' to detect it."),
-        click.option("--beam-size", type=click.IntRange(1, 20), default=defaults.beam_size, show_default=True),
-        click.option("--batch-size", type=click.IntRange(0, 64), default=defaults.batch_size, show_default=True, help="0: sequential; N: batched inference."),
-        click.option("--vad/--no-vad", default=defaults.vad, show_default=True, help="Skip non-speech with Silero VAD."),
-        click.option("--vocabulary/--no-vocabulary", "use_vocabulary", default=defaults.use_vocabulary, show_default=True, help="Prime Whisper with the programme's terms and speakers."),
-        click.option("--force", is_flag=True, help="Redo the work even when the outputs are up to date."),
-        click.option("--outputs", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True),
-        WAIT_OPTION,
-        click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Recordings transcribed at once on this machine (CPU threads shared out)."),
-        click.option("--scheduler", default=None, help="Send the recordings to this Dask scheduler (e.g. tcp://host:8786) instead."),
-    ]
-    for decorator in reversed(decorators):
-        function = decorator(function)
-    return function
-
-
-def _options(kwargs: dict[str, Any]) -> TranscriptionOptions:
-    names = {f.name for f in fields(TranscriptionOptions)}
-    values = {k: v for k, v in kwargs.items() if k in names}
-    if values.get("language") == "auto":
-        values["language"] = None
-    return TranscriptionOptions(**values)
+            out.print(f"[yellow]![/yellow] an edited file was kept; the new version is {escape(str(path))}", highlight=False, soft_wrap=True)
 
 
 PROGRESS_COLUMNS = (
@@ -109,173 +74,210 @@ PROGRESS_COLUMNS = (
 )
 
 
-STAGE_NAMES = ("transcribe", "keywords", "synthesis", "publish")
+def _add(function: Callable[..., Any], decorators: Sequence[Callable[..., Any]]) -> Callable[..., Any]:
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
 
 
-def _run(recordings: Sequence[Path], catalogue_dir: Path, kwargs: dict[str, Any], with_keywords: bool) -> RunReport:
-    options = _options(kwargs)
-    catalogue = load_catalogue(catalogue_dir)
-    store = Store(kwargs["outputs"])
-    only = kwargs.get("only") or (STAGE_NAMES if with_keywords else ("transcribe",))
-    wanted = set(kwargs.get("session") or ())
-    if wanted:
-        recordings = [r for r in recordings if catalogue.session_for(r).id in wanted]
-        unknown = wanted - {catalogue.session_for(r).id for r in recordings}
-        if unknown:
-            raise PipelineError(catalogue_dir, f"no recording for session(s) {', '.join(sorted(unknown))}", "check the ids with `pipeline status`")
-    ids = [catalogue.session_for(r).id for r in recordings]
-    with store.lock(wait=kwargs["wait"]), Progress(*PROGRESS_COLUMNS, console=console, transient=True) as progress:
-        reporter = RichReporter(progress, len(recordings) * len([stage for stage in only if stage != "publish"]))
-        report = RunReport()
-        if "transcribe" in only:
-            jobs, scheduler = kwargs.get("jobs", 1), kwargs.get("scheduler")
-            options = threads_per_job(options, jobs)
-            report = transcribe_recordings(recordings, catalogue, store, options, WhisperFactory(options), reporter, kwargs["force"], jobs, scheduler)
-            ids = [r.session_id for r in report.results if r.status != "failed"]
-        if "keywords" in only:
-            more = keywords_for_sessions(store, catalogue, KeywordOptions(), load_nlp, [i for i in ids if i in store.sessions_with("transcript.json")], reporter, force=kwargs["force"])
-            report = RunReport(report.results + more.results)
-            ids = [r.session_id for r in more.results if r.status != "failed"]
-        if "synthesis" in only:
-            drafts = synthesize_sessions(store, catalogue, SynthesisOptions(), [i for i in ids if i in store.sessions_with("keywords.json")], reporter, force=kwargs["force"])
-            report = RunReport(report.results + drafts.results)
-        if "publish" in only and store.sessions_with("synthesis.md"):
-            from .site.publish import publish
+def folder_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Where the recordings (and their catalogue) are, and where outputs go."""
+    return _add(
+        function,
+        [
+            click.option(
+                "--recordings", "--catalogue", "recordings_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("recordings"), show_default=True,
+                help="Folder of the recordings, sessions.toml, themes.toml and pipeline.toml.",
+            ),
+            click.option("--outputs", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True),
+        ],
+    )
 
-            site = publish(store, catalogue, recordings=catalogue_dir)
-            progress.console.print(f"Site: {site / 'index.html'}", highlight=False, soft_wrap=True)
-        record_last_run(store, report)
-    _summary(report)
+
+def run_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Options of every command that writes."""
+    return _add(
+        function,
+        [
+            click.option("--force", is_flag=True, help="Redo the work even when the outputs are up to date (edited files are still kept)."),
+            click.option("--wait", is_flag=True, help="If another run holds OUTPUTS, wait for it instead of stopping."),
+        ],
+    )
+
+
+def transcription_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Options that override ``[transcription]`` and ``[engine]`` of pipeline.toml."""
+    return _add(
+        function,
+        [
+            click.option("--model", default=None, help="Whisper size (base works offline), a local CTranslate2 folder, or a hub id. [default: base]"),
+            click.option("--language", default=None, help="Spoken language, or 'auto' to detect it. [default: fr]"),
+            click.option("--beam-size", type=click.IntRange(1, 20), default=None, help="[default: 5]"),
+            click.option("--batch-size", type=click.IntRange(0, 64), default=None, help="0: sequential; N: batched inference. [default: 8]"),
+            click.option("--vad/--no-vad", default=None, help="Skip non-speech with Silero VAD. [default: vad]"),
+            click.option("--vocabulary/--no-vocabulary", "use_vocabulary", default=None, help="Use the programme's terms and speakers' names. [default: vocabulary]"),
+            click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default=None, help="[default: cpu]"),
+            click.option("--compute-type", default=None, help="CTranslate2 compute type (auto: int8 on CPU, float16 on CUDA)."),
+            click.option("--threads", "cpu_threads", type=int, default=None, help="CPU threads (0: all cores)."),
+            click.option("--jobs", type=click.IntRange(1, 64), default=None, help="Recordings transcribed at once on this machine (CPU threads shared out)."),
+            click.option("--scheduler", default=None, help="Send the recordings to this Dask scheduler (e.g. tcp://host:8786) instead."),
+        ],
+    )
+
+
+TRANSCRIPTION_KEYS = ("model", "language", "beam_size", "batch_size", "vad", "use_vocabulary")
+ENGINE_KEYS = ("device", "compute_type", "cpu_threads", "jobs", "scheduler")
+
+
+def _project(recordings_dir: Path, outputs: Path, kwargs: dict[str, Any], explicit: Sequence[Path] | None = None) -> Project:
+    """The project: catalogue and settings from ``recordings_dir``, command-line overrides."""
+    catalogue = load_catalogue(recordings_dir)
+    settings = load_settings(recordings_dir)
+    transcription = {k: kwargs.get(k) for k in TRANSCRIPTION_KEYS}
+    if transcription.get("language") == "auto":
+        transcription["language"] = ""
+    settings = settings.overridden(
+        transcription=transcription,
+        engine={k: kwargs.get(k) for k in ENGINE_KEYS},
+        keywords={"top_n": kwargs.get("top_n")},
+        publish={"base_url": kwargs.get("base_url")},
+        archive={"with_media": kwargs.get("with_media") or None, "rights": kwargs.get("rights")},
+    )
+    if settings.transcription.language == "":
+        from dataclasses import replace
+
+        settings = replace(settings, transcription=replace(settings.transcription, language=None))
+    return Project(recordings_dir, catalogue, settings, Store(outputs), tuple(explicit) if explicit is not None else None)
+
+
+def _execute(project: Project, stages: Sequence[str], session_ids: Sequence[str] | None, force: bool, wait: bool) -> RunReport:
+    """Run stages under the lock, with progress bars, then print the summary."""
+    project = transcriber_settings(project)
+    with project.store.lock(wait=wait):
+        todo = sum(1 for p in make_plan(project).sessions for s in p.steps if s.stage in stages and s.todo)
+        with Progress(*PROGRESS_COLUMNS, console=console, transient=True) as progress:
+            report = execute(
+                project, stages, session_ids, force,
+                make_transcriber=WhisperFactory(project.settings.transcription, project.settings.engine) if "transcribe" in stages else None,
+                load_nlp=load_nlp,
+                reporter=RichReporter(progress, todo),
+            )
+    _summary(report, project)
     return report
 
 
-def _summary(report: RunReport) -> None:
+def _summary(report: RunReport, project: Project) -> None:
     table = Table(title="Summary", show_lines=False)
     for column in ("session", "stage", "status", "audio", "time", "× real time"):
         table.add_column(column, overflow="fold")
     for r in report.results:
-        speed = f"{r.wall_seconds / r.audio_seconds:.2f}" if r.status == "transcribed" and r.audio_seconds else ""
+        speed = f"{r.wall_seconds / r.audio_seconds:.2f}" if r.stage == "transcribe" and r.status != "failed" and r.audio_seconds and r.wall_seconds else ""
         audio = f"{r.audio_seconds:.0f} s" if r.audio_seconds else ""
-        table.add_row(r.session_id, r.stage, r.status, audio, f"{r.wall_seconds:.1f} s", speed, style="red" if r.status == "failed" else None)
+        table.add_row(escape(r.session_id or "—"), r.stage, r.status, audio, f"{r.wall_seconds:.1f} s", speed, style="red" if r.status == "failed" else None)
     console.print(table)
-    folders = sorted({str(f.parent) for r in report.results for f in r.files})
+    folders = outputs_of(report.results)
     if folders:
-        console.print("Outputs: " + ", ".join(f"{f}/" for f in folders), highlight=False, soft_wrap=True)
+        console.print("Outputs: " + ", ".join(f"{f}/" for f in folders), highlight=False, soft_wrap=True, markup=False)
+    site = project.store.site_dir / "index.html"
+    if any(r.stage == "publish" and r.status == "published" for r in report.results):
+        console.print(f"Site: {site}", highlight=False, soft_wrap=True, markup=False)
     if report.failed:
-        console.print(f"[red]{len(report.failed)} of {len(report.results)} task(s) failed:[/red]")
+        console.print(f"[red]{len(report.failed)} of {len(report.results)} step(s) failed:[/red]")
         for r in report.failed:
             console.print(f"  {r.error}", highlight=False, soft_wrap=True, markup=False)
+
+
+def _exit(report: RunReport) -> None:
+    sys.exit(1 if report.failed else 0)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pipeline")
 @click.option("-v", "--verbose", is_flag=True, help="Show debug logs and tracebacks.")
-def cli(verbose: bool) -> None:
+@click.pass_context
+def cli(context: click.Context, verbose: bool) -> None:
     """Replay and synthesis pipeline of « Les nouveaux enjeux de la transition numérique des villes »."""
+    context.obj = {"verbose": verbose}
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(message)s",
         handlers=[RichHandler(console=console, show_path=False, show_time=False)],
+        force=True,
     )
     # The runner reports failures itself; its log line would print them twice.
     logging.getLogger("pipeline.runner").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
 
 
+@cli.command("run")
+@folder_options
+@click.option("--session", "sessions", multiple=True, help="Only this session id (repeatable).")
+@click.option("--only", type=click.Choice(STAGES), multiple=True, help="Only this stage (repeatable).")
+@run_options
+@transcription_options
+def run_command(recordings_dir: Path, outputs: Path, sessions: tuple[str, ...], only: tuple[str, ...], force: bool, wait: bool, **kwargs: Any) -> None:
+    """Every stage over RECORDINGS: transcripts, keywords, draft syntheses, the site, the archive."""
+    if not recordings_dir.is_dir():
+        raise PipelineError(recordings_dir, "is not a folder", "create it and drop the recordings into it, or pass --recordings DIR")
+    project = _project(recordings_dir, outputs, kwargs)
+    if not project.recordings() and not project.store.sessions():
+        suffixes = ", ".join(sorted(s.lstrip(".") for s in MEDIA_SUFFIXES))
+        raise PipelineError(recordings_dir, "holds no recording", f"drop audio or video files ({suffixes}) into it")
+    if sessions:
+        known = {p.session.id for p in make_plan(project).sessions}
+        unknown = sorted(set(sessions) - known)
+        if unknown:
+            raise PipelineError(recordings_dir, f"no recording or outputs for session(s) {', '.join(unknown)}", "check the ids with `pipeline status`")
+    _exit(_execute(project, only or STAGES, list(sessions) or None, force, wait))
+
+
 @cli.command("transcribe")
 @click.argument("recordings", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--catalogue", "catalogue_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("recordings"), show_default=True, help="Folder holding sessions.toml and themes.toml.")
+@folder_options
+@run_options
 @transcription_options
-def transcribe_command(recordings: tuple[Path, ...], catalogue_dir: Path, **kwargs: Any) -> None:
+def transcribe_command(recordings: tuple[Path, ...], recordings_dir: Path, outputs: Path, force: bool, wait: bool, **kwargs: Any) -> None:
     """Transcribe RECORDINGS into OUTPUTS/<session>/transcript.{json,txt,srt,vtt}."""
-    report = _run(list(recordings), catalogue_dir, kwargs, with_keywords=False)
-    sys.exit(1 if report.failed else 0)
-
-
-@cli.command("run")
-@click.option("--recordings", "recordings_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=Path("recordings"), show_default=True)
-@click.option("--session", multiple=True, help="Only this session id (repeatable).")
-@click.option("--only", type=click.Choice(STAGE_NAMES), multiple=True, help="Only this stage (repeatable).")
-@transcription_options
-def run_command(recordings_dir: Path, **kwargs: Any) -> None:
-    """Run every stage over RECORDINGS: transcripts, keywords, draft syntheses, then the site."""
-    recordings = find_recordings(recordings_dir)
-    if not recordings:
-        raise PipelineError(recordings_dir, "holds no recording", f"drop audio or video files ({', '.join(sorted(s.lstrip('.') for s in MEDIA_SUFFIXES))}) into it")
-    report = _run(recordings, recordings_dir, kwargs, with_keywords=True)
-    sys.exit(1 if report.failed else 0)
+    project = _project(recordings_dir, outputs, kwargs, explicit=recordings)
+    _exit(_execute(project, ("transcribe",), None, force, wait))
 
 
 @cli.command("keywords")
 @click.argument("sessions", nargs=-1)
-@click.option("--catalogue", "catalogue_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("recordings"), show_default=True, help="Folder holding sessions.toml and themes.toml.")
-@click.option("--outputs", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True)
-@click.option("--top", "top_n", type=click.IntRange(1, 200), default=KeywordOptions().top_n, show_default=True, help="Keywords kept per session.")
-@click.option("--force", is_flag=True, help="Redo the work even when the outputs are up to date.")
-@WAIT_OPTION
-def keywords_command(sessions: tuple[str, ...], catalogue_dir: Path, outputs: Path, top_n: int, force: bool, wait: bool) -> None:
+@folder_options
+@click.option("--top", "top_n", type=click.IntRange(1, 200), default=None, help="Keywords kept per session. [default: 30]")
+@run_options
+def keywords_command(sessions: tuple[str, ...], recordings_dir: Path, outputs: Path, force: bool, wait: bool, **kwargs: Any) -> None:
     """Keywords per theme for SESSIONS (default: every transcribed session) -> keywords.{json,md}."""
-    catalogue = load_catalogue(catalogue_dir)
-    store = Store(outputs)
-    with store.lock(wait=wait), Progress(*PROGRESS_COLUMNS, console=console, transient=True) as progress:
-        report = keywords_for_sessions(store, catalogue, KeywordOptions(top_n=top_n), load_nlp, list(sessions), RichReporter(progress), force=force)
-    _summary(report)
-    sys.exit(1 if report.failed else 0)
+    _exit(_execute(_project(recordings_dir, outputs, kwargs), ("keywords",), list(sessions) or None, force, wait))
 
 
 @cli.command("synthesize")
 @click.argument("sessions", nargs=-1)
-@click.option("--catalogue", "catalogue_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("recordings"), show_default=True, help="Folder holding sessions.toml and themes.toml.")
-@click.option("--outputs", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True)
-@click.option("--force", is_flag=True, help="Redo the drafts even when they are up to date (an edited synthesis is still kept).")
-@WAIT_OPTION
-def synthesize_command(sessions: tuple[str, ...], catalogue_dir: Path, outputs: Path, force: bool, wait: bool) -> None:
+@folder_options
+@run_options
+def synthesize_command(sessions: tuple[str, ...], recordings_dir: Path, outputs: Path, force: bool, wait: bool) -> None:
     """Draft OUTPUTS/<session>/synthesis.md for SESSIONS (default: every session with keywords)."""
-    catalogue = load_catalogue(catalogue_dir)
-    store = Store(outputs)
-    with store.lock(wait=wait), Progress(*PROGRESS_COLUMNS, console=console, transient=True) as progress:
-        report = synthesize_sessions(store, catalogue, SynthesisOptions(), list(sessions), RichReporter(progress), force=force)
-    _summary(report)
-    sys.exit(1 if report.failed else 0)
+    _exit(_execute(_project(recordings_dir, outputs, {}), ("synthesis",), list(sessions) or None, force, wait))
 
 
 @cli.command("publish")
-@click.option("--catalogue", "catalogue_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("recordings"), show_default=True, help="Folder holding sessions.toml and themes.toml.")
-@click.option("--outputs", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True)
-@click.option("--base-url", default="", help="Absolute address of the published site, for the Atom feed (optional).")
-@WAIT_OPTION
-def publish_command(catalogue_dir: Path, outputs: Path, base_url: str, wait: bool) -> None:
+@folder_options
+@click.option("--base-url", default=None, help="Absolute address of the published site, for the Atom feed (optional).")
+@run_options
+def publish_command(recordings_dir: Path, outputs: Path, force: bool, wait: bool, **kwargs: Any) -> None:
     """Build OUTPUTS/site/ from every session's synthesis (the editor's version), transcript and keywords."""
-    from .site.publish import publish
-
-    store = Store(outputs)
-    with store.lock(wait=wait):
-        site = publish(store, load_catalogue(catalogue_dir), base_url, recordings=catalogue_dir)
-    console.print(f"Site written to {site}/ — open {site / 'index.html'}", highlight=False, soft_wrap=True)
+    _exit(_execute(_project(recordings_dir, outputs, kwargs), ("publish",), None, force, wait))
 
 
 @cli.command("archive")
 @click.argument("sessions", nargs=-1)
-@click.option("--catalogue", "catalogue_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("recordings"), show_default=True, help="Folder holding sessions.toml and the recordings.")
-@click.option("--outputs", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True)
+@folder_options
 @click.option("--with-media", is_flag=True, help="Put the recording itself in the bag (not only its checksum).")
 @click.option("--rights", default=None, help="Rights statement for Dublin Core (default: all rights reserved).")
-@WAIT_OPTION
-def archive_command(sessions: tuple[str, ...], catalogue_dir: Path, outputs: Path, with_media: bool, rights: str | None, wait: bool) -> None:
+@run_options
+def archive_command(sessions: tuple[str, ...], recordings_dir: Path, outputs: Path, force: bool, wait: bool, **kwargs: Any) -> None:
     """Write OUTPUTS/archive/<session>/ as BagIt bags (SHA-256 + SHA-512, Dublin Core, provenance)."""
-    from .archive import DEFAULT_RIGHTS, archive_session
-
-    store = Store(outputs)
-    catalogue = load_catalogue(catalogue_dir)
-    failed = 0
-    with store.lock(wait=wait):
-        for session_id in sessions or tuple(store.sessions_with("transcript.json")):
-            try:
-                bag = archive_session(store, catalogue, session_id, catalogue_dir, with_media, rights or DEFAULT_RIGHTS)
-                console.print(f"✓ {session_id}: {bag}/", highlight=False, soft_wrap=True)
-            except PipelineError as exc:
-                failed += 1
-                console.print(f"✗ {exc.one_line()}", highlight=False, soft_wrap=True, markup=False)
-    sys.exit(1 if failed else 0)
+    _exit(_execute(_project(recordings_dir, outputs, kwargs), ("archive",), list(sessions) or None, force, wait))
 
 
 @cli.command("verify")
@@ -293,39 +295,54 @@ def verify_command(outputs: Path) -> None:
     console.print("All files match their recorded checksums.")
 
 
+COLOURS = {State.DONE: "green", State.STALE: "yellow", State.MISSING: "yellow", State.WAITING: "yellow", State.INTERRUPTED: "yellow", State.FAILED: "red", State.RUNNING: "cyan"}
+
+
+def plan_as_dicts(plan: Plan) -> dict[str, Any]:
+    """JSON-ready plan (for ``pipeline status --json``)."""
+    return {
+        "running": plan.running,
+        "sessions": [
+            {
+                "session_id": p.session.id,
+                "recording": p.recording.name if p.recording else "",
+                "stages": [{"stage": s.stage, "state": s.state.value, "detail": s.reason, "seconds": s.seconds} for s in p.steps],
+                "next_run": p.next_run,
+            }
+            for p in plan.sessions
+        ],
+        "series": [{"stage": s.stage, "state": s.state.value, "detail": s.reason} for s in plan.series],
+    }
+
+
 @cli.command("status")
-@click.option("--recordings", "recordings_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("recordings"), show_default=True)
-@click.option("--outputs", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+@folder_options
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 def status_command(recordings_dir: Path, outputs: Path, as_json: bool) -> None:
-    """Sessions by stage (done, stale, missing, interrupted, failed, running) and what a run would do."""
-    import json
-
-    from .status import as_dicts, holder
-
-    store = Store(outputs)
-    statuses = session_status(store, load_catalogue(recordings_dir), recordings_dir)
+    """Sessions by stage (done, stale, missing, waiting, interrupted, failed, running) and what a run would do."""
+    plan = make_plan(_project(recordings_dir, outputs, {}))
     if as_json:
-        click.echo(json.dumps(as_dicts(statuses), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(plan_as_dicts(plan), ensure_ascii=False, indent=2))
         return
     table = Table(title="Status")
-    for column in ("session", "transcribe", "keywords", "synthesis", "next run"):
+    stages = [s.stage for s in plan.sessions[0].steps] if plan.sessions else []
+    for column in ("session", *stages, "next run"):
         table.add_column(column, overflow="fold")
-    colours = {"done": "green", "stale": "yellow", "missing": "yellow", "interrupted": "yellow", "failed": "red", "running": "cyan"}
-    for status in statuses:
+    for session in plan.sessions:
         cells = []
-        for stage in status.stages:
-            text = f"[{colours.get(stage.state, 'white')}]{stage.state}[/]"
-            if stage.seconds is not None:
-                text += f" ({stage.seconds:.1f} s)"
-            if stage.detail:
-                text += f"\n{escape(stage.detail)}"
+        for step in session.steps:
+            text = f"[{COLOURS[step.state]}]{step.state}[/]"
+            if step.seconds is not None:
+                text += f" ({step.seconds:.1f} s)"
+            if step.reason:
+                text += f"\n{escape(step.reason)}"
             cells.append(text)
-        table.add_row(escape(status.session_id), *cells, escape(status.next_run))
+        table.add_row(escape(session.session.id), *cells, escape(session.next_run))
     console.print(table)
-    running = holder(store)
-    if running:
-        console.print(f"Running now: {running}", highlight=False)
+    for step in plan.series:
+        console.print(f"{step.stage}: [{COLOURS[step.state]}]{step.state}[/]" + (f" ({escape(step.reason)})" if step.reason else ""), highlight=False)
+    if plan.running:
+        console.print(f"Running now: {escape(plan.running)}", highlight=False)
 
 
 @cli.command("model")
@@ -340,10 +357,11 @@ def model_command(name: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; maps library errors to one line and exit status 2."""
+    verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="pipeline", standalone_mode=False)
     except PipelineError as exc:
-        console.print(f"[red]error:[/red] {exc.one_line()}", highlight=False, soft_wrap=True)
+        console.print(f"[red]error:[/red] {escape(exc.one_line())}", highlight=False, soft_wrap=True)
         return 2
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
@@ -355,4 +373,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except SystemExit as exc:
         return int(exc.code or 0)
+    except Exception as exc:  # the last resort: one line, the traceback only with --verbose
+        if verbose:
+            raise
+        console.print(f"[red]error:[/red] unexpected {type(exc).__name__}: {escape(str(exc))} (run with --verbose for the traceback and report it)", highlight=False, soft_wrap=True)
+        return 3
     return 0

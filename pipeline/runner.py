@@ -1,7 +1,11 @@
-"""Batch runs: find recordings, skip the up-to-date work, isolate failures, report.
+"""Runs the plan: one step executor for every stage, the same error rule everywhere.
 
-One bad recording never stops the batch: its error is recorded in the report and the next
-recording goes on. Models (Whisper, spaCy) are loaded once, only if something needs them.
+Stages run in order (transcribe, keywords, synthesis, publish, archive). Before each step the
+planner is asked, with today's files, whether the step is up to date (:mod:`pipeline.plan`),
+so ``status`` and ``run`` agree by construction. The executor owns timing, results and error
+isolation: a model that cannot load stops the batch (nothing else could run); any other
+failure becomes one failed row, the batch goes on, and the exit status says so. Models
+(Whisper, spaCy) are loaded once, and only if a step needs them.
 """
 
 from __future__ import annotations
@@ -9,80 +13,107 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from . import __version__
-from . import keywords as keywords_io
+from . import keywords as keywords_stage
+from . import plan as planner
 from . import transcript as transcript_io
 from .catalogue import Catalogue, Session
 from .errors import ModelError, PipelineError, RecordingError
-from .keywords import Candidate, KeywordOptions, SessionKeywords, ThemeModel, analyse, document_frequencies, extract_keywords
-from .media import MEDIA_SUFFIXES, Recording, decode, probe, sha256_file
-from .models import model_identity
-from .store import Store, fingerprint
+from .keywords import Candidate, ThemeModel, analyse, extract_keywords
+from .media import Recording, decode, probe, sha256_file
+from .plan import Project, Series, State, Step
+from .store import Names, StageRecord, Store
 from .subtitles import all_renderings
-from .synthesis import SynthesisOptions, synthesize
-from .transcribe import Transcriber, TranscriptionOptions, build_vocabulary, transcribe
+from .synthesis import synthesize
+from .transcribe import EngineOptions, Transcriber, TranscriptionOptions, threads_per_job, transcribe
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class SessionResult:
-    """What happened to one recording."""
+class StepResult:
+    """What happened to one step: ``ran`` (with what it wrote), ``up to date`` or ``failed``."""
 
-    recording: Path
     session_id: str
-    status: str  # "transcribed", "keywords", "up to date" or "failed"
+    stage: str
+    status: str
+    recording: Path | None = None
     audio_seconds: float = 0.0
     wall_seconds: float = 0.0
     files: tuple[Path, ...] = ()
     kept_edits: tuple[Path, ...] = ()
     error: str = ""
-    stage: str = "transcribe"
+    inputs: str = ""
+
+    @property
+    def label(self) -> str:
+        """How a reader names the step's subject: the recording, else the session."""
+        return self.recording.name if self.recording else (self.session_id or "site")
 
 
 @dataclass(frozen=True)
 class RunReport:
-    """Every recording's result, in order."""
+    """Every step's result, in order."""
 
-    results: tuple[SessionResult, ...] = field(default_factory=tuple)
+    results: tuple[StepResult, ...] = field(default_factory=tuple)
 
     @property
-    def failed(self) -> tuple[SessionResult, ...]:
-        """The recordings that could not be processed."""
+    def failed(self) -> tuple[StepResult, ...]:
+        """The steps that could not be done."""
         return tuple(r for r in self.results if r.status == "failed")
+
+    def __add__(self, other: RunReport) -> RunReport:
+        return RunReport(self.results + other.results)
 
 
 class Reporter(Protocol):
     """Progress sink; the CLI draws bars, the library default draws nothing."""
 
-    def start(self, recording: Path, total_seconds: float) -> None: ...
+    def start(self, label: str, total_seconds: float) -> None: ...
     def advance(self, done_seconds: float) -> None: ...
-    def finish(self, result: SessionResult) -> None: ...
+    def finish(self, result: StepResult) -> None: ...
 
 
 class SilentReporter:
     """A reporter that reports nothing."""
 
-    def start(self, recording: Path, total_seconds: float) -> None:
+    def start(self, label: str, total_seconds: float) -> None:
         """Ignore."""
 
     def advance(self, done_seconds: float) -> None:
         """Ignore."""
 
-    def finish(self, result: SessionResult) -> None:
+    def finish(self, result: StepResult) -> None:
         """Ignore."""
 
 
-def find_recordings(folder: Path) -> list[Path]:
-    """Media files directly inside ``folder``, sorted by name (hidden files skipped)."""
-    return sorted(
-        p for p in folder.iterdir() if p.suffix.lower() in MEDIA_SUFFIXES and not p.name.startswith(".")
-    )
+def _failure(exc: BaseException, where: Path | str, session_id: str, stage: str, started: float, recording: Path | None = None, inputs: str = "") -> StepResult:
+    """The one failed row for an exception (the project's errors carry their own line)."""
+    if isinstance(exc, PipelineError):
+        message = exc.one_line()
+    else:
+        log.debug("unexpected error in %s of %s", stage, where, exc_info=exc)
+        message = f"{where}: unexpected {type(exc).__name__}: {exc} (run with --verbose for the traceback and report it)"
+    return StepResult(session_id, stage, "failed", recording, wall_seconds=time.perf_counter() - started, error=message, inputs=inputs)
+
+
+def isolated(session_id: str, stage: str, where: Path | str, action: Callable[[], StepResult], recording: Path | None = None) -> StepResult:
+    """Run one step; a model failure stops the batch, any other becomes a failed row."""
+    started = time.perf_counter()
+    try:
+        return action()
+    except ModelError:
+        raise
+    except Exception as exc:  # an unexpected fault in one step must not stop the batch
+        return _failure(exc, where, session_id, stage, started, recording)
+
+
+# -- transcription ----------------------------------------------------------------------
 
 
 def _unchanged_since_probe(recording: Recording) -> None:
@@ -96,85 +127,51 @@ def _unchanged_since_probe(recording: Recording) -> None:
         raise RecordingError(recording.path, "was replaced or changed while it was being transcribed", "run again once the copy is complete")
 
 
-def transcribe_inputs(session: Session, sha256: str, options: TranscriptionOptions, vocabulary: str) -> dict[str, object]:
-    """What the transcription of a recording depends on; any change makes it stale."""
-    return {
-        "recording_sha256": sha256,
-        "session": asdict(session),
-        "model": model_identity(options.model),
-        "options": asdict(options),
-        "vocabulary": vocabulary,
-        "pipeline_version": __version__,
-    }
-
-
-def transcribe_one(
-    path: Path,
-    catalogue: Catalogue,
-    store: Store,
-    options: TranscriptionOptions,
-    get_transcriber: Callable[[], Transcriber],
-    reporter: Reporter,
-    force: bool = False,
-) -> SessionResult:
-    """Transcribe one recording into ``store``; a bad recording becomes a failed result.
-    ``get_transcriber`` is called only if there is something to transcribe."""
-    started = time.perf_counter()
-    session = catalogue.session_for(Path(path))
-    try:
-        recording = probe(Path(path))
-        vocabulary = build_vocabulary(session, catalogue.themes) if options.use_vocabulary else ""
-        inputs = fingerprint(transcribe_inputs(session, recording.sha256, options, vocabulary))
-        if not force and store.is_fresh(session.id, "transcribe", inputs):
-            return SessionResult(path, session.id, "up to date", recording.duration)
-        reporter.start(path, recording.duration)
-        audio = decode(recording)
-        transcriber = get_transcriber()
-        done = [transcript_io.segment_from_dict(item) for item in store.read_checkpoint(session.id, "transcribe", inputs)]
-        if done:
-            log.info("%s: resuming after %.1f s already transcribed", path, done[-1].end)
-            reporter.advance(done[-1].end)
-        with store.checkpoint(session.id, "transcribe", inputs, len(done)) as save:
-            transcript = transcribe(recording, audio, session, transcriber, options, catalogue.themes, reporter.advance, done, lambda s: save(asdict(s)))
-        del audio
-        _unchanged_since_probe(recording)
-        files = {"transcript.json": transcript_io.dumps(transcript)}
-        files.update({f"transcript.{suffix}": text for suffix, text in all_renderings(transcript, session.title)})
-        written = store.write_stage(session.id, "transcribe", inputs, files, {"pipeline_version": __version__, "finished_utc": transcript.provenance.finished_utc})
-        store.drop_checkpoint(session.id, "transcribe")
-        return SessionResult(
-            path, session.id, "transcribed", transcript.duration, time.perf_counter() - started,
-            tuple(w.path for w in written), tuple(w.path for w in written if w.kept_edit),
-        )
-    except ModelError:
-        raise  # the model serves every recording: nothing else can run, so stop here
-    except PipelineError as exc:
-        log.error("%s", exc.one_line())
-        return SessionResult(path, session.id, "failed", wall_seconds=time.perf_counter() - started, error=exc.one_line())
-    except Exception as exc:  # an unexpected fault in one recording must not stop the batch
-        log.debug("unexpected error on %s", path, exc_info=True)
-        message = f"{path}: unexpected {type(exc).__name__}: {exc} (run with --verbose for the traceback and report it)"
-        return SessionResult(path, session.id, "failed", wall_seconds=time.perf_counter() - started, error=message)
-
-
-# One transcriber per worker process, loaded on its first job and reused by the next ones:
-# loading Whisper costs seconds, a job may be minutes, and a worker runs many jobs.
-_WORKER_TRANSCRIBERS: dict[Any, Transcriber] = {}
-
-
 @dataclass(frozen=True)
 class RecordingJob:
     """One recording's transcription, picklable, so that the same code runs in-process, in
     a local process pool (``--jobs``) or on a Dask cluster (``--scheduler``)."""
 
     path: Path
+    session: Session
     catalogue: Catalogue
     outputs: Path
     options: TranscriptionOptions
+    inputs: str
     make_transcriber: Callable[[], Transcriber]
-    force: bool = False
 
-    def __call__(self) -> SessionResult:
+    def run(self, get_transcriber: Callable[[], Transcriber], reporter: Reporter) -> StepResult:
+        """Probe, decode, transcribe (resuming a checkpoint), check, write through the store."""
+        started = time.perf_counter()
+        store, session = Store(self.outputs), self.session
+        try:
+            recording = probe(self.path)
+            reporter.start(self.path.name, recording.duration)
+            audio = decode(recording)
+            transcriber = get_transcriber()
+            done = [transcript_io.segment_from_dict(item) for item in store.read_checkpoint(session.id, "transcribe", self.inputs)]
+            if done:
+                log.info("%s: resuming after %.1f s already transcribed", self.path, done[-1].end)
+                reporter.advance(done[-1].end)
+            with store.checkpoint(session.id, "transcribe", self.inputs, len(done)) as save:
+                transcript = transcribe(recording, audio, session, transcriber, self.options, self.catalogue.themes, reporter.advance, done, lambda s: save(asdict(s)))
+            del audio
+            _unchanged_since_probe(recording)
+            files = {Names.TRANSCRIPT: transcript_io.dumps(transcript)}
+            files.update({Names.RENDERINGS[suffix]: text for suffix, text in all_renderings(transcript, session.title)})
+            record = StageRecord(self.inputs, finished_utc=transcript.provenance.finished_utc, pipeline_version=__version__)
+            written = store.write_stage(session.id, "transcribe", self.inputs, files, record)
+            store.drop_checkpoint(session.id, "transcribe")
+            return StepResult(
+                session.id, "transcribe", "transcribed", self.path, transcript.duration, time.perf_counter() - started,
+                tuple(w.path for w in written), tuple(w.path for w in written if w.kept_edit), inputs=self.inputs,
+            )
+        except ModelError:
+            raise  # the model serves every recording: nothing else can run, so stop here
+        except Exception as exc:
+            return _failure(exc, self.path, session.id, "transcribe", started, self.path, self.inputs)
+
+    def __call__(self) -> StepResult:
         """Run the job where it lands (workers share nothing but ``outputs/``)."""
 
         def get_transcriber() -> Transcriber:
@@ -182,11 +179,343 @@ class RecordingJob:
                 _WORKER_TRANSCRIBERS[self.make_transcriber] = self.make_transcriber()
             return _WORKER_TRANSCRIBERS[self.make_transcriber]
 
-        return transcribe_one(self.path, self.catalogue, Store(self.outputs), self.options, get_transcriber, SilentReporter(), self.force)
+        return self.run(get_transcriber, SilentReporter())
 
 
-def _call(job: RecordingJob) -> SessionResult:
+# One transcriber per worker process, loaded on its first job and reused by the next ones:
+# loading Whisper costs seconds, a job may be minutes, and a worker runs many jobs.
+_WORKER_TRANSCRIBERS: dict[Any, Transcriber] = {}
+
+
+def _call(job: RecordingJob) -> StepResult:
     return job()
+
+
+def _transcription_steps(project: Project, session_ids: set[str] | None, force: bool) -> Iterator[tuple[planner.Source, Step | None, StepResult | None]]:
+    """Each recording to consider, with its step (to run) or its result (up to date, failed)."""
+    for source in project.sources():
+        if session_ids is not None and source.session.id not in session_ids:
+            continue
+        if source.error:
+            yield source, None, StepResult(source.session.id, "transcribe", "failed", source.path, error=source.error)
+            continue
+        started = time.perf_counter()
+        try:
+            inputs = planner.transcribe_fingerprint(project, source.session, source.path)
+        except PipelineError as exc:
+            yield source, None, _failure(exc, source.path, source.session.id, "transcribe", started, source.path)
+            continue
+        if not force and project.store.is_fresh(source.session.id, "transcribe", inputs):
+            yield source, None, StepResult(source.session.id, "transcribe", "up to date", source.path, inputs=inputs)
+        else:
+            yield source, Step("transcribe", State.STALE, "", inputs), None
+
+
+def run_transcriptions(
+    project: Project, make_transcriber: Callable[[], Transcriber], reporter: Reporter, session_ids: set[str] | None = None, force: bool = False
+) -> RunReport:
+    """Transcribe every recording whose transcript is not up to date; failures are reported,
+    never raised. ``engine.jobs`` > 1 runs them in that many local processes (CPU threads
+    shared out); ``engine.scheduler`` sends them to a Dask cluster. Both run the same
+    :class:`RecordingJob`; results come back in the order recordings end."""
+    engine = project.settings.engine
+    results: list[StepResult] = []
+    jobs: list[RecordingJob] = []
+    for source, step, result in _transcription_steps(project, session_ids, force):
+        if result is not None:
+            reporter.finish(result)
+            results.append(result)
+        elif step is not None:
+            job = RecordingJob(source.path, source.session, project.catalogue, project.store.root, project.settings.transcription, step.inputs, make_transcriber)
+            jobs.append(job)
+    if engine.jobs <= 1 and not engine.scheduler:
+        loaded: list[Transcriber] = []
+
+        def get_transcriber() -> Transcriber:
+            if not loaded:
+                loaded.append(make_transcriber())
+            return loaded[0]
+
+        for job in jobs:
+            result = job.run(get_transcriber, reporter)
+            reporter.finish(result)
+            results.append(result)
+    elif jobs:
+        results += _run_jobs(jobs, engine, reporter)
+    return RunReport(tuple(results))
+
+
+def _run_jobs(batch: Sequence[RecordingJob], engine: EngineOptions, reporter: Reporter) -> list[StepResult]:
+    results: list[StepResult] = []
+    if engine.scheduler:
+        from dask.distributed import Client, as_completed
+
+        with Client(engine.scheduler) as client:
+            for future in as_completed(client.map(_call, batch, pure=False)):
+                results.append(future.result())
+                reporter.finish(results[-1])
+        return results
+    import concurrent.futures
+    import multiprocessing
+
+    # fork would copy a loaded model's threads; spawn starts each worker clean.
+    with concurrent.futures.ProcessPoolExecutor(engine.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for future in concurrent.futures.as_completed([pool.submit(_call, job) for job in batch]):
+            results.append(future.result())
+            reporter.finish(results[-1])
+    return results
+
+
+def transcriber_settings(project: Project) -> Project:
+    """The project with its CPU threads shared out among parallel jobs."""
+    return replace(project, settings=replace(project.settings, engine=threads_per_job(project.settings.engine)))
+
+
+# -- keywords ----------------------------------------------------------------------------
+
+
+def run_keywords(
+    project: Project, load_nlp: Callable[[], Any], reporter: Reporter, session_ids: Sequence[str] | None = None, force: bool = False
+) -> RunReport:
+    """Keywords of each session, ranked against every session that has a transcript.
+
+    Build then rank: the series' document frequencies come from every session first (from
+    its stored candidates when its transcript is unchanged, else by parsing it), then each
+    requested session is ranked. spaCy is loaded only when something must be recomputed.
+    """
+    store = project.store
+    options = project.settings.keywords
+    series_ids = store.sessions_with(Names.TRANSCRIPT)
+    targets = list(session_ids) if session_ids is not None else series_ids
+    nlp: Any = None
+    theme_model: ThemeModel | None = None
+    analysed: dict[str, dict[str, Candidate]] = {}
+    transcripts: dict[str, transcript_io.Transcript] = {}
+
+    def loaded(session_id: str) -> transcript_io.Transcript:
+        if session_id not in transcripts:
+            transcripts[session_id] = transcript_io.load(store.path(session_id, Names.TRANSCRIPT))
+        return transcripts[session_id]
+
+    def parsed(session_id: str) -> dict[str, Candidate]:
+        nonlocal nlp
+        if session_id not in analysed:
+            nlp = nlp or load_nlp()
+            analysed[session_id] = analyse(loaded(session_id), nlp, options)
+        return analysed[session_id]
+
+    candidates: dict[str, tuple[str, ...]] = {}
+    for session_id in series_ids:
+        stored = None if force and session_id in targets else planner.stored_candidates(project, session_id)
+        if stored is not None:
+            candidates[session_id] = stored
+        else:
+            try:
+                candidates[session_id] = tuple(sorted(parsed(session_id)))
+            except ModelError:
+                raise
+            except PipelineError:
+                candidates[session_id] = ()  # reported below if it is a target
+    series = Series(candidates, True)
+    frequencies = keywords_stage.document_frequencies(series.candidates.values())
+    results: list[StepResult] = []
+    for session_id in targets:
+
+        def step(session_id: str = session_id) -> StepResult:
+            nonlocal nlp, theme_model
+            started = time.perf_counter()
+            if session_id not in series_ids:
+                raise PipelineError(store.path(session_id, Names.TRANSCRIPT), "no transcript", "run `pipeline transcribe` first")
+            inputs = planner.keywords_fingerprint(project, session_id, series)
+            if not force and store.is_fresh(session_id, "keywords", inputs):
+                return StepResult(session_id, "keywords", "up to date", inputs=inputs)
+            found = parsed(session_id)
+            theme_model = theme_model or ThemeModel.build(nlp, project.catalogue.themes)
+            transcript = loaded(session_id)
+            title = project.session(session_id).title
+            extracted = extract_keywords(transcript, found, nlp, theme_model, title, frequencies, series.documents, options)
+            extracted = replace(
+                extracted, provenance=keywords_stage.provenance(nlp, store.sha256(session_id, Names.TRANSCRIPT), planner.keywords_options_digest(project), series.documents)
+            )
+            files = {Names.KEYWORDS: keywords_stage.dumps(extracted), Names.KEYWORDS_MD: keywords_stage.to_markdown(extracted, title, project.catalogue.themes)}
+            written = store.write_stage(session_id, "keywords", inputs, files, StageRecord(inputs, finished_utc=_now(), pipeline_version=__version__))
+            return StepResult(
+                session_id, "keywords", "keywords", None, transcript.duration, time.perf_counter() - started,
+                tuple(w.path for w in written), tuple(w.path for w in written if w.kept_edit), inputs=inputs,
+            )
+
+        result = isolated(session_id, "keywords", store.session_dir(session_id) if _safe(store, session_id) else session_id, step)
+        reporter.finish(result)
+        results.append(result)
+    return RunReport(tuple(results))
+
+
+def _safe(store: Store, session_id: str) -> bool:
+    try:
+        store.session_dir(session_id)
+        return True
+    except PipelineError:
+        return False
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+# -- synthesis -----------------------------------------------------------------------------
+
+
+def run_synthesis(project: Project, reporter: Reporter, session_ids: Sequence[str] | None = None, force: bool = False) -> RunReport:
+    """Draft ``synthesis.md`` for each session that has a transcript and keywords. An edited
+    synthesis is never overwritten: the new draft goes beside it as ``synthesis.draft.md``."""
+    store = project.store
+    ready = store.sessions_with(Names.KEYWORDS)
+    results = []
+    for session_id in list(session_ids) if session_ids is not None else ready:
+
+        def step(session_id: str = session_id) -> StepResult:
+            started = time.perf_counter()
+            if session_id not in ready:
+                raise PipelineError(store.path(session_id, Names.KEYWORDS), "no keywords yet", "run `pipeline keywords` first")
+            inputs = planner.synthesis_fingerprint(project, session_id)
+            if not force and store.is_fresh(session_id, "synthesis", inputs):
+                return StepResult(session_id, "synthesis", "up to date", inputs=inputs)
+            transcript = transcript_io.load(store.path(session_id, Names.TRANSCRIPT))
+            found = keywords_stage.load(store.path(session_id, Names.KEYWORDS))
+            draft = synthesize(
+                transcript, found, project.session(session_id), project.catalogue.themes,
+                store.sha256(session_id, Names.TRANSCRIPT), store.sha256(session_id, Names.KEYWORDS), project.settings.synthesis,
+            )
+            record = StageRecord(inputs, finished_utc=_now(), pipeline_version=__version__)
+            written = store.write_stage(session_id, "synthesis", inputs, {Names.SYNTHESIS: draft.markdown}, record)
+            return StepResult(
+                session_id, "synthesis", "drafted", None, transcript.duration, time.perf_counter() - started,
+                tuple(w.path for w in written), tuple(w.path for w in written if w.kept_edit), inputs=inputs,
+            )
+
+        result = isolated(session_id, "synthesis", session_id, step)
+        reporter.finish(result)
+        results.append(result)
+    return RunReport(tuple(results))
+
+
+# -- publish and archive -------------------------------------------------------------------
+
+
+def run_publish(project: Project, reporter: Reporter, force: bool = False) -> RunReport:
+    """Build the site from every session that can be published; a session that cannot is
+    one failed row, and the others are published without it."""
+    from .site.publish import publish
+
+    started = time.perf_counter()
+    store = project.store
+    try:
+        inputs = planner.publish_fingerprint(project)
+        record = store.series_state().get("publish")
+        if not force and record is not None and record.inputs == inputs and store.site_dir.is_dir():
+            result = StepResult("", "publish", "up to date", inputs=inputs)
+            reporter.finish(result)
+            return RunReport((result,))
+        site, skipped = publish(store, project.catalogue, project.settings.publish.base_url, recordings=project.recordings_dir)
+        rows = tuple(StepResult(e.session_id, "publish", "failed", error=e.one_line()) for e in skipped)
+        store.record_series("publish", StageRecord(inputs, finished_utc=_now(), pipeline_version=__version__, facts={"skipped": [e.session_id for e in skipped]}))
+        result = StepResult("", "publish", "published", None, 0.0, time.perf_counter() - started, (site / "index.html",), inputs=inputs)
+    except ModelError:
+        raise
+    except Exception as exc:
+        rows, result = (), _failure(exc, store.site_dir, "", "publish", started)
+    for row in (*rows, result):
+        reporter.finish(row)
+    return RunReport((*rows, result))
+
+
+def run_archive(project: Project, reporter: Reporter, session_ids: Sequence[str] | None = None, force: bool = False) -> RunReport:
+    """One BagIt bag per session whose bag is missing or out of date."""
+    from .archive import archive_session
+
+    store = project.store
+    results = []
+    for session_id in list(session_ids) if session_ids is not None else store.sessions_with(Names.TRANSCRIPT):
+
+        def step(session_id: str = session_id) -> StepResult:
+            started = time.perf_counter()
+            if not store.path(session_id, Names.TRANSCRIPT).exists():
+                raise PipelineError(store.path(session_id, Names.TRANSCRIPT), "no transcript to archive", "run `pipeline run` first")
+            inputs = planner.archive_fingerprint(project, session_id)
+            record = store.state(session_id).stages.get("archive")
+            if not force and record is not None and record.inputs == inputs and store.bag_dir(session_id).is_dir():
+                return StepResult(session_id, "archive", "up to date", inputs=inputs)
+            options = project.settings.archive
+            bag = archive_session(store, project.catalogue, session_id, project.recordings_dir, options.with_media, options.rights)
+            store.record_stage(session_id, "archive", StageRecord(inputs, finished_utc=_now(), pipeline_version=__version__))
+            return StepResult(session_id, "archive", "archived", None, 0.0, time.perf_counter() - started, (bag,), inputs=inputs)
+
+        result = isolated(session_id, "archive", session_id, step)
+        reporter.finish(result)
+        results.append(result)
+    return RunReport(tuple(results))
+
+
+# -- the whole run -------------------------------------------------------------------------
+
+
+def execute(
+    project: Project,
+    stages: Sequence[str] = planner.STAGES,
+    session_ids: Sequence[str] | None = None,
+    force: bool = False,
+    make_transcriber: Callable[[], Transcriber] | None = None,
+    load_nlp: Callable[[], Any] | None = None,
+    reporter: Reporter | None = None,
+) -> RunReport:
+    """Run ``stages`` (in stage order) for ``session_ids`` (default: every session).
+
+    Transcription covers the project's recordings; later stages cover the sessions that are
+    ready for them. A session whose earlier stage failed in this run is not carried further.
+    """
+    reporter = reporter or SilentReporter()
+    wanted = set(session_ids) if session_ids is not None else None
+    report = RunReport()
+    failed: set[str] = set()
+    if "transcribe" in stages:
+        if make_transcriber is None:
+            raise ValueError("transcription needs make_transcriber")
+        report += run_transcriptions(project, make_transcriber, reporter, wanted, force)
+        failed |= {r.session_id for r in report.failed}
+
+    def targets(needs: str) -> list[str]:
+        pool = sorted(wanted) if wanted is not None else project.store.sessions_with(needs)
+        return [s for s in pool if s not in failed]
+
+    if "keywords" in stages:
+        if load_nlp is None:
+            raise ValueError("keywords need load_nlp")
+        more = run_keywords(project, load_nlp, reporter, targets(Names.TRANSCRIPT), force)
+        report += more
+        failed |= {r.session_id for r in more.failed}
+    if "synthesis" in stages:
+        more = run_synthesis(project, reporter, targets(Names.KEYWORDS), force)
+        report += more
+        failed |= {r.session_id for r in more.failed}
+    if "publish" in stages and project.store.sessions_with(Names.SYNTHESIS):
+        report += run_publish(project, reporter, force)
+    if "archive" in stages:
+        report += run_archive(project, reporter, targets(Names.TRANSCRIPT), force)
+    rows = [
+        {"session_id": r.session_id, "recording": r.recording.name if r.recording else "", "stage": r.stage, "status": r.status, "error": r.error,
+         "seconds": round(r.wall_seconds, 2), "inputs": r.inputs}
+        for r in report.results
+    ]
+    try:
+        project.store.record_run(rows)
+    except PipelineError as exc:  # the record only serves `status`; the work itself is done
+        logging.getLogger("pipeline.record").warning("%s; `pipeline status` will not show this run's failures", exc.one_line())
+    return report
+
+
+def outputs_of(results: Sequence[StepResult]) -> list[str]:
+    """The folders written, for the summary."""
+    return sorted({str(f.parent) for r in results for f in r.files})
 
 
 def transcribe_recordings(
@@ -197,231 +526,11 @@ def transcribe_recordings(
     make_transcriber: Callable[[], Transcriber],
     reporter: Reporter | None = None,
     force: bool = False,
-    jobs: int = 1,
-    scheduler: str | None = None,
+    engine: EngineOptions | None = None,
 ) -> RunReport:
-    """Transcribe each recording into ``store``; failures are reported, never raised.
+    """Transcribe the given recordings into ``store`` (the library form of ``pipeline transcribe``)."""
+    from .settings import Settings
 
-    ``jobs`` > 1 runs recordings in that many local processes, the CPU threads shared out
-    among them; ``scheduler`` sends them to a Dask cluster (``dask scheduler`` address).
-    Both run the same :class:`RecordingJob`; results come back in the order recordings end.
-    """
-    reporter = reporter or SilentReporter()
-    if jobs <= 1 and not scheduler:
-        transcriber: list[Transcriber] = []
-
-        def get_transcriber() -> Transcriber:
-            if not transcriber:
-                transcriber.append(make_transcriber())
-            return transcriber[0]
-
-        results = []
-        for path in recordings:
-            result = transcribe_one(path, catalogue, store, options, get_transcriber, reporter, force)
-            reporter.finish(result)
-            results.append(result)
-        return RunReport(tuple(results))
-    return RunReport(tuple(_run_jobs([RecordingJob(Path(p), catalogue, store.root, options, make_transcriber, force) for p in recordings], jobs, scheduler, reporter)))
-
-
-def _run_jobs(batch: Sequence[RecordingJob], jobs: int, scheduler: str | None, reporter: Reporter) -> list[SessionResult]:
-    results: list[SessionResult] = []
-    if scheduler:
-        from dask.distributed import Client, as_completed
-
-        with Client(scheduler) as client:
-            for future in as_completed(client.map(_call, batch, pure=False)):
-                results.append(future.result())
-                reporter.finish(results[-1])
-        return results
-    import concurrent.futures
-    import multiprocessing
-
-    # fork would copy a loaded model's threads; spawn starts each worker clean.
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for future in concurrent.futures.as_completed([pool.submit(_call, job) for job in batch]):
-            results.append(future.result())
-            reporter.finish(results[-1])
-    return results
-
-
-def keywords_inputs(transcript_sha: str, catalogue: Catalogue, title: str, options: KeywordOptions, series_digest: str) -> dict[str, object]:
-    """What a session's keywords depend on, the series' document frequencies included."""
-    return {
-        "transcript_sha256": transcript_sha,
-        "themes": [asdict(t) for t in catalogue.themes],
-        "title": title,
-        "options": asdict(options),
-        "series": series_digest,
-        "pipeline_version": __version__,
-    }
-
-
-def synthesis_inputs(transcript_sha: str, keywords_sha: str, session: Session, catalogue: Catalogue, options: SynthesisOptions) -> dict[str, object]:
-    """What a session's draft synthesis depends on."""
-    return {
-        "transcript_sha256": transcript_sha,
-        "keywords_sha256": keywords_sha,
-        "session": asdict(session),
-        "themes": [asdict(t) for t in catalogue.themes],
-        "options": asdict(options),
-        "pipeline_version": __version__,
-    }
-
-
-def stored_candidates(store: Store, session_id: str, transcript_sha: str, options: KeywordOptions) -> tuple[str, ...] | None:
-    """A session's candidate lemmas from its keywords.json, if made from this transcript
-    with these options (else None: the session must be parsed again)."""
-    stored = _stored_keywords(store, session_id)
-    if stored and stored.provenance.get("transcript_sha256") == transcript_sha and stored.provenance.get("options") == fingerprint(asdict(options)):
-        return stored.candidates
-    return None
-
-
-def keywords_for_sessions(
-    store: Store,
-    catalogue: Catalogue,
-    options: KeywordOptions,
-    load_nlp: Callable[[], Any],
-    session_ids: Sequence[str] | None = None,
-    reporter: Reporter | None = None,
-    force: bool = False,
-) -> RunReport:
-    """Keywords of each session, ranked against every session that has a transcript.
-
-    Build then rank: the series' document frequencies come from every session first (from
-    its stored candidates when its transcript is unchanged, else by parsing it), then each
-    requested session is ranked. spaCy is loaded only when something must be recomputed.
-    """
-    reporter = reporter or SilentReporter()
-    series = store.sessions_with("transcript.json")
-    targets = list(session_ids) if session_ids else series
-    missing = [s for s in targets if s not in series]
-    nlp: Any = None
-    theme_model: ThemeModel | None = None
-    analysed: dict[str, dict[str, Candidate]] = {}
-    lemma_sets: dict[str, tuple[str, ...]] = {}
-    transcripts_sha = {s: store.sha256(s, "transcript.json") for s in series}
-
-    transcripts: dict[str, transcript_io.Transcript] = {}
-
-    def loaded(session_id: str) -> transcript_io.Transcript:
-        if session_id not in transcripts:
-            transcripts[session_id] = transcript_io.load(store.path(session_id, "transcript.json"))
-        return transcripts[session_id]
-
-    def parsed(session_id: str) -> dict[str, Candidate]:
-        nonlocal nlp
-        if session_id not in analysed:
-            nlp = nlp or load_nlp()
-            analysed[session_id] = analyse(loaded(session_id), nlp, options)
-        return analysed[session_id]
-
-    options_digest = fingerprint(asdict(options))
-    for session_id in series:
-        stored = stored_candidates(store, session_id, transcripts_sha[session_id], options)
-        if stored is not None:
-            lemma_sets[session_id] = stored
-        else:
-            try:
-                lemma_sets[session_id] = tuple(sorted(parsed(session_id)))
-            except PipelineError:
-                lemma_sets[session_id] = ()  # reported below if it is a target
-    frequencies = document_frequencies(lemma_sets.values())
-    series_digest = fingerprint(dict(frequencies))
-    results = [
-        SessionResult(Path(s), s, "failed", error=f"{store.path(s, 'transcript.json')}: no transcript (run `pipeline transcribe` first)", stage="keywords")
-        for s in missing
-    ]
-    for result in results:
-        reporter.finish(result)
-    for session_id in (s for s in targets if s in series):
-        started = time.perf_counter()
-        title = catalogue.session_by_id(session_id).title
-        inputs = fingerprint(keywords_inputs(transcripts_sha[session_id], catalogue, title, options, series_digest))
-        try:
-            if not force and store.is_fresh(session_id, "keywords", inputs):
-                result = SessionResult(Path(session_id), session_id, "up to date", stage="keywords")
-            else:
-                candidates = parsed(session_id)
-                theme_model = theme_model or ThemeModel.build(nlp, catalogue.themes)
-                transcript = loaded(session_id)
-                extracted = extract_keywords(transcript, candidates, nlp, theme_model, title, frequencies, len(series), options)
-                extracted = replace(extracted, provenance=_keywords_provenance(nlp, transcripts_sha[session_id], options_digest, len(series)))
-                files = {"keywords.json": keywords_io.dumps(extracted), "keywords.md": keywords_io.to_markdown(extracted, title, catalogue.themes)}
-                written = store.write_stage(session_id, "keywords", inputs, files, {"pipeline_version": __version__})
-                result = SessionResult(
-                    Path(session_id), session_id, "keywords", transcript.duration, time.perf_counter() - started,
-                    tuple(w.path for w in written), tuple(w.path for w in written if w.kept_edit), stage="keywords",
-                )
-        except ModelError:
-            raise
-        except PipelineError as exc:
-            result = SessionResult(Path(session_id), session_id, "failed", error=exc.one_line(), stage="keywords")
-        reporter.finish(result)
-        results.append(result)
-    return RunReport(tuple(results))
-
-
-def synthesize_sessions(
-    store: Store,
-    catalogue: Catalogue,
-    options: SynthesisOptions,
-    session_ids: Sequence[str] | None = None,
-    reporter: Reporter | None = None,
-    force: bool = False,
-) -> RunReport:
-    """Draft ``synthesis.md`` for each session that has a transcript and keywords. An edited
-    synthesis is never overwritten: the new draft goes beside it as ``synthesis.draft.md``."""
-    reporter = reporter or SilentReporter()
-    ready = store.sessions_with("keywords.json")
-    results = []
-    for session_id in list(session_ids) if session_ids else ready:
-        started = time.perf_counter()
-        try:
-            if session_id not in ready:
-                raise PipelineError(store.path(session_id, "keywords.json"), "no keywords yet", "run `pipeline keywords` first")
-            session = catalogue.session_by_id(session_id)
-            transcript_sha, keywords_sha = store.sha256(session_id, "transcript.json"), store.sha256(session_id, "keywords.json")
-            inputs = fingerprint(synthesis_inputs(transcript_sha, keywords_sha, session, catalogue, options))
-            if not force and store.is_fresh(session_id, "synthesis", inputs):
-                result = SessionResult(Path(session_id), session_id, "up to date", stage="synthesis")
-            else:
-                transcript = transcript_io.load(store.path(session_id, "transcript.json"))
-                found = keywords_io.loads(store.path(session_id, "keywords.json").read_text(encoding="utf-8"), store.path(session_id, "keywords.json"))
-                draft = synthesize(transcript, found, session, catalogue.themes, transcript_sha, keywords_sha, options)
-                finished = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-                written = store.write_stage(session_id, "synthesis", inputs, {"synthesis.md": draft.markdown}, {"pipeline_version": __version__, "finished_utc": finished})
-                result = SessionResult(
-                    Path(session_id), session_id, "drafted", transcript.duration, time.perf_counter() - started,
-                    tuple(w.path for w in written), tuple(w.path for w in written if w.kept_edit), stage="synthesis",
-                )
-        except PipelineError as exc:
-            result = SessionResult(Path(session_id), session_id, "failed", error=exc.one_line(), stage="synthesis")
-        reporter.finish(result)
-        results.append(result)
-    return RunReport(tuple(results))
-
-
-def _stored_keywords(store: Store, session_id: str) -> SessionKeywords | None:
-    path = store.path(session_id, "keywords.json")
-    try:
-        return keywords_io.loads(path.read_text(encoding="utf-8"), path)
-    except (OSError, ValueError, KeyError, TypeError, PipelineError):
-        return None
-
-
-def _keywords_provenance(nlp: Any, transcript_sha: str, options_digest: str, documents: int) -> dict[str, object]:
-    import datetime as dt
-
-    import spacy
-
-    return {
-        "transcript_sha256": transcript_sha,
-        "options": options_digest,
-        "spacy_version": spacy.__version__,
-        "spacy_model": f"{nlp.meta.get('lang')}_{nlp.meta.get('name')}-{nlp.meta.get('version')}",
-        "series_sessions": documents,
-        "pipeline_version": __version__,
-        "generated_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
+    folder = Path(recordings[0]).parent if recordings else Path(".")
+    project = Project(folder, catalogue, Settings(transcription=options, engine=engine or EngineOptions()), store, tuple(Path(r) for r in recordings))
+    return execute(transcriber_settings(project), ("transcribe",), None, force, make_transcriber=make_transcriber, reporter=reporter)

@@ -4,6 +4,8 @@ Every write is atomic (temporary file in the same folder, fsync, rename), so a c
 leaves a half-written file. ``state.json`` records, per stage, the fingerprint of the inputs
 and the SHA-256 of each file written: a file whose content no longer matches was edited by
 someone, and is never overwritten; the new version goes beside it as ``NAME.draft.EXT``.
+Folders that are rebuilt whole (the site, an archive bag) are built in a staging folder and
+swapped in by renames; staging folders left by a killed run are swept by the next one.
 """
 
 from __future__ import annotations
@@ -13,15 +15,50 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .catalogue import SAFE_ID
 from .errors import OutputError
+from .media import sha256_file
+
+
+class Names:
+    """File names of the ``outputs/`` layout, in one place."""
+
+    TRANSCRIPT = "transcript.json"
+    TRANSCRIPT_TXT = "transcript.txt"
+    TRANSCRIPT_SRT = "transcript.srt"
+    TRANSCRIPT_VTT = "transcript.vtt"
+    KEYWORDS = "keywords.json"
+    KEYWORDS_MD = "keywords.md"
+    SYNTHESIS = "synthesis.md"
+    STATE = "state.json"
+    SITE = "site"
+    ARCHIVE = "archive"
+    LOCK = ".pipeline.lock"
+    LAST_RUN = ".last-run.json"
+    SERIES_STATE = ".series-state.json"
+    HASH_CACHE = ".hash-cache.json"
+    STAGING_PREFIX = ".staging-"
+
+    RENDERINGS = {"txt": TRANSCRIPT_TXT, "srt": TRANSCRIPT_SRT, "vtt": TRANSCRIPT_VTT}
+    """Text renderings of the transcript, by suffix."""
+    DOWNLOADS = (TRANSCRIPT_TXT, TRANSCRIPT_SRT, TRANSCRIPT_VTT, TRANSCRIPT, KEYWORDS_MD)
+    """What readers may download from a session page."""
+    ARCHIVED = (TRANSCRIPT, TRANSCRIPT_TXT, TRANSCRIPT_VTT, TRANSCRIPT_SRT, KEYWORDS, KEYWORDS_MD, SYNTHESIS)
+    """What an archive bag carries of a session folder."""
+
+
+def draft_name(name: str) -> str:
+    """Where a new version goes when an editor changed ``name`` (``synthesis.draft.md``)."""
+    stem, dot, suffix = name.rpartition(".")
+    return f"{stem}.draft.{suffix}" if dot else f"{name}.draft"
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -39,8 +76,12 @@ def atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
     try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
+        dir_fd = os.open(folder, os.O_RDONLY)
     except OSError:  # some filesystems do not open folders; the rename is still atomic
         return
     try:
@@ -49,7 +90,7 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
-def _write_error(exc: OSError, where: Path) -> OutputError:
+def write_error(exc: OSError, where: Path) -> OutputError:
     """The one-line error for a failed write (disk full, permissions, read-only folder)."""
     return OutputError(exc.filename or where, f"cannot write outputs ({exc.strerror})", "free disk space or fix the folder's permissions, then run again")
 
@@ -57,7 +98,7 @@ def _write_error(exc: OSError, where: Path) -> OutputError:
 HASHES_KEPT = 8  # per file: the last hashes the pipeline wrote there
 
 
-def _remove_temporaries(folder: Path, names: list[str]) -> None:
+def _remove_temporaries(folder: Path, names: Iterable[str]) -> None:
     """Delete what a killed writer left half-written (``.NAME.*.tmp``) for these names."""
     for name in names:
         for leftover in folder.glob(f".{name}.*.tmp"):
@@ -80,6 +121,70 @@ def fingerprint(inputs: Mapping[str, Any]) -> str:
     return sha256_bytes(json.dumps(inputs, sort_keys=True, ensure_ascii=False, default=str).encode())
 
 
+STATE_SCHEMA_VERSION = 2
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    """What a stage left in ``state.json``: the fingerprint of its inputs, the SHA-256 of
+    each file it is responsible for (the editor's version when an edit was kept), and facts."""
+
+    inputs: str
+    files: Mapping[str, str] = field(default_factory=dict)
+    finished_utc: str = ""
+    pipeline_version: str = ""
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """A session's ``state.json``: per stage its record, per file the hashes the pipeline
+    itself wrote there (a file with another hash was edited by someone)."""
+
+    session_id: str
+    stages: Mapping[str, StageRecord] = field(default_factory=dict)
+    written: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    schema_version: int = STATE_SCHEMA_VERSION
+
+    def to_json(self) -> str:
+        """``state.json`` text."""
+        body = {
+            "schema_version": self.schema_version,
+            "session_id": self.session_id,
+            "stages": {name: _record_dict(record) for name, record in self.stages.items()},
+            "written": {name: list(digests) for name, digests in self.written.items()},
+        }
+        return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+
+
+def _record_dict(record: StageRecord) -> dict[str, Any]:
+    return {"inputs": record.inputs, "files": dict(record.files), "finished_utc": record.finished_utc, "pipeline_version": record.pipeline_version, "facts": dict(record.facts)}
+
+
+def parse_state(data: Any, session_id: str) -> SessionState:
+    """A ``state.json`` document as a typed record; version 1 (untyped, before schema
+    versions) is migrated; anything unreadable is an empty state (every stage reruns)."""
+    if not isinstance(data, dict):
+        return SessionState(session_id)
+    version = data.get("schema_version", 1)
+    stages: dict[str, StageRecord] = {}
+    for name, raw in (data.get("stages") or {}).items():
+        if not isinstance(raw, dict) or not isinstance(raw.get("inputs"), str):
+            continue
+        files = {str(k): str(v) for k, v in (raw.get("files") or {}).items()}
+        if version == 1:  # stage-specific keys sat beside inputs and files
+            facts = {k: v for k, v in raw.items() if k not in {"inputs", "files", "finished_utc", "pipeline_version"}}
+        else:
+            facts = dict(raw.get("facts") or {})
+        stages[name] = StageRecord(raw["inputs"], files, str(raw.get("finished_utc", "")), str(raw.get("pipeline_version", "")), facts)
+    written = {str(k): tuple(str(d) for d in v) for k, v in (data.get("written") or {}).items() if isinstance(v, list)}
+    if "written" not in data:  # a state from before write-ahead: its records are ours
+        for record in stages.values():
+            for name, digest in record.files.items():
+                written[name] = (*written.get(name, ()), digest)
+    return SessionState(session_id, stages, written)
+
+
 @dataclass(frozen=True)
 class Written:
     """Where a file ended up; ``kept_edit`` when an edited file was left alone."""
@@ -90,80 +195,35 @@ class Written:
 
 @dataclass(frozen=True)
 class Store:
-    """The ``outputs/`` folder: one sub-folder per session id."""
+    """The ``outputs/`` folder: one sub-folder per session id, the site, the archive."""
 
     root: Path
 
+    # -- layout -----------------------------------------------------------------------
     def session_dir(self, session_id: str) -> Path:
         """The folder of a session; refuses ids that could escape ``outputs/``."""
         if not SAFE_ID.match(session_id):
             raise OutputError(self.root / session_id, f"unsafe session id {session_id!r}", "use lower-case letters, digits and dashes")
         return self.root / session_id
 
-    def _state_path(self, session_id: str) -> Path:
-        return self.session_dir(session_id) / "state.json"
+    def path(self, session_id: str, name: str) -> Path:
+        """Where file ``name`` of a session lives."""
+        return self.session_dir(session_id) / name
 
-    def state(self, session_id: str) -> dict[str, Any]:
-        """The recorded state of a session (empty if none or unreadable)."""
-        path = self._state_path(session_id)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+    @property
+    def site_dir(self) -> Path:
+        """The published site."""
+        return self.root / Names.SITE
 
-    def is_fresh(self, session_id: str, stage: str, inputs_fingerprint: str) -> bool:
-        """True when ``stage`` ran on the same inputs and its files are still there."""
-        record = self.state(session_id).get("stages", {}).get(stage)
-        if not record or record.get("inputs") != inputs_fingerprint:
-            return False
-        folder = self.session_dir(session_id)
-        return all((folder / name).exists() for name in record.get("files", {}))
+    @property
+    def archive_dir(self) -> Path:
+        """The folder of archive bags."""
+        return self.root / Names.ARCHIVE
 
-    def write_stage(
-        self, session_id: str, stage: str, inputs_fingerprint: str, files: Mapping[str, str], extra: Mapping[str, Any] | None = None
-    ) -> list[Written]:
-        """Write a stage's files atomically, guard edited ones, then record the stage.
-
-        Write-ahead: the hashes about to be written are recorded in ``state.json`` first, so
-        that after a crash between a file and the record, the file is still known as the
-        pipeline's own and not mistaken for an editor's edit.
-        """
-        folder = self.session_dir(session_id)
-        state = self.state(session_id)
-        ours: dict[str, list[str]] = {name: list(digests) for name, digests in state.get("written", {}).items()}
-        if "written" not in state:  # a state from before write-ahead: its records are ours
-            for record in state.get("stages", {}).values():
-                for name, digest in record.get("files", {}).items():
-                    ours.setdefault(name, []).append(digest)
-        plan: list[tuple[Path, bytes, bool]] = []
-        hashes = {}
-        for name, text in files.items():
-            data = text.encode("utf-8")
-            target = folder / name
-            current = sha256_bytes(target.read_bytes()) if target.exists() else None
-            edited = current is not None and current != sha256_bytes(data) and current not in ours.get(name, [])
-            if edited:
-                target = target.with_name(f"{target.stem}.draft{target.suffix}")
-            plan.append((target, data, edited))
-            digest = sha256_bytes(data)
-            ours[target.name] = [*ours.get(target.name, []), digest][-HASHES_KEPT:]
-            # For an edited file, the stage records the editor's version as its output.
-            hashes[name] = current if edited and current else digest
-        try:
-            _remove_temporaries(folder, [*files, *(target.name for target, _, _ in plan), "state.json"])
-            self._write_state(session_id, {**state, "session_id": session_id, "written": ours})
-            for target, data, _ in plan:
-                atomic_write(target, data)
-            stages = dict(state.get("stages", {}))
-            stages[stage] = {"inputs": inputs_fingerprint, "files": hashes, **(extra or {})}
-            self._write_state(session_id, {"session_id": session_id, "stages": stages, "written": ours})
-        except OSError as exc:
-            raise _write_error(exc, folder) from exc
-        return [Written(target, kept_edit=edited) for target, _, edited in plan]
-
-    def _write_state(self, session_id: str, state: Mapping[str, Any]) -> None:
-        atomic_write(self._state_path(session_id), (json.dumps(state, indent=2, ensure_ascii=False) + "\n").encode())
+    def bag_dir(self, session_id: str) -> Path:
+        """The archive bag of a session."""
+        self.session_dir(session_id)  # checks the id
+        return self.archive_dir / session_id
 
     def sessions_with(self, name: str) -> list[str]:
         """Ids of the sessions that have file ``name``, sorted."""
@@ -171,21 +231,173 @@ class Store:
             return []
         return sorted(p.parent.name for p in self.root.glob(f"*/{name}") if SAFE_ID.match(p.parent.name))
 
-    def path(self, session_id: str, name: str) -> Path:
-        """Where file ``name`` of a session lives."""
-        return self.session_dir(session_id) / name
+    def sessions(self) -> list[str]:
+        """Ids of every session with a state or a transcript."""
+        return sorted(set(self.sessions_with(Names.STATE)) | set(self.sessions_with(Names.TRANSCRIPT)))
 
     def sha256(self, session_id: str, name: str) -> str:
         """SHA-256 of a session's file (as it is now, edits included)."""
         return sha256_bytes(self.path(session_id, name).read_bytes())
 
+    def read_text(self, session_id: str, name: str) -> str:
+        """A session's file as text; one-line error when it cannot be read."""
+        path = self.path(session_id, name)
+        try:
+            return path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise OutputError(path, "is not UTF-8 text", "save it as UTF-8, or delete it and run again") from exc
+        except OSError as exc:
+            raise OutputError(path, f"cannot be read ({exc.strerror})", "run `pipeline run` to make it, or fix its permissions") from exc
+
+    # -- state --------------------------------------------------------------------------
+    def state(self, session_id: str) -> SessionState:
+        """The recorded state of a session (empty if none or unreadable)."""
+        try:
+            data = json.loads(self.path(session_id, Names.STATE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return SessionState(session_id)
+        return parse_state(data, session_id)
+
+    def is_fresh(self, session_id: str, stage: str, inputs_fingerprint: str) -> bool:
+        """True when ``stage`` ran on the same inputs and its files are still there."""
+        record = self.state(session_id).stages.get(stage)
+        if record is None or record.inputs != inputs_fingerprint:
+            return False
+        folder = self.session_dir(session_id)
+        return all((folder / name).exists() for name in record.files)
+
+    def is_edited(self, session_id: str, name: str, state: SessionState | None = None) -> bool:
+        """True when the file exists and the pipeline never wrote its present content."""
+        path = self.path(session_id, name)
+        if not path.exists():
+            return False
+        state = state or self.state(session_id)
+        return sha256_bytes(path.read_bytes()) not in state.written.get(name, ())
+
+    def write_stage(
+        self, session_id: str, stage: str, inputs_fingerprint: str, files: Mapping[str, str], record: StageRecord | None = None
+    ) -> list[Written]:
+        """Write a stage's files atomically, guard edited ones, then record the stage.
+
+        Write-ahead: the hashes about to be written are recorded in ``state.json`` first, so
+        that after a crash between a file and the record, the file is still known as the
+        pipeline's own and not mistaken for an editor's edit. An edited file is left alone and
+        the new version goes beside it as ``NAME.draft.EXT`` (itself guarded the same way).
+        """
+        folder = self.session_dir(session_id)
+        state = self.state(session_id)
+        ours: dict[str, tuple[str, ...]] = dict(state.written)
+        plan: list[tuple[Path, bytes, bool]] = []
+        hashes = {}
+        for name, text in files.items():
+            data = text.encode("utf-8")
+            digest = sha256_bytes(data)
+            target = folder / name
+            current = sha256_bytes(target.read_bytes()) if target.exists() else None
+            edited = current is not None and current != digest and current not in ours.get(name, ())
+            if edited:
+                target = folder / draft_name(name)
+                draft_now = sha256_bytes(target.read_bytes()) if target.exists() else None
+                if draft_now is not None and draft_now != digest and draft_now not in ours.get(target.name, ()):
+                    raise OutputError(
+                        target, "was edited too, and a new draft would overwrite it", f"merge it into {name} or delete it, then run again"
+                    )
+            plan.append((target, data, edited))
+            ours[target.name] = (*ours.get(target.name, ()), digest)[-HASHES_KEPT:]
+            # For an edited file, the stage records the editor's version as its output.
+            hashes[name] = current if edited and current else digest
+        base = record or StageRecord(inputs_fingerprint)
+        try:
+            _remove_temporaries(folder, [*files, *(target.name for target, _, _ in plan), Names.STATE])
+            self._write_state(replace(state, written=ours))
+            for target, data, _ in plan:
+                atomic_write(target, data)
+            stages = dict(state.stages)
+            stages[stage] = replace(base, inputs=inputs_fingerprint, files=hashes)
+            self._write_state(SessionState(session_id, stages, ours))
+        except OSError as exc:
+            raise write_error(exc, folder) from exc
+        return [Written(target, kept_edit=edited) for target, _, edited in plan]
+
+    def record_stage(self, session_id: str, stage: str, record: StageRecord) -> None:
+        """Record a stage that writes its files elsewhere (an archive bag)."""
+        state = self.state(session_id)
+        try:
+            self._write_state(replace(state, stages={**state.stages, stage: record}))
+        except OSError as exc:
+            raise write_error(exc, self.session_dir(session_id)) from exc
+
+    def _write_state(self, state: SessionState) -> None:
+        atomic_write(self.path(state.session_id, Names.STATE), state.to_json().encode())
+
+    # -- series-wide records ----------------------------------------------------------
+    def series_state(self) -> Mapping[str, StageRecord]:
+        """Records of the steps that cover the whole series (publish)."""
+        try:
+            data = json.loads((self.root / Names.SERIES_STATE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return parse_state({"schema_version": STATE_SCHEMA_VERSION, **data} if isinstance(data, dict) else {}, "series").stages
+
+    def record_series(self, step: str, record: StageRecord) -> None:
+        """Record a series-wide step."""
+        stages = {**self.series_state(), step: record}
+        body = {"stages": {name: _record_dict(r) for name, r in stages.items()}}
+        try:
+            atomic_write(self.root / Names.SERIES_STATE, (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode())
+        except OSError as exc:
+            raise write_error(exc, self.root) from exc
+
+    def record_run(self, rows: list[dict[str, Any]]) -> None:
+        """Keep the last run's results (failures and durations) for ``pipeline status``."""
+        try:
+            atomic_write(self.root / Names.LAST_RUN, (json.dumps(rows, ensure_ascii=False, indent=1) + "\n").encode())
+        except OSError as exc:
+            raise write_error(exc, self.root) from exc
+
+    def last_run(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """The last run's rows by (session, stage)."""
+        try:
+            rows = json.loads((self.root / Names.LAST_RUN).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return {(str(r["session_id"]), str(r["stage"])): r for r in rows if isinstance(r, dict) and "session_id" in r and "stage" in r}
+
+    # -- recordings ---------------------------------------------------------------------
+    def recording_sha256(self, path: Path) -> str:
+        """SHA-256 of a recording, cached by (size, modification time, inode): an hour of
+        video is hashed once, not at every ``status``. A rewritten file changes its
+        modification time, so it is hashed again."""
+        stat = path.stat()
+        key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ino}"
+        cache_path = self.root / Names.HASH_CACHE
+        try:
+            cache = json.loads(cache_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            cache = {}
+        if not isinstance(cache, dict):
+            cache = {}
+        if isinstance(cache.get(key), str):
+            return str(cache[key])
+        digest = sha256_file(path)
+        cache = {k: v for k, v in cache.items() if not k.startswith(f"{path.resolve()}|")}
+        cache[key] = digest
+        with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
+            atomic_write(cache_path, json.dumps(cache, ensure_ascii=False).encode())
+        return digest
+
+    # -- the run lock -------------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self, wait: bool = False, timeout: float = 3600.0) -> Iterator[None]:
         """Hold the run lock of this ``outputs/``: one run at a time. Without ``wait``, a
-        second run is refused at once with who holds the lock; with it, it waits."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        path = self.root / ".pipeline.lock"
-        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
+        second run is refused at once with who holds the lock; with it, it waits. Staging
+        folders left by a killed run are swept once the lock is held."""
+        path = self.root / Names.LOCK
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
+        except OSError as exc:
+            raise OutputError(self.root, f"cannot write ({exc.strerror})", "fix the folder's permissions or free disk space, or pass --outputs DIR") from exc
         try:
             deadline = time.monotonic() + timeout
             while True:
@@ -196,18 +408,65 @@ class Store:
                     handle.seek(0)
                     holder = handle.read().strip() or "another run"
                     if not wait or time.monotonic() > deadline:
-                        raise OutputError(
-                            self.root, f"is in use by {holder}", "wait for it to finish, or pass --wait to queue behind it"
-                        ) from None
+                        raise OutputError(self.root, f"is in use by {holder}", "wait for it to finish, or pass --wait to queue behind it") from None
                     time.sleep(0.5)
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"pipeline pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
-            handle.flush()
+            with contextlib.suppress(OSError):  # the holder's name is a courtesy
+                handle.seek(0)
+                handle.truncate()
+                handle.write(f"pipeline pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+                handle.flush()
+            self.sweep_staging()
             yield
         finally:
             handle.close()  # closing releases the lock, also when the process is killed
 
+    def holder(self) -> str | None:
+        """Who holds ``outputs/`` right now, or None."""
+        path = self.root / Names.LOCK
+        try:
+            handle = open(path, encoding="utf-8")  # noqa: SIM115
+        except OSError:
+            return None
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return handle.read().strip() or "another run"
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        return None
+
+    # -- folders rebuilt whole ------------------------------------------------------------
+    @contextlib.contextmanager
+    def replacing(self, target: Path) -> Iterator[Path]:
+        """A staging folder that replaces ``target`` when the block ends without error (two
+        renames; readers see the old folder or the new one); removed on error."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f"{Names.STAGING_PREFIX}{target.name}-", dir=target.parent))
+        try:
+            yield staging
+            os.chmod(staging, 0o755)
+            old = None
+            if target.exists():
+                old = target.with_name(f"{Names.STAGING_PREFIX}{target.name}-old-{os.getpid()}")
+                os.replace(target, old)
+            os.replace(staging, target)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+    def sweep_staging(self) -> list[Path]:
+        """Remove staging folders a killed run left behind (call with the lock held)."""
+        swept = []
+        for folder in (self.root, self.archive_dir):
+            if folder.is_dir():
+                for leftover in folder.glob(f"{Names.STAGING_PREFIX}*"):
+                    shutil.rmtree(leftover, ignore_errors=True)
+                    swept.append(leftover)
+        return swept
+
+    # -- checkpoints --------------------------------------------------------------------
     def checkpoint_path(self, session_id: str, stage: str) -> Path:
         """Where a stage's finished items wait while it runs (removed once it completes)."""
         return self.session_dir(session_id) / f".{stage}.partial.jsonl"
@@ -227,7 +486,7 @@ class Store:
             except ValueError:
                 break
             if number == 0:
-                if item.get("inputs") != inputs_fingerprint:
+                if not isinstance(item, dict) or item.get("inputs") != inputs_fingerprint:
                     return []
                 continue
             items.append(item)
@@ -245,7 +504,7 @@ class Store:
             atomic_write(path, (header + "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in kept)).encode())
             handle = path.open("a", encoding="utf-8")
         except OSError as exc:
-            raise _write_error(exc, path) from exc
+            raise write_error(exc, path) from exc
 
         def append(item: Mapping[str, Any]) -> None:
             try:
@@ -253,7 +512,7 @@ class Store:
                 handle.flush()
                 os.fsync(handle.fileno())
             except OSError as exc:
-                raise _write_error(exc, path) from exc
+                raise write_error(exc, path) from exc
 
         with handle:
             yield append

@@ -20,11 +20,19 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
+import yaml
+
 from . import __version__
 from .catalogue import Session, Theme
-from .keywords import SessionKeywords, Unit, units_of
+from .errors import PipelineError
+from .keywords import SessionKeywords
+from .sentences import Sentence, sentences_of
+from .store import Names
 from .subtitles import short_clock
 from .transcript import Transcript
+
+SYNTHESIS_VERSION = 2
+"""Bumped when the draft changes for the same inputs."""
 
 MIN_COVERAGE = 0.1
 """A theme said in less than a tenth of the session is not one the session covered."""
@@ -54,11 +62,11 @@ class SynthesisOptions:
 
 
 @dataclass(frozen=True)
-class Sentence:
+class Scored:
     """A transcript sentence with what the draft needs to choose it."""
 
     index: int
-    unit: Unit
+    unit: Sentence
     words: int
     keywords: tuple[str, ...]
     themes: frozenset[str]
@@ -109,22 +117,22 @@ def _normalised(text: str) -> str:
     return unicodedata.normalize("NFKD", text.casefold()).encode("ascii", "ignore").decode()
 
 
-def sentences_of(transcript: Transcript, keywords: SessionKeywords, themes: Sequence[Theme]) -> list[Sentence]:
+def scored_sentences(transcript: Transcript, keywords: SessionKeywords, themes: Sequence[Theme], units: Sequence[Sentence] | None = None) -> list[Scored]:
     """Every sentence with the keywords said in it, their themes, centrality and confidence."""
     theme_kind = {t.id: t.kind for t in themes}
-    units = units_of(transcript)
-    in_unit: dict[tuple[float, float], list[str]] = {}
+    units = units if units is not None else sentences_of(transcript)
+    in_unit: dict[int, list[str]] = {}
     by_lemma = {k.lemma: k for k in keywords.keywords}
     for keyword in keywords.keywords:
         for occurrence in keyword.occurrences:
-            in_unit.setdefault((occurrence.start, occurrence.end), []).append(keyword.lemma)
+            in_unit.setdefault(occurrence.sentence, []).append(keyword.lemma)
     top = max((k.score for k in keywords.keywords), default=1.0) or 1.0
     # Words in time order, searched by bisection: a sentence's words without a full scan.
     words_in_order = sorted((w for s in transcript.segments for w in s.words), key=lambda w: w.start)
     starts = [w.start for w in words_in_order]
-    sentences = []
+    sentences: list[Scored] = []
     for index, unit in enumerate(units):
-        lemmas = tuple(dict.fromkeys(in_unit.get((unit.start, unit.end), [])))
+        lemmas = tuple(dict.fromkeys(in_unit.get(unit.index, [])))
         length = len(unit.text.split())
         centrality = sum(by_lemma[lemma].score / top for lemma in lemmas) / (1.0 + math.log(max(length, 1)))
         # Words starting in [start, end), and those starting exactly at ``start`` (zero-length units).
@@ -132,14 +140,14 @@ def sentences_of(transcript: Transcript, keywords: SessionKeywords, themes: Sequ
         words = words_in_order[first : max(bisect.bisect_left(starts, unit.end), bisect.bisect_right(starts, unit.start))]
         confidence = sum(w.probability for w in words) / len(words) if words else 0.0
         sentence_themes = frozenset(t for lemma in lemmas for t in by_lemma[lemma].themes if theme_kind.get(t) == "theme")
-        sentences.append(Sentence(index, unit, length, lemmas, sentence_themes, centrality, confidence))
+        sentences.append(Scored(index, unit, length, lemmas, sentence_themes, centrality, confidence))
     return sentences
 
 
 LEADING_FILLERS = re.compile(r"^(?:(?:euh|heu|hum|ben|bah|bon|alors|donc|voila|et|oui|ok)\b[\s,.]*)+")
 
 
-def _quotable(sentence: Sentence, options: SynthesisOptions) -> bool:
+def _quotable(sentence: Scored, options: SynthesisOptions) -> bool:
     """Long enough, short enough, about something, and not a greeting or a thank-you."""
     if not options.min_words <= sentence.words <= options.max_words or not sentence.keywords:
         return False
@@ -147,11 +155,11 @@ def _quotable(sentence: Sentence, options: SynthesisOptions) -> bool:
     return not opening.startswith(tuple(_normalised(g) for g in GREETINGS))
 
 
-def choose_brief(sentences: Sequence[Sentence], duration: float, options: SynthesisOptions) -> list[Sentence]:
+def choose_brief(sentences: Sequence[Scored], duration: float, options: SynthesisOptions) -> list[Scored]:
     """Central sentences that together cover the most themes (greedy, diversity-aware)."""
     wanted = max(options.brief_min, min(options.brief_max, round(duration / 600)))
     pool = [s for s in sentences if _quotable(s, options)]
-    chosen: list[Sentence] = []
+    chosen: list[Scored] = []
     covered: set[str] = set()
     said: set[str] = set()
     while pool and len(chosen) < wanted:
@@ -163,14 +171,14 @@ def choose_brief(sentences: Sequence[Sentence], duration: float, options: Synthe
     return sorted(chosen, key=lambda s: s.index)
 
 
-def _gain(sentence: Sentence, covered: set[str], said: set[str]) -> float:
+def _gain(sentence: Scored, covered: set[str], said: set[str]) -> float:
     """Centrality, raised by themes not covered yet, lowered by keywords already said."""
     new_themes = len(sentence.themes - covered)
     repeated = len(set(sentence.keywords) & said) / max(len(sentence.keywords), 1)
     return sentence.centrality * (1.0 + 0.5 * new_themes) * (1.0 - 0.5 * repeated)
 
 
-def chapters_of(sentences: Sequence[Sentence], keywords: SessionKeywords, duration: float, options: SynthesisOptions) -> list[Chapter]:
+def chapters_of(sentences: Sequence[Scored], keywords: SessionKeywords, duration: float, options: SynthesisOptions) -> list[Chapter]:
     """Topic chapters by lexical cohesion (TextTiling): cut where the words of the sentences
     before and after a gap differ most, about one chapter per ``chapter_seconds``."""
     if not sentences:
@@ -234,7 +242,7 @@ def _cosine(a: Mapping[str, int], b: Mapping[str, int]) -> float:
     return dot / norm if norm else 0.0
 
 
-def choose_quotes(sentences: Sequence[Sentence], exclude: Sequence[Sentence], options: SynthesisOptions) -> list[Sentence]:
+def choose_quotes(sentences: Sequence[Scored], exclude: Sequence[Scored], options: SynthesisOptions) -> list[Scored]:
     """Verbatim quotes: quotable sentences Whisper was most sure of, not already in « En bref »."""
     taken = {s.index for s in exclude}
     pool = [s for s in sentences if _quotable(s, options) and s.index not in taken and s.words >= 12 and not s.unit.text.endswith("?")]
@@ -285,7 +293,7 @@ def synthesize(
 ) -> Synthesis:
     """The draft synthesis of one session, in French, every sentence from the transcript."""
     options = options or SynthesisOptions()
-    sentences = sentences_of(transcript, keywords, themes)
+    sentences = scored_sentences(transcript, keywords, themes)
     brief = choose_brief(sentences, transcript.duration, options)
     front = _front_matter(transcript, keywords, session, themes, transcript_sha256, keywords_sha256)
     by_lemma = {k.lemma: k for k in keywords.keywords}
@@ -322,7 +330,72 @@ def synthesize(
     if session.replay_url:
         out.append(f"- Replay\u00a0: <{session.replay_url}>")
     out.append(f"- Enregistrement\u00a0: {_markdown_text(session.recording)}")
-    out.append("- Transcription\u00a0: [texte](transcript.txt), [sous-titres WebVTT](transcript.vtt), [SRT](transcript.srt), [JSON](transcript.json)")
-    out.append("- Mots-clés par thème\u00a0: [keywords.md](keywords.md)")
+    out.append(
+        f"- Transcription\u00a0: [texte]({Names.TRANSCRIPT_TXT}), [sous-titres WebVTT]({Names.TRANSCRIPT_VTT}), "
+        f"[SRT]({Names.TRANSCRIPT_SRT}), [JSON]({Names.TRANSCRIPT})"
+    )
+    out.append(f"- Mots-clés par thème\u00a0: [{Names.KEYWORDS_MD}]({Names.KEYWORDS_MD})")
     out.append("")
     return Synthesis(session_id=session.id, front_matter=front, markdown="\n".join(out))
+
+
+def inputs(transcript_sha256: str, keywords_sha256: str, session: Session, themes: Sequence[Theme], options: SynthesisOptions) -> dict[str, object]:
+    """What a session's draft synthesis depends on."""
+    from dataclasses import asdict
+
+    return {
+        "transcript_sha256": transcript_sha256,
+        "keywords_sha256": keywords_sha256,
+        "session": asdict(session),
+        "themes": [asdict(t) for t in themes],
+        "options": asdict(options),
+        "version": SYNTHESIS_VERSION,
+    }
+
+
+@dataclass(frozen=True)
+class EditedSynthesis:
+    """A synthesis as the editor left it: its front matter, Markdown body and « En bref »."""
+
+    front_matter: Mapping[str, Any]
+    body: str
+
+    @property
+    def brief(self) -> tuple[str, ...]:
+        """« En bref » items as plain text (stamps and Markdown escapes removed)."""
+        return tuple(_plain_item(line[2:]) for line in section(self.body, "En bref").splitlines() if line.startswith("- "))
+
+
+def section(body: str, heading: str) -> str:
+    """The text under a ``## heading`` of a synthesis, up to the next ``##``."""
+    match = re.search(rf"^## {re.escape(heading)}[ \t]*$", body, flags=re.M)
+    if not match:
+        return ""
+    rest = body[match.end() :]
+    end = re.search(r"^## ", rest, flags=re.M)
+    return rest[: end.start()] if end else rest
+
+
+def _plain_item(text: str) -> str:
+    text = re.sub(r"^\[[^\]]*\]\(#t=[^)]*\)\s*", "", text)
+    return re.sub(r"\\(.)", r"\1", text).strip()
+
+
+def read_synthesis(text: str, source: Any = None) -> EditedSynthesis:
+    """Split a synthesis into its YAML front matter and Markdown body; one-line errors."""
+    if not text.startswith("---\n"):
+        return EditedSynthesis({}, text)
+    try:
+        _, head, body = text.split("---\n", 2)
+    except ValueError:
+        raise PipelineError(source, "front matter is not closed", "end it with a line of three dashes: ---") from None
+    try:
+        data = yaml.safe_load(head) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 2}: " if mark is not None else ""
+        reason = str(getattr(exc, "problem", None) or exc).replace("\n", " ")
+        raise PipelineError(source, f"{where}front matter is not valid YAML ({reason})", "fix that line between the two '---'") from exc
+    if not isinstance(data, dict):
+        raise PipelineError(source, "front matter is not a set of 'key: value' lines", "fix the lines between the two '---'")
+    return EditedSynthesis(data, body)

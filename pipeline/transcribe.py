@@ -24,6 +24,9 @@ from .transcript import ModelInfo, Provenance, Segment, Transcript, Word
 
 ProgressCallback = Callable[[float], None]
 
+TRANSCRIBE_VERSION = 2
+"""Bumped when the transcription's output changes for the same inputs."""
+
 
 @dataclass(frozen=True)
 class TranscriptionOptions:
@@ -31,12 +34,6 @@ class TranscriptionOptions:
 
     model: str = "base"
     """Whisper size name, local CTranslate2 folder or hub id; ``base`` works offline."""
-    device: str = "cpu"
-    """``cpu``, ``cuda`` or ``auto``."""
-    compute_type: str = "auto"
-    """CTranslate2 compute type; ``auto`` means int8 on CPU and float16 on CUDA."""
-    cpu_threads: int = 0
-    """CPU threads for one transcription; 0 uses every core."""
     language: str | None = "fr"
     """Spoken language; ``None`` detects it from the first 30 s."""
     beam_size: int = 5
@@ -58,12 +55,6 @@ class TranscriptionOptions:
     use_vocabulary: bool = True
     """Prime the decoder with the programme's vocabulary and the speakers' names (hotwords)."""
 
-    def resolved_compute_type(self) -> str:
-        """The compute type actually asked of CTranslate2."""
-        if self.compute_type != "auto":
-            return self.compute_type
-        return "float16" if self.device == "cuda" else "int8"
-
     def decoding_options(self) -> dict[str, Any]:
         """The keyword arguments given to faster-whisper (vocabulary excepted)."""
         options: dict[str, Any] = {
@@ -81,6 +72,29 @@ class TranscriptionOptions:
         if self.batch_size:
             options["batch_size"] = self.batch_size
         return options
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How transcription runs: never part of a fingerprint, since it does not change what
+    is computed (``--jobs 2`` must not make every transcript stale)."""
+
+    device: str = "cpu"
+    """``cpu``, ``cuda`` or ``auto``."""
+    compute_type: str = "auto"
+    """CTranslate2 compute type; ``auto`` means int8 on CPU and float16 on CUDA."""
+    cpu_threads: int = 0
+    """CPU threads for one transcription; 0 uses every core."""
+    jobs: int = 1
+    """Recordings transcribed at once on this machine (the CPU threads shared out)."""
+    scheduler: str = ""
+    """Address of a Dask scheduler to send transcriptions to (empty: this machine)."""
+
+    def resolved_compute_type(self, device: str | None = None) -> str:
+        """The compute type actually asked of CTranslate2."""
+        if self.compute_type != "auto":
+            return self.compute_type
+        return "float16" if (device or self.device) == "cuda" else "int8"
 
 
 @dataclass(frozen=True)
@@ -127,6 +141,7 @@ class WhisperTranscriber:
     """The real engine: a faster-whisper model loaded once, reused for every recording."""
 
     options: TranscriptionOptions = field(default_factory=TranscriptionOptions)
+    engine: EngineOptions = field(default_factory=EngineOptions)
     info: EngineInfo = field(init=False)
 
     def __post_init__(self) -> None:
@@ -135,16 +150,16 @@ class WhisperTranscriber:
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         resolved = resolve_model(self.options.model)
-        device = self.options.device
+        device = self.engine.device
         if device == "auto":
             device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-        compute_type = TranscriptionOptions(device=device, compute_type=self.options.compute_type).resolved_compute_type()
+        compute_type = self.engine.resolved_compute_type(device)
         try:
             self._model = WhisperModel(
                 str(resolved.path),
                 device=device,
                 compute_type=compute_type,
-                cpu_threads=_cpu_threads(self.options.cpu_threads),
+                cpu_threads=_cpu_threads(self.engine.cpu_threads),
                 local_files_only=True,
             )
         except (RuntimeError, ValueError) as exc:  # CTranslate2 reports device and type problems so
@@ -296,14 +311,21 @@ class WhisperFactory:
     their own from it."""
 
     options: TranscriptionOptions
+    engine: EngineOptions = EngineOptions()
 
     def __call__(self) -> WhisperTranscriber:
         """Load the model."""
-        return WhisperTranscriber(self.options)
+        return WhisperTranscriber(self.options, self.engine)
 
 
-def threads_per_job(options: TranscriptionOptions, jobs: int) -> TranscriptionOptions:
-    """Share the cores out among ``jobs`` concurrent transcriptions (never oversubscribe)."""
-    if jobs <= 1 or options.cpu_threads:
-        return options
-    return replace(options, cpu_threads=max(1, _cpu_threads(0) // jobs))
+def threads_per_job(engine: EngineOptions) -> EngineOptions:
+    """Share the cores out among ``engine.jobs`` concurrent transcriptions (never oversubscribe)."""
+    if engine.jobs <= 1 or engine.cpu_threads:
+        return engine
+    return replace(engine, cpu_threads=max(1, _cpu_threads(0) // engine.jobs))
+
+
+def inputs(recording_sha256: str, options: TranscriptionOptions, vocabulary: str, model: str) -> dict[str, object]:
+    """What a transcription depends on: the recording's bytes, what Whisper is asked to
+    compute, the vocabulary it is given and the weights (not how it runs: threads, device)."""
+    return {"recording_sha256": recording_sha256, "options": asdict(options), "vocabulary": vocabulary, "model": model, "version": TRANSCRIBE_VERSION}

@@ -15,17 +15,19 @@ from typing import Any
 from .errors import TranscriptFormatError
 
 SCHEMA = "https://github.com/villes-numeriques/pipeline/schemas/transcript"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 had no speakers and no quality record
 
 
 @dataclass(frozen=True)
 class Word:
-    """One recognised word with its timing (seconds) and Whisper's probability."""
+    """One recognised word with its timing (seconds), Whisper's probability and its speaker."""
 
     start: float
     end: float
     word: str
     probability: float
+    speaker: str | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,43 @@ class Segment:
     no_speech_prob: float = 0.0
     compression_ratio: float = 0.0
     temperature: float = 0.0
+    speaker: str | None = None
+    """The speaker of most of its words (segments are split at turn changes)."""
+
+
+@dataclass(frozen=True)
+class SpeakerInfo:
+    """A voice of the session: its label, the name it is shown with, and how much it spoke."""
+
+    id: str
+    name: str
+    role: str = ""
+    seconds: float = 0.0
+    words: int = 0
+
+
+@dataclass(frozen=True)
+class Span:
+    """A stretch of the recording (seconds), with a short note of what happened there."""
+
+    start: float
+    end: float
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Quality:
+    """What the transcription guard saw: speech windows that decoded to too few words,
+    those re-decoded without the prompt, and the speech still left without words."""
+
+    checked_windows: int = 0
+    redecoded: tuple[Span, ...] = ()
+    speech_without_words: tuple[Span, ...] = ()
+
+    @property
+    def seconds_without_words(self) -> float:
+        """Speech seconds that ended with no text after the guard."""
+        return round(sum(s.end - s.start for s in self.speech_without_words), 3)
 
 
 @dataclass(frozen=True)
@@ -78,6 +117,8 @@ class Transcript:
     duration: float
     segments: tuple[Segment, ...]
     provenance: Provenance
+    speakers: tuple[SpeakerInfo, ...] = ()
+    quality: Quality = field(default_factory=Quality)
 
     @property
     def text(self) -> str:
@@ -88,8 +129,8 @@ class Transcript:
 def to_dict(transcript: Transcript) -> dict[str, Any]:
     """The JSON-ready form of a transcript, with its schema and version."""
     body = asdict(transcript)
-    segments = body.pop("segments")
-    provenance = body.pop("provenance")
+    quality = body.pop("quality")
+    quality["seconds_without_words"] = transcript.quality.seconds_without_words
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -99,8 +140,10 @@ def to_dict(transcript: Transcript) -> dict[str, Any]:
             "language_probability": body["language_probability"],
             "duration": body["duration"],
         },
-        "segments": segments,
-        "provenance": provenance,
+        "speakers": body["speakers"],
+        "quality": quality,
+        "segments": body["segments"],
+        "provenance": body["provenance"],
     }
 
 
@@ -113,15 +156,20 @@ def segment_from_dict(seg: Mapping[str, Any]) -> Segment:
     """One segment from its JSON form (positional: an hour of speech has 15,000 words)."""
     return Segment(
         seg["id"], seg["start"], seg["end"], seg["text"],
-        tuple(Word(w["start"], w["end"], w["word"], w["probability"]) for w in seg.get("words", ())),
+        tuple(Word(w["start"], w["end"], w["word"], w["probability"], w.get("speaker")) for w in seg.get("words", ())),
         seg.get("avg_logprob", 0.0), seg.get("no_speech_prob", 0.0), seg.get("compression_ratio", 0.0), seg.get("temperature", 0.0),
+        seg.get("speaker"),
     )
+
+
+def _spans(items: Any) -> tuple[Span, ...]:
+    return tuple(Span(float(i["start"]), float(i["end"]), str(i.get("note", ""))) for i in items or ())
 
 
 def from_dict(data: Mapping[str, Any], source: Path | str | None = None) -> Transcript:
     """Rebuild a transcript from its JSON form; refuse other schema versions clearly."""
     version = data.get("schema_version") if isinstance(data, Mapping) else None
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         raise TranscriptFormatError(
             source,
             f"transcript schema version {version!r} is not supported (expected {SCHEMA_VERSION})",
@@ -135,6 +183,7 @@ def from_dict(data: Mapping[str, Any], source: Path | str | None = None) -> Tran
             **{k: v for k, v in prov.items() if k != "model"},
             model=ModelInfo(**prov["model"]),
         )
+        quality = data.get("quality") or {}
         return Transcript(
             session_id=data["session_id"],
             language=info["language"],
@@ -142,8 +191,10 @@ def from_dict(data: Mapping[str, Any], source: Path | str | None = None) -> Tran
             duration=info["duration"],
             segments=segments,
             provenance=provenance,
+            speakers=tuple(SpeakerInfo(**s) for s in data.get("speakers") or ()),
+            quality=Quality(int(quality.get("checked_windows", 0)), _spans(quality.get("redecoded")), _spans(quality.get("speech_without_words"))),
         )
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise TranscriptFormatError(
             source, f"transcript does not match schema {SCHEMA_VERSION}: {exc}",
             "fix the edited field or regenerate the transcript",

@@ -81,3 +81,19 @@ class FakeTranscriber:
 @pytest.fixture
 def fake_transcriber() -> FakeTranscriber:
     return FakeTranscriber()
+
+
+@pytest.fixture(scope="session")
+def nlp():
+    """spaCy's French pipeline, loaded once for the whole test session."""
+    from pipeline.keywords import load_nlp
+
+    return load_nlp()
+
+
+@pytest.fixture(scope="session")
+def themes():
+    """The programme's themes, as the bundled catalogue has them."""
+    from pipeline.catalogue import load_themes
+
+    return load_themes(ROOT / "recordings" / "themes.toml")

@@ -9,10 +9,10 @@ import pytest
 from pipeline.archive import archive_session, verify
 from pipeline.catalogue import Catalogue, Session, Speaker, load_themes
 from pipeline.cli import main
-from pipeline.keywords import KeywordOptions, load_nlp
-from pipeline.runner import keywords_for_sessions, synthesize_sessions
+from pipeline.plan import Project
+from pipeline.runner import SilentReporter, run_keywords, run_synthesis
+from pipeline.settings import Settings
 from pipeline.store import Store, atomic_write
-from pipeline.synthesis import SynthesisOptions
 
 from .conftest import ROOT, SAMPLE
 
@@ -24,18 +24,19 @@ SESSION = Session(
 
 
 @pytest.fixture
-def archived(tmp_path: Path) -> tuple[Store, Path]:
+def archived(tmp_path: Path, nlp) -> tuple[Store, Path]:
     recordings = tmp_path / "recordings"
     recordings.mkdir()
     (recordings / "seance.mp4").write_bytes(SAMPLE.read_bytes())
     store = Store(tmp_path / "outputs")
     catalogue = Catalogue(sessions=(SESSION,), themes=load_themes(ROOT / "recordings" / "themes.toml"))
     store.write_stage(SESSION.id, "transcribe", "x", {"transcript.json": FIXTURE.read_text(encoding="utf-8"), "transcript.txt": "texte\n"})
-    keywords_for_sessions(store, catalogue, KeywordOptions(), load_nlp)
-    synthesize_sessions(store, catalogue, SynthesisOptions())
+    project = Project(recordings, catalogue, Settings(), store)
+    run_keywords(project, lambda: nlp, SilentReporter())
+    run_synthesis(project, SilentReporter())
     synthesis = store.path(SESSION.id, "synthesis.md")
     synthesis.write_text(synthesis.read_text(encoding="utf-8") + "\nRelu par l'éditrice.\n", encoding="utf-8")
-    synthesize_sessions(store, catalogue, SynthesisOptions(), force=True)  # records the editor's version
+    run_synthesis(project, SilentReporter(), force=True)  # records the editor's version
     return store, archive_session(store, catalogue, SESSION.id, recordings, with_media=True)
 
 

@@ -6,26 +6,19 @@ import pytest
 
 from pipeline import keywords as keywords_io
 from pipeline import transcript as transcript_io
-from pipeline.catalogue import Catalogue, load_themes
+from pipeline.catalogue import Catalogue
 from pipeline.cli import main
-from pipeline.keywords import KeywordOptions, ThemeModel, analyse, extract_keywords, load_nlp
-from pipeline.runner import keywords_for_sessions
+from pipeline.keywords import ThemeModel, analyse, extract_keywords
+from pipeline.plan import Project
+from pipeline.runner import SilentReporter, run_keywords
+from pipeline.sentences import sentences_of
+from pipeline.settings import Settings
 from pipeline.store import Store, atomic_write
 
 from .conftest import ROOT
 
 FIXTURE = Path(__file__).parent / "fixtures" / "transcript-sobriete-gouvernance.json"
 FILLER_WORDS = {"euh", "voilà", "donc", "quoi", "coup", "fait", "bon", "ben", "alors"}
-
-
-@pytest.fixture(scope="module")
-def nlp():
-    return load_nlp()
-
-
-@pytest.fixture(scope="module")
-def themes():
-    return load_themes(ROOT / "recordings" / "themes.toml")
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +55,9 @@ def test_occurrences_point_to_the_sentences_where_the_keyword_is_said(result):
     transcript = transcript_io.load(FIXTURE)
     keyword = by_surface(result)["gouvernance des données"]
     assert keyword.count == len(keyword.occurrences) == 6
-    starts = {s.start for s in transcript.segments if "gouvernance des données" in s.text}
-    assert {o.start for o in keyword.occurrences} <= starts | {w.start for s in transcript.segments for w in s.words}
+    sentences = sentences_of(transcript)
+    assert all("gouvernance des données" in sentences[o.sentence].text.lower() for o in keyword.occurrences)
+    assert all((o.start, o.end) == (sentences[o.sentence].start, sentences[o.sentence].end) for o in keyword.occurrences)
 
 
 def test_coverage_is_a_share_of_speech_time(result):
@@ -93,22 +87,23 @@ def test_a_term_said_in_every_session_weighs_less(nlp, themes):
     assert score["common"] < 0.75 * score["specific"]
 
 
-def test_stage_writes_outputs_and_a_rerun_loads_no_model(tmp_path: Path, themes):
+def test_stage_writes_outputs_and_a_rerun_loads_no_model(tmp_path: Path, nlp, themes):
     store = Store(tmp_path / "outputs")
     atomic_write(store.path("s-1", "transcript.json"), FIXTURE.read_bytes())
     loads = []
 
     def counting_loader():
         loads.append(1)
-        return load_nlp()
+        return nlp
 
-    first = keywords_for_sessions(store, Catalogue(themes=themes), KeywordOptions(), counting_loader)
+    project = Project(tmp_path, Catalogue(themes=themes), Settings(), store)
+    first = run_keywords(project, counting_loader, SilentReporter())
     assert [r.status for r in first.results] == ["keywords"]
     markdown = store.path("s-1", "keywords.md").read_text(encoding="utf-8")
     assert "### Sobriété" in markdown and "**sobriété numérique**" in markdown and "[00:" in markdown
     stored = keywords_io.loads(store.path("s-1", "keywords.json").read_text(encoding="utf-8"))
     assert stored.provenance["transcript_sha256"] == store.sha256("s-1", "transcript.json")
-    second = keywords_for_sessions(store, Catalogue(themes=themes), KeywordOptions(), counting_loader)
+    second = run_keywords(project, counting_loader, SilentReporter())
     assert [r.status for r in second.results] == ["up to date"] and len(loads) == 1
 
 

@@ -45,9 +45,9 @@ def test_unknown_size_is_refused_without_network(tmp_path: Path):
 def test_cuda_without_a_gpu_is_one_clear_error():
     import ctranslate2
 
-    from pipeline.transcribe import TranscriptionOptions, WhisperTranscriber
+    from pipeline.transcribe import EngineOptions, TranscriptionOptions, WhisperTranscriber
 
     if ctranslate2.get_cuda_device_count() > 0:
         pytest.skip("this machine has a CUDA device")
     with pytest.raises(ModelError, match=r"cannot load the model on cuda .*use --device cpu"):
-        WhisperTranscriber(TranscriptionOptions(device="cuda"))
+        WhisperTranscriber(TranscriptionOptions(), EngineOptions(device="cuda"))

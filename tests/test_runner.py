@@ -8,9 +8,10 @@ import pytest
 
 from pipeline import transcript as transcript_io
 from pipeline.catalogue import Catalogue, load_catalogue
-from pipeline.runner import find_recordings, transcribe_recordings
+from pipeline.plan import find_recordings
+from pipeline.runner import transcribe_recordings
 from pipeline.store import Store, atomic_write
-from pipeline.transcribe import TranscriptionOptions
+from pipeline.transcribe import EngineOptions, TranscriptionOptions
 
 from .conftest import ROOT, FakeTranscriber
 
@@ -38,6 +39,7 @@ def test_bad_recordings_are_reported_and_the_good_one_completes(tmp_path: Path, 
     assert good.session_id == "seance-n2-l-atelier-final"
     session_dir = store.session_dir(good.session_id)
     assert sorted(p.name for p in session_dir.iterdir()) == ["state.json", "transcript.json", "transcript.srt", "transcript.txt", "transcript.vtt"]
+    assert all(r.stage == "transcribe" for r in report.results)
     loaded = transcript_io.load(session_dir / "transcript.json")
     assert loaded.provenance.input_name == "Séance « n°2 » l'atelier \"final\".m4a"
     assert len(fake_transcriber.calls) == 1
@@ -300,11 +302,11 @@ def test_parallel_and_dask_runs_use_the_same_jobs(tmp_path: Path, media_dir: Pat
     recordings.append(tmp_path / "notes.mp3")
     store = Store(tmp_path / "outputs")
     if mode == "jobs":
-        report = transcribe_recordings(recordings, Catalogue(), store, TranscriptionOptions(), FakeTranscriber, jobs=2)
+        report = transcribe_recordings(recordings, Catalogue(), store, TranscriptionOptions(), FakeTranscriber, engine=EngineOptions(jobs=2))
     else:
         distributed = pytest.importorskip("dask.distributed")
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-            report = transcribe_recordings(recordings, Catalogue(), store, TranscriptionOptions(), FakeTranscriber, scheduler=cluster.scheduler_address)
+            report = transcribe_recordings(recordings, Catalogue(), store, TranscriptionOptions(), FakeTranscriber, engine=EngineOptions(scheduler=cluster.scheduler_address))
     assert sorted((r.session_id, r.status) for r in report.results) == [("a", "transcribed"), ("b", "transcribed"), ("c", "transcribed"), ("notes", "failed")]
     assert all(store.path(s, "transcript.json").exists() for s in "abc")
 
@@ -312,7 +314,7 @@ def test_parallel_and_dask_runs_use_the_same_jobs(tmp_path: Path, media_dir: Pat
 def test_threads_are_shared_out_between_jobs():
     from pipeline.transcribe import threads_per_job
 
-    assert threads_per_job(TranscriptionOptions(), 1).cpu_threads == 0
-    shared = threads_per_job(TranscriptionOptions(), 2).cpu_threads
+    assert threads_per_job(EngineOptions(jobs=1)).cpu_threads == 0
+    shared = threads_per_job(EngineOptions(jobs=2)).cpu_threads
     assert shared == max(1, len(os.sched_getaffinity(0)) // 2)
-    assert threads_per_job(TranscriptionOptions(cpu_threads=3), 2).cpu_threads == 3
+    assert threads_per_job(EngineOptions(cpu_threads=3, jobs=2)).cpu_threads == 3

@@ -14,7 +14,7 @@ import pytest
 from pipeline import keywords as keywords_io
 from pipeline import transcript as transcript_io
 from pipeline.catalogue import Catalogue, Session, Speaker, load_themes
-from pipeline.keywords import ThemeModel, analyse, extract_keywords, load_nlp
+from pipeline.keywords import ThemeModel, analyse, extract_keywords
 from pipeline.site.publish import publish
 from pipeline.store import Store, atomic_write
 from pipeline.subtitles import to_vtt
@@ -66,13 +66,12 @@ def make_session(index: int, title: str, speakers: tuple[Speaker, ...], recordin
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def site(tmp_path_factory: pytest.TempPathFactory, nlp) -> Path:
     """A three-session site; the third session carries hostile text everywhere."""
     root = tmp_path_factory.mktemp("site")
     recordings = root / "recordings"
     recordings.mkdir()
     (recordings / "seance-1.mp4").write_bytes(SAMPLE.read_bytes())
-    nlp = load_nlp()
     themes = load_themes(ROOT / "recordings" / "themes.toml")
     model = ThemeModel.build(nlp, themes)
     base = transcript_io.load(FIXTURE)
@@ -94,7 +93,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "keywords.json": keywords_io.dumps(found), "keywords.md": "x", "synthesis.md": draft.markdown + f"\n{EVIL}\n",
         }.items():
             atomic_write(store.path(session.id, name), text.encode())
-    return publish(store, Catalogue(sessions=tuple(sessions), themes=themes), recordings=recordings)
+    site, skipped = publish(store, Catalogue(sessions=tuple(sessions), themes=themes), recordings=recordings)
+    assert skipped == []
+    return site
 
 
 def pages(site: Path) -> list[Path]:

@@ -9,13 +9,14 @@ import yaml
 
 from pipeline import keywords as keywords_io
 from pipeline import transcript as transcript_io
-from pipeline.catalogue import Catalogue, Session, Speaker, load_themes
-from pipeline.keywords import ThemeModel, analyse, extract_keywords, load_nlp, units_of
-from pipeline.runner import synthesize_sessions
+from pipeline.catalogue import Catalogue, Session, Speaker
+from pipeline.keywords import ThemeModel, analyse, extract_keywords
+from pipeline.plan import Project
+from pipeline.runner import SilentReporter, run_synthesis
+from pipeline.sentences import sentences_of
+from pipeline.settings import Settings
 from pipeline.store import Store, atomic_write
-from pipeline.synthesis import SynthesisOptions, french_typography, synthesize
-
-from .conftest import ROOT
+from pipeline.synthesis import french_typography, synthesize
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN = FIXTURES / "synthesis-expected.md"
@@ -32,9 +33,7 @@ SESSION = Session(
 
 
 @pytest.fixture(scope="module")
-def parts():
-    nlp = load_nlp()
-    themes = load_themes(ROOT / "recordings" / "themes.toml")
+def parts(nlp, themes):
     transcript = transcript_io.load(FIXTURES / "transcript-sobriete-gouvernance.json")
     found = extract_keywords(transcript, analyse(transcript, nlp), nlp, ThemeModel.build(nlp, themes), SESSION.title)
     return transcript, found, themes
@@ -64,7 +63,7 @@ def test_front_matter_and_sections(parts):
 def test_every_quoted_sentence_is_a_timestamped_transcript_sentence(parts):
     transcript, found, themes = parts
     markdown = synthesize(transcript, found, SESSION, themes).markdown
-    units = {int(u.start): u.text for u in units_of(transcript)}
+    units = {int(u.start): u.text for u in sentences_of(transcript)}
     quoted = re.findall(r"\[\d\d:\d\d\]\(#t=(\d+)\)\s*(?:«\u00a0)?([^\n»]+?)(?:\u00a0»)?$", markdown, flags=re.M)
     quoted += [(t, text) for text, t in re.findall(r"^> «\u00a0(.+?)\u00a0» — \[\d\d:\d\d\]\(#t=(\d+)\)", markdown, flags=re.M)]
     sentences = [(t, text) for t, text in quoted if len(text.split()) > 4]
@@ -96,13 +95,13 @@ def test_an_edited_synthesis_is_kept_and_the_new_draft_goes_beside_it(tmp_path: 
     store = Store(tmp_path)
     atomic_write(store.path(SESSION.id, "transcript.json"), (FIXTURES / "transcript-sobriete-gouvernance.json").read_bytes())
     atomic_write(store.path(SESSION.id, "keywords.json"), keywords_io.dumps(found).encode())
-    catalogue = Catalogue(sessions=(SESSION,), themes=themes)
-    first = synthesize_sessions(store, catalogue, SynthesisOptions())
+    project = Project(tmp_path, Catalogue(sessions=(SESSION,), themes=themes), Settings(), store)
+    first = run_synthesis(project, SilentReporter())
     assert [r.status for r in first.results] == ["drafted"]
     synthesis = store.path(SESSION.id, "synthesis.md")
     edited = synthesis.read_text(encoding="utf-8").replace("status: \"draft\"", "status: \"reviewed\"") + "\nNote de l'éditrice.\n"
     synthesis.write_text(edited, encoding="utf-8")
-    again = synthesize_sessions(store, catalogue, SynthesisOptions(), force=True)
+    again = run_synthesis(project, SilentReporter(), force=True)
     assert synthesis.read_text(encoding="utf-8") == edited
     assert again.results[0].kept_edits == (store.path(SESSION.id, "synthesis.draft.md"),)
     assert "status: \"draft\"" in store.path(SESSION.id, "synthesis.draft.md").read_text(encoding="utf-8")

@@ -48,7 +48,7 @@ def test_json_carries_schema_info_and_provenance():
     assert data["info"] == {"language": "fr", "language_probability": 0.99, "duration": 60.0}
     segment = data["segments"][0]
     assert {"start", "end", "text", "words", "avg_logprob", "no_speech_prob"} <= set(segment)
-    assert {"start", "end", "word", "probability"} == set(segment["words"][0])
+    assert {"start", "end", "word", "probability", "speaker"} == set(segment["words"][0])
     assert data["provenance"]["input_sha256"] == "a" * 64
     assert data["provenance"]["model"]["sha256"]["model.bin"] == "b" * 64
 

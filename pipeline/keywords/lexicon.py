@@ -1,0 +1,27 @@
+"""French word lists: what never becomes a keyword of a talk."""
+
+from __future__ import annotations
+
+# Oral fillers, discourse markers and words too general to be keywords in a talk.
+FILLERS = frozenset(
+    """euh heu hum bah ben bon voilà donc quoi hein genre truc trucs machin chose choses
+    fait coup enfin alors bref disons ouais oui non merci bonjour bonsoir accord
+    effectivement justement évidemment finalement vraiment simplement
+    fois façon manière moment exemple question questions niveau sens point cas idée
+    monsieur madame gens personne personnes part""".split()
+)
+# Nouns that mostly live inside prepositional locutions (« face à », « dans le cadre de »,
+# « au sein de », « l'ensemble de ») and carry no topic of their own.
+LOCUTION_NOUNS = frozenset(
+    """face cadre cours sein lieu suite propos raison ensemble charge espèce sorte travers
+    biais côté égard vue titre moyen compte partie nombre plupart reste total""".split()
+)
+# Time words: a date or a weekday is never a keyword of a talk.
+TIME_WORDS = frozenset(
+    """janvier février mars avril mai juin juillet août septembre octobre novembre décembre
+    lundi mardi mercredi jeudi vendredi samedi dimanche jour jours semaine semaines mois an ans
+    année années heure heures minute minutes seconde secondes nuit matin soir soirée hier demain
+    aujourd'hui date""".split()
+)
+# Multi-word discourse markers, matched on lower-cased surface text.
+FILLER_PHRASES = ("en fait", "du coup", "c'est-à-dire", "tout à fait", "d'accord", "par exemple", "en tout cas")

@@ -1,0 +1,108 @@
+"""The keywords stage's data: options, candidates, keywords and a session's result."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class KeywordOptions:
+    """How candidates are found and ranked."""
+
+    top_n: int = 30
+    """Keywords kept per session."""
+    max_words: int = 5
+    """Longest candidate, in words."""
+    title_boost: float = 1.0
+    """Extra weight for a candidate whose words appear in the title (0 disables)."""
+    position_weight: float = 2.0
+    """Weight of an early first mention: score × (1 + w / (1 + 10 × relative position))."""
+    background_documents: float = 5.0
+    """Strength of the background-frequency prior on the IDF, in pseudo-documents: it
+    dominates while the series has few sessions and fades as it grows (0 disables)."""
+    length_bonus: float = 0.0
+    """Extra weight per word beyond the first, for multi-word phrases."""
+    de_phrases: bool = True
+    """Allow one « de » complement in a candidate (« gouvernance des données »)."""
+    nested: bool = True
+    """Also count every noun, and every noun with its adjectives, inside longer phrases."""
+    standalone: bool = True
+    """Keep a nested candidate only if it also occurs on its own at least once."""
+    theme_similarity: float = 0.68
+    """Cosine similarity to a theme's nearest seed term above which a keyword joins it."""
+    theme_margin: float = 0.03
+    """How much closer to that theme than to the next one the keyword must be."""
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """Where a keyword is said: the index of its sentence, and that sentence's time span."""
+
+    sentence: int
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Keyword:
+    """A ranked keyword with its most frequent surface form and every occurrence."""
+
+    lemma: str
+    surface: str
+    score: float
+    count: int
+    occurrences: tuple[Occurrence, ...]
+    themes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ThemeKeywords:
+    """A theme's ranked keywords in one session and the share of the session that deals with it."""
+
+    theme_id: str
+    label: str
+    keywords: tuple[str, ...]
+    coverage: float
+
+
+@dataclass(frozen=True)
+class SessionKeywords:
+    """The keywords stage's result for one session."""
+
+    session_id: str
+    keywords: tuple[Keyword, ...]
+    themes: tuple[ThemeKeywords, ...]
+    candidates: tuple[str, ...] = ()
+    """Every candidate lemma (for the series' document frequencies)."""
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A candidate keyword of one session: its lemma key, content words, most frequent
+    surface form, occurrences and the relative position (0-1) of its first mention."""
+
+    lemma: str
+    words: tuple[str, ...]
+    surface: str
+    occurrences: tuple[Occurrence, ...]
+    first: float
+
+
+@dataclass
+class CandidateBuilder:
+    """A candidate being collected (mutable until frozen)."""
+
+    lemma: str
+    words: tuple[str, ...]
+    first: float
+    surfaces: Counter[str] = field(default_factory=Counter)
+    occurrences: list[Occurrence] = field(default_factory=list)
+    alone: int = 0
+
+    def freeze(self) -> Candidate:
+        """The finished candidate."""
+        return Candidate(self.lemma, self.words, self.surfaces.most_common(1)[0][0], tuple(self.occurrences), self.first)

@@ -1,0 +1,371 @@
+"""One planner: where each (session, stage) stands, and why.
+
+``pipeline status`` prints the plan; ``pipeline run`` asks the same functions, step by step,
+whether to run (the inputs of a later stage are only known once the earlier one has run).
+A stage's state comes from its fingerprint, computed from the stage's own ``inputs(...)``:
+``done`` when the recorded inputs match today's and its files are there, ``stale`` when they
+changed, ``missing`` when it never ran, ``waiting`` when an earlier stage must run first,
+``interrupted`` when a killed transcription left a checkpoint (the next run resumes it), and
+``failed`` with the reason from the last run. Read-only: no model is loaded, nothing written.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import __version__
+from . import keywords as keywords_stage
+from . import synthesis as synthesis_stage
+from . import transcribe as transcribe_stage
+from .catalogue import Catalogue, Session
+from .errors import PipelineError, RecordingError
+from .keywords import document_frequencies
+from .media import MEDIA_SUFFIXES
+from .models import model_identity
+from .settings import Settings
+from .store import Names, SessionState, Store, fingerprint
+
+SESSION_STAGES = ("transcribe", "keywords", "synthesis", "archive")
+SERIES_STAGES = ("publish",)
+STAGES = ("transcribe", "keywords", "synthesis", "publish", "archive")
+"""Every stage, in the order a run takes them."""
+
+
+class State(str, enum.Enum):
+    """Where a step stands."""
+
+    DONE = "done"
+    STALE = "stale"
+    MISSING = "missing"
+    WAITING = "waiting"
+    INTERRUPTED = "interrupted"
+    RUNNING = "running"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Step:
+    """One stage of one session (or of the series)."""
+
+    stage: str
+    state: State
+    reason: str = ""
+    inputs: str = ""
+    seconds: float | None = None
+
+    @property
+    def todo(self) -> bool:
+        """True when a run would (re)do this step."""
+        return self.state is not State.DONE
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    """A session's steps, and the recording it comes from (None: only its outputs exist)."""
+
+    session: Session
+    recording: Path | None
+    steps: tuple[Step, ...]
+
+    def step(self, stage: str) -> Step:
+        """The step of a stage."""
+        return next(s for s in self.steps if s.stage == stage)
+
+    @property
+    def next_run(self) -> str:
+        """The stages a plain ``pipeline run`` would (re)do, or « nothing »."""
+        todo = [("resume " if s.state is State.INTERRUPTED else "") + s.stage for s in self.steps if s.todo]
+        return ", ".join(todo) if todo else "nothing"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every session's steps, the series-wide ones, and who holds ``outputs/`` now."""
+
+    sessions: tuple[SessionPlan, ...]
+    series: tuple[Step, ...]
+    running: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """A recording and the session it feeds (``error`` when it cannot be used)."""
+
+    path: Path
+    session: Session
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Project:
+    """What a run works on: the recordings, the catalogue, the settings and ``outputs/``."""
+
+    recordings_dir: Path
+    catalogue: Catalogue
+    settings: Settings
+    store: Store
+    explicit: tuple[Path, ...] | None = None
+    """Recordings named on the command line (else: every media file of ``recordings_dir``)."""
+
+    def recordings(self) -> list[Path]:
+        """The recordings this project transcribes."""
+        if self.explicit is not None:
+            return list(self.explicit)
+        return find_recordings(self.recordings_dir) if self.recordings_dir.is_dir() else []
+
+    def sources(self) -> list[Source]:
+        """Each recording with its session; two recordings for one session id are an error
+        for the second (it would overwrite the first's outputs)."""
+        seen: dict[str, Path] = {}
+        result = []
+        for path in self.recordings():
+            session = self.catalogue.session_for(path)
+            first = seen.setdefault(session.id, path)
+            error = ""
+            if first != path:
+                error = RecordingError(
+                    path, f"maps to session id '{session.id}', already used by {first.name}", "rename one of the files or give it an entry with its own id in sessions.toml"
+                ).one_line()
+            result.append(Source(path, session, error))
+        return result
+
+    def session(self, session_id: str) -> Session:
+        """The catalogue entry of a session id (a minimal one when it has none)."""
+        for source in self.sources():
+            if source.session.id == session_id and not source.error:
+                return source.session
+        return self.catalogue.session_by_id(session_id)
+
+
+def find_recordings(folder: Path) -> list[Path]:
+    """Media files directly inside ``folder``, sorted by name (hidden files skipped)."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in MEDIA_SUFFIXES and not p.name.startswith(".") and p.is_file())
+
+
+# -- each stage's fingerprint, from the stage's own inputs(...) ---------------------------
+
+
+def transcribe_fingerprint(project: Project, session: Session, recording: Path) -> str:
+    """The transcription's fingerprint for a recording (hashes it, with a cache)."""
+    options = project.settings.transcription
+    try:
+        sha = project.store.recording_sha256(recording)
+    except OSError as exc:
+        raise RecordingError(recording, f"cannot be read ({exc.strerror})", "check the file name and its permissions") from exc
+    vocabulary = transcribe_stage.build_vocabulary(session, project.catalogue.themes) if options.use_vocabulary else ""
+    return fingerprint(transcribe_stage.inputs(sha, options, vocabulary, model_identity(options.model)))
+
+
+@dataclass(frozen=True)
+class Series:
+    """The series' document frequencies (for keyword ranking), once every session's
+    candidates are known; ``complete`` is False when some must be parsed again."""
+
+    candidates: Mapping[str, tuple[str, ...]]
+    complete: bool
+
+    @property
+    def digest(self) -> str:
+        """Fingerprint of the document frequencies."""
+        return fingerprint(dict(document_frequencies(self.candidates.values())))
+
+    @property
+    def documents(self) -> int:
+        """Sessions in the series."""
+        return len(self.candidates)
+
+
+def stored_candidates(project: Project, session_id: str) -> tuple[str, ...] | None:
+    """A session's candidate lemmas from its keywords.json, if made from its present
+    transcript with today's options (else None: it must be parsed again)."""
+    store = project.store
+    if not store.path(session_id, Names.KEYWORDS).exists():
+        return None
+    try:
+        stored = keywords_stage.load(store.path(session_id, Names.KEYWORDS))
+    except PipelineError:
+        return None
+    same_transcript = stored.provenance.get("transcript_sha256") == store.sha256(session_id, Names.TRANSCRIPT)
+    same_options = stored.provenance.get("options") == keywords_options_digest(project)
+    return stored.candidates if same_transcript and same_options else None
+
+
+def keywords_options_digest(project: Project) -> str:
+    """Fingerprint of the keyword options (recorded in keywords.json)."""
+    from dataclasses import asdict
+
+    return fingerprint({"options": asdict(project.settings.keywords), "version": keywords_stage.KEYWORDS_VERSION})
+
+
+def stored_series(project: Project) -> Series:
+    """The series as the stored keywords describe it (no parsing)."""
+    known = {s: stored_candidates(project, s) for s in project.store.sessions_with(Names.TRANSCRIPT)}
+    return Series({s: c for s, c in known.items() if c is not None}, all(c is not None for c in known.values()))
+
+
+def keywords_fingerprint(project: Project, session_id: str, series: Series) -> str:
+    """The keywords' fingerprint of a session with a transcript."""
+    store = project.store
+    inputs = keywords_stage.inputs(
+        store.sha256(session_id, Names.TRANSCRIPT), project.catalogue.themes, project.session(session_id).title, project.settings.keywords, series.digest
+    )
+    return fingerprint(inputs)
+
+
+def synthesis_fingerprint(project: Project, session_id: str) -> str:
+    """The draft synthesis' fingerprint of a session with a transcript and keywords."""
+    store = project.store
+    inputs = synthesis_stage.inputs(
+        store.sha256(session_id, Names.TRANSCRIPT), store.sha256(session_id, Names.KEYWORDS), project.session(session_id), project.catalogue.themes, project.settings.synthesis
+    )
+    return fingerprint(inputs)
+
+
+ARCHIVE_VERSION = 1
+
+
+def archive_fingerprint(project: Project, session_id: str) -> str:
+    """What a session's bag holds: its files, its catalogue entry and the archive options."""
+    from dataclasses import asdict
+
+    store = project.store
+    files = {name: store.sha256(session_id, name) for name in Names.ARCHIVED if store.path(session_id, name).exists()}
+    return fingerprint(
+        {"files": files, "session": asdict(project.session(session_id)), "options": asdict(project.settings.archive), "version": ARCHIVE_VERSION}
+    )
+
+
+def publish_fingerprint(project: Project) -> str:
+    """Everything the site is built from: every session's published files, the catalogue,
+    the recordings it links, the options and the pipeline version (templates)."""
+    from dataclasses import asdict
+
+    store = project.store
+    sessions = {}
+    for session_id in store.sessions_with(Names.SYNTHESIS):
+        names = (Names.SYNTHESIS, Names.TRANSCRIPT, Names.KEYWORDS, *Names.DOWNLOADS)
+        sessions[session_id] = {name: store.sha256(session_id, name) for name in names if store.path(session_id, name).exists()}
+    media = {}
+    for session in project.catalogue.sessions:
+        path = project.recordings_dir / session.recording
+        if path.is_file():
+            stat = path.stat()
+            media[session.id] = f"{stat.st_size}@{stat.st_mtime_ns}"
+    return fingerprint(
+        {"sessions": sessions, "catalogue": asdict(project.catalogue), "media": media, "options": asdict(project.settings.publish), "version": __version__}
+    )
+
+
+# -- the plan -------------------------------------------------------------------------------
+
+
+def _recorded(state: SessionState, store: Store, session_id: str, stage: str, inputs: str, last: Mapping[tuple[str, str], Mapping[str, object]]) -> Step:
+    """A step whose inputs are known: done, interrupted, failed, stale or missing."""
+    if store.is_fresh(session_id, stage, inputs):
+        row = last.get((session_id, stage))
+        seconds = row.get("seconds") if row and row.get("status") not in ("up to date", "failed") else None
+        return Step(stage, State.DONE, _edits(store, session_id, stage, state), inputs, float(seconds) if isinstance(seconds, (int, float)) else None)
+    row = last.get((session_id, stage))
+    if row and row.get("status") == "failed" and row.get("inputs") in (inputs, None, ""):
+        return Step(stage, State.FAILED, str(row.get("error", "")), inputs)
+    if stage in state.stages:
+        return Step(stage, State.STALE, "its inputs changed", inputs)
+    return Step(stage, State.MISSING, "", inputs)
+
+
+def _edits(store: Store, session_id: str, stage: str, state: SessionState) -> str:
+    record = state.stages.get(stage)
+    edited = [name for name in (record.files if record else {}) if store.is_edited(session_id, name, state)]
+    return f"edited by an editor: {', '.join(edited)}" if edited else ""
+
+
+def session_steps(project: Project, session: Session, recording: Path | None, series: Series, error: str = "") -> tuple[Step, ...]:
+    """Every step of one session, in stage order (what ``status`` shows for it)."""
+    store = project.store
+    state = store.state(session.id)
+    last = store.last_run()
+    steps: list[Step] = []
+
+    # transcribe
+    if error:
+        steps.append(Step("transcribe", State.FAILED, error))
+    elif recording is None:
+        has = store.path(session.id, Names.TRANSCRIPT).exists()
+        steps.append(Step("transcribe", State.DONE if has else State.MISSING, "recording not in recordings/"))
+    else:
+        try:
+            inputs = transcribe_fingerprint(project, session, recording)
+            step = _recorded(state, store, session.id, "transcribe", inputs, last)
+            partial = store.read_checkpoint(session.id, "transcribe", inputs) if step.todo else []
+            if partial:
+                running = store.holder()
+                step = Step("transcribe", State.RUNNING if running else State.INTERRUPTED, f"{partial[-1]['end']:.0f} s transcribed", inputs)
+            steps.append(step)
+        except PipelineError as exc:
+            steps.append(Step("transcribe", State.FAILED, exc.one_line()))
+
+    # keywords, synthesis, archive: each waits for the one before
+    has_transcript = store.path(session.id, Names.TRANSCRIPT).exists()
+    before = steps[-1]
+    if not has_transcript:
+        steps.append(Step("keywords", State.WAITING, "needs a transcript"))
+    elif before.todo:
+        steps.append(Step("keywords", State.WAITING, "after transcribe"))
+    else:
+        step = _recorded(state, store, session.id, "keywords", keywords_fingerprint(project, session.id, series), last)
+        if not series.complete and step.state is State.DONE:
+            step = Step("keywords", State.STALE, "the series changed (document frequencies)", step.inputs)
+        steps.append(step)
+    steps.append(_after(project, state, last, session.id, "synthesis", steps[-1], synthesis_fingerprint, (Names.KEYWORDS,)))
+    steps.append(_after(project, state, last, session.id, "archive", steps[-1], archive_fingerprint, (Names.TRANSCRIPT,)))
+    return tuple(steps)
+
+
+def _after(project: Project, state: SessionState, last: Mapping[tuple[str, str], Mapping[str, object]], session_id: str, stage: str, before: Step, inputs_of: object, needs: Sequence[str]) -> Step:
+    store = project.store
+    missing = [name for name in needs if not store.path(session_id, name).exists()]
+    if missing:
+        return Step(stage, State.WAITING, f"needs {missing[0]}")
+    if before.todo:
+        return Step(stage, State.WAITING, f"after {before.stage}")
+    assert callable(inputs_of)
+    return _recorded(state, store, session_id, stage, inputs_of(project, session_id), last)
+
+
+def publish_step(project: Project, sessions: Iterable[SessionPlan] = ()) -> Step:
+    """The site: done when built from today's inputs."""
+    waiting = [p.session.id for p in sessions if p.step("synthesis").todo]
+    if waiting:
+        return Step("publish", State.WAITING, f"after synthesis of {len(waiting)} session(s)")
+    if not project.store.sessions_with(Names.SYNTHESIS):
+        return Step("publish", State.WAITING, "needs a synthesis")
+    inputs = publish_fingerprint(project)
+    record = project.store.series_state().get("publish")
+    if record is not None and record.inputs == inputs and project.store.site_dir.is_dir():
+        return Step("publish", State.DONE, "", inputs)
+    row = project.store.last_run().get(("", "publish"))
+    if row and row.get("status") == "failed":
+        return Step("publish", State.FAILED, str(row.get("error", "")), inputs)
+    return Step("publish", State.STALE if record else State.MISSING, "", inputs)
+
+
+def make_plan(project: Project) -> Plan:
+    """Every recording's session and every session in ``outputs/``, stage by stage."""
+    series = stored_series(project)
+    seen: dict[str, SessionPlan] = {}
+    for source in project.sources():
+        key = source.session.id if not source.error else f"{source.session.id} ({source.path.name})"
+        seen[key] = SessionPlan(source.session, source.path, session_steps(project, source.session, source.path, series, source.error))
+    if project.explicit is None:
+        for session_id in project.store.sessions():
+            if session_id not in seen:
+                session = project.catalogue.session_by_id(session_id)
+                seen[session_id] = SessionPlan(session, None, session_steps(project, session, None, series))
+    sessions = tuple(seen[k] for k in sorted(seen))
+    return Plan(sessions, (publish_step(project, sessions),), project.store.holder())

@@ -1,0 +1,54 @@
+"""Sentence units: the moments readers jump to, built once from a transcript.
+
+Batched decoding gives segments of up to 30 s; a sentence, cut at final punctuation using
+word timestamps (and at a change of speaker), is what a keyword occurrence, a quoted
+passage or a search hit points to. Every later stage refers to sentences by their index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .transcript import Transcript, Word
+
+SENTENCE_END = (".", "?", "!", "…")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of the transcript: its index, text, time span, segment and speaker."""
+
+    index: int
+    text: str
+    start: float
+    end: float
+    segment_id: int
+    speaker: str | None = None
+
+
+def sentences_of(transcript: Transcript) -> tuple[Sentence, ...]:
+    """Every sentence of a transcript, in order, indexed from 0."""
+    pieces: list[tuple[str, float, float, int, str | None]] = []
+    for segment in transcript.segments:
+        if not segment.words:
+            if segment.text.strip():
+                pieces.append((segment.text.strip(), segment.start, segment.end, segment.id, segment.speaker))
+            continue
+        pending: list[Word] = []
+        for word in segment.words:
+            if pending and word.speaker != pending[-1].speaker:
+                pieces.append(_piece(pending, segment.id))
+                pending = []
+            pending.append(word)
+            if word.word.strip().endswith(SENTENCE_END):
+                pieces.append(_piece(pending, segment.id))
+                pending = []
+        if pending:
+            pieces.append(_piece(pending, segment.id))
+    kept = [p for p in pieces if p[0]]
+    return tuple(Sentence(index, text, start, end, segment_id, speaker) for index, (text, start, end, segment_id, speaker) in enumerate(kept))
+
+
+def _piece(words: Sequence[Word], segment_id: int) -> tuple[str, float, float, int, str | None]:
+    return "".join(w.word for w in words).strip(), words[0].start, words[-1].end, segment_id, words[0].speaker
