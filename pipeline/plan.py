@@ -182,18 +182,19 @@ class Series:
 
 
 def stored_candidates(project: Project, session_id: str) -> tuple[str, ...] | None:
-    """A session's candidate lemmas from its keywords.json, if made from its present
-    transcript with today's options (else None: it must be parsed again)."""
-    store = project.store
-    if not store.path(session_id, Names.KEYWORDS).exists():
+    """A session's candidate lemmas as its last keywords run recorded them (in the
+    pipeline's own state, not in keywords.json, which an editor may touch), if made from
+    its present transcript with today's options (else None: it must be parsed again)."""
+    record = project.store.state(session_id).stages.get("keywords")
+    if record is None or record.facts.get("candidates_of") != candidates_key(project, session_id):
         return None
-    try:
-        stored = keywords_stage.load(store.path(session_id, Names.KEYWORDS))
-    except PipelineError:
-        return None
-    same_transcript = stored.provenance.get("transcript_sha256") == store.sha256(session_id, Names.TRANSCRIPT)
-    same_options = stored.provenance.get("options") == keywords_options_digest(project)
-    return stored.candidates if same_transcript and same_options else None
+    candidates = record.facts.get("candidates")
+    return tuple(str(c) for c in candidates) if isinstance(candidates, list) else None
+
+
+def candidates_key(project: Project, session_id: str) -> str:
+    """What a session's candidates depend on: its transcript and the keyword options."""
+    return fingerprint({"transcript": project.store.sha256(session_id, Names.TRANSCRIPT), "options": keywords_options_digest(project)})
 
 
 def keywords_options_digest(project: Project) -> str:
@@ -209,13 +210,15 @@ def stored_series(project: Project) -> Series:
     return Series({s: c for s, c in known.items() if c is not None}, all(c is not None for c in known.values()))
 
 
-def keywords_fingerprint(project: Project, session_id: str, series: Series) -> str:
-    """The keywords' fingerprint of a session with a transcript."""
+def keywords_fingerprints(project: Project, session_id: str, series: Series) -> tuple[str, str]:
+    """The keywords' fingerprint of a session with a transcript, and the part of it that
+    does not depend on the rest of the series (its own transcript, title, options)."""
     store = project.store
     inputs = keywords_stage.inputs(
         store.sha256(session_id, Names.TRANSCRIPT), project.catalogue.themes, project.session(session_id).title, project.settings.keywords, series.digest
     )
-    return fingerprint(inputs)
+    own = fingerprint({k: v for k, v in inputs.items() if k != "series"})
+    return fingerprint(inputs), own
 
 
 def synthesis_fingerprint(project: Project, session_id: str) -> str:
@@ -285,46 +288,57 @@ def _edits(store: Store, session_id: str, stage: str, state: SessionState) -> st
     return f"edited by an editor: {', '.join(edited)}" if edited else ""
 
 
-def session_steps(project: Project, session: Session, recording: Path | None, series: Series, error: str = "") -> tuple[Step, ...]:
-    """Every step of one session, in stage order (what ``status`` shows for it)."""
+def _keywords_step(project: Project, state: SessionState, last: Mapping[tuple[str, str], Mapping[str, object]], session_id: str, series: Series, pending: Sequence[str]) -> Step:
+    """Keywords are ranked against the whole series: when another session's transcript or
+    candidates are about to change, a session whose own inputs did not change waits."""
+    inputs, own = keywords_fingerprints(project, session_id, series)
+    step = _recorded(state, project.store, session_id, "keywords", inputs, last)
+    record = state.stages.get("keywords")
+    own_unchanged = record is not None and record.facts.get("own") == own
+    uncertain = [s for s in pending if s != session_id] or ([] if series.complete else ["a session whose keywords must be parsed again"])
+    if uncertain and own_unchanged and step.state in (State.DONE, State.STALE):
+        return Step("keywords", State.WAITING, f"the series' word frequencies may change ({', '.join(uncertain[:3])})", inputs)
+    if step.state is State.STALE and own_unchanged:
+        return Step("keywords", State.STALE, "the series changed (word frequencies)", inputs)
+    return step
+
+
+def transcribe_step(project: Project, session: Session, recording: Path | None, error: str = "") -> Step:
+    """The transcription step of a session (``error``: its recording cannot be used)."""
     store = project.store
-    state = store.state(session.id)
-    last = store.last_run()
-    steps: list[Step] = []
-
-    # transcribe
     if error:
-        steps.append(Step("transcribe", State.FAILED, error))
-    elif recording is None:
+        return Step("transcribe", State.FAILED, error)
+    if recording is None:
         has = store.path(session.id, Names.TRANSCRIPT).exists()
-        steps.append(Step("transcribe", State.DONE if has else State.MISSING, "recording not in recordings/"))
-    else:
-        try:
-            inputs = transcribe_fingerprint(project, session, recording)
-            step = _recorded(state, store, session.id, "transcribe", inputs, last)
-            partial = store.read_checkpoint(session.id, "transcribe", inputs) if step.todo else []
-            if partial:
-                running = store.holder()
-                step = Step("transcribe", State.RUNNING if running else State.INTERRUPTED, f"{partial[-1]['end']:.0f} s transcribed", inputs)
-            steps.append(step)
-        except PipelineError as exc:
-            steps.append(Step("transcribe", State.FAILED, exc.one_line()))
+        return Step("transcribe", State.DONE if has else State.MISSING, "recording not in recordings/")
+    try:
+        inputs = transcribe_fingerprint(project, session, recording)
+    except PipelineError as exc:
+        return Step("transcribe", State.FAILED, exc.one_line())
+    step = _recorded(store.state(session.id), store, session.id, "transcribe", inputs, store.last_run())
+    partial = store.read_checkpoint(session.id, "transcribe", inputs) if step.todo else []
+    if partial:
+        running = store.holder()
+        step = Step("transcribe", State.RUNNING if running else State.INTERRUPTED, f"{partial[-1]['end']:.0f} s transcribed", inputs)
+    return step
 
-    # keywords, synthesis, archive: each waits for the one before
-    has_transcript = store.path(session.id, Names.TRANSCRIPT).exists()
-    before = steps[-1]
-    if not has_transcript:
-        steps.append(Step("keywords", State.WAITING, "needs a transcript"))
-    elif before.todo:
-        steps.append(Step("keywords", State.WAITING, "after transcribe"))
+
+def later_steps(project: Project, session_id: str, transcription: Step, series: Series, pending: Sequence[str] = ()) -> tuple[Step, ...]:
+    """Keywords, synthesis and archive of a session, each waiting for the one before.
+    ``pending``: sessions whose transcription a run would redo (their candidates may change
+    the whole series' keyword ranking)."""
+    store = project.store
+    state = store.state(session_id)
+    last = store.last_run()
+    if not store.path(session_id, Names.TRANSCRIPT).exists():
+        keywords = Step("keywords", State.WAITING, "needs a transcript")
+    elif transcription.todo:
+        keywords = Step("keywords", State.WAITING, "after transcribe")
     else:
-        step = _recorded(state, store, session.id, "keywords", keywords_fingerprint(project, session.id, series), last)
-        if not series.complete and step.state is State.DONE:
-            step = Step("keywords", State.STALE, "the series changed (document frequencies)", step.inputs)
-        steps.append(step)
-    steps.append(_after(project, state, last, session.id, "synthesis", steps[-1], synthesis_fingerprint, (Names.KEYWORDS,)))
-    steps.append(_after(project, state, last, session.id, "archive", steps[-1], archive_fingerprint, (Names.TRANSCRIPT,)))
-    return tuple(steps)
+        keywords = _keywords_step(project, state, last, session_id, series, pending)
+    synthesis = _after(project, state, last, session_id, "synthesis", keywords, synthesis_fingerprint, (Names.KEYWORDS,))
+    archive = _after(project, state, last, session_id, "archive", synthesis, archive_fingerprint, (Names.TRANSCRIPT,))
+    return keywords, synthesis, archive
 
 
 def _after(project: Project, state: SessionState, last: Mapping[tuple[str, str], Mapping[str, object]], session_id: str, stage: str, before: Step, inputs_of: object, needs: Sequence[str]) -> Step:
@@ -339,8 +353,8 @@ def _after(project: Project, state: SessionState, last: Mapping[tuple[str, str],
 
 
 def publish_step(project: Project, sessions: Iterable[SessionPlan] = ()) -> Step:
-    """The site: done when built from today's inputs."""
-    waiting = [p.session.id for p in sessions if p.step("synthesis").todo]
+    """The site: done when built from today's inputs (sessions left out are named)."""
+    waiting = [p.session.id for p in sessions if p.step("synthesis").todo and p.step("synthesis").state is not State.FAILED]
     if waiting:
         return Step("publish", State.WAITING, f"after synthesis of {len(waiting)} session(s)")
     if not project.store.sessions_with(Names.SYNTHESIS):
@@ -348,24 +362,29 @@ def publish_step(project: Project, sessions: Iterable[SessionPlan] = ()) -> Step
     inputs = publish_fingerprint(project)
     record = project.store.series_state().get("publish")
     if record is not None and record.inputs == inputs and project.store.site_dir.is_dir():
-        return Step("publish", State.DONE, "", inputs)
+        left_out = record.facts.get("skipped") or []
+        return Step("publish", State.DONE, f"left out of the site: {', '.join(map(str, left_out))}" if left_out else "", inputs)
     row = project.store.last_run().get(("", "publish"))
-    if row and row.get("status") == "failed":
+    if row and row.get("status") == "failed" and row.get("inputs") in (inputs, None, ""):
         return Step("publish", State.FAILED, str(row.get("error", "")), inputs)
     return Step("publish", State.STALE if record else State.MISSING, "", inputs)
 
 
 def make_plan(project: Project) -> Plan:
     """Every recording's session and every session in ``outputs/``, stage by stage."""
-    series = stored_series(project)
-    seen: dict[str, SessionPlan] = {}
+    entries: dict[str, tuple[Session, Path | None, Step]] = {}
     for source in project.sources():
         key = source.session.id if not source.error else f"{source.session.id} ({source.path.name})"
-        seen[key] = SessionPlan(source.session, source.path, session_steps(project, source.session, source.path, series, source.error))
+        entries[key] = (source.session, source.path, transcribe_step(project, source.session, source.path, source.error))
     if project.explicit is None:
         for session_id in project.store.sessions():
-            if session_id not in seen:
+            if session_id not in entries:
                 session = project.catalogue.session_by_id(session_id)
-                seen[session_id] = SessionPlan(session, None, session_steps(project, session, None, series))
-    sessions = tuple(seen[k] for k in sorted(seen))
+                entries[session_id] = (session, None, transcribe_step(project, session, None))
+    pending = [session.id for session, _, step in entries.values() if step.todo and step.state is not State.FAILED]
+    series = stored_series(project)
+    sessions = tuple(
+        SessionPlan(session, recording, (step, *later_steps(project, session.id, step, series, pending)))
+        for session, recording, step in (entries[k] for k in sorted(entries))
+    )
     return Plan(sessions, (publish_step(project, sessions),), project.store.holder())

@@ -326,7 +326,7 @@ def run_keywords(
             started = time.perf_counter()
             if session_id not in series_ids:
                 raise PipelineError(store.path(session_id, Names.TRANSCRIPT), "no transcript", "run `pipeline transcribe` first")
-            inputs = planner.keywords_fingerprint(project, session_id, series)
+            inputs, own = planner.keywords_fingerprints(project, session_id, series)
             if not force and store.is_fresh(session_id, "keywords", inputs):
                 return StepResult(session_id, "keywords", "up to date", inputs=inputs)
             found = parsed(session_id)
@@ -338,7 +338,9 @@ def run_keywords(
                 extracted, provenance=keywords_stage.provenance(nlp, store.sha256(session_id, Names.TRANSCRIPT), planner.keywords_options_digest(project), series.documents)
             )
             files = {Names.KEYWORDS: keywords_stage.dumps(extracted), Names.KEYWORDS_MD: keywords_stage.to_markdown(extracted, title, project.catalogue.themes)}
-            written = store.write_stage(session_id, "keywords", inputs, files, StageRecord(inputs, finished_utc=_now(), pipeline_version=__version__))
+            facts = {"own": own, "series": series.digest, "candidates_of": planner.candidates_key(project, session_id), "candidates": sorted(found)}
+            record = StageRecord(inputs, finished_utc=_now(), pipeline_version=__version__, facts=facts)
+            written = store.write_stage(session_id, "keywords", inputs, files, record)
             return StepResult(
                 session_id, "keywords", "keywords", None, transcript.duration, time.perf_counter() - started,
                 tuple(w.path for w in written), tuple(w.path for w in written if w.kept_edit), inputs=inputs,
