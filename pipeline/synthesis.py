@@ -392,7 +392,7 @@ def read_synthesis(text: str, source: Any = None) -> EditedSynthesis:
     try:
         data = yaml.safe_load(head) or {}
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 2}: " if mark is not None else ""
         reason = str(getattr(exc, "problem", None) or exc).replace("\n", " ")
         raise PipelineError(source, f"{where}front matter is not valid YAML ({reason})", "fix that line between the two '---'") from exc

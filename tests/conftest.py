@@ -97,3 +97,25 @@ def themes():
     from pipeline.catalogue import load_themes
 
     return load_themes(ROOT / "recordings" / "themes.toml")
+
+
+_WHISPER: dict[object, object] = {}
+
+
+@pytest.fixture(autouse=True)
+def shared_models(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """Commands run in-process share one spaCy pipeline and one Whisper model per options
+    (loading them costs seconds; what they compute does not depend on who loaded them)."""
+    import pipeline.cli as cli_module
+    from pipeline.transcribe import WhisperFactory
+
+    monkeypatch.setattr(cli_module, "load_nlp", lambda: request.getfixturevalue("nlp"))
+
+    class SharedWhisper(WhisperFactory):
+        def __call__(self):  # type: ignore[override]
+            key = (self.options, self.engine)
+            if key not in _WHISPER:
+                _WHISPER[key] = super().__call__()
+            return _WHISPER[key]
+
+    monkeypatch.setattr(cli_module, "WhisperFactory", SharedWhisper)

@@ -264,7 +264,7 @@ def build_site(store: Store, catalogue: Catalogue, base_url: str = "", recording
     the sessions left out."""
     sessions, skipped = load_sessions(store, catalogue, recordings)
     env = _environment()
-    common = {"site_title": SITE_TITLE, "generator": f"villes-numeriques-pipeline {__version__}"}
+    common = {"site_title": SITE_TITLE, "generator": f"villes-numeriques-pipeline {__version__}", "names": Names}
     svg, table = coverage_chart(sessions, catalogue.themes)
     chart = svg + table
     files: dict[str, bytes | Path] = {
