@@ -250,8 +250,8 @@ def _run_jobs(batch: Sequence[RecordingJob], engine: EngineOptions, reporter: Re
     if engine.scheduler:
         from dask.distributed import Client, as_completed
 
-        with Client(engine.scheduler) as client:
-            for future in as_completed(client.map(_call, batch, pure=False)):
+        with Client(engine.scheduler) as client:  # type: ignore[no-untyped-call]
+            for future in as_completed(client.map(_call, batch, pure=False)):  # type: ignore[no-untyped-call]
                 results.append(future.result())
                 reporter.finish(results[-1])
         return results

@@ -200,7 +200,7 @@ def to_srt(transcript: Transcript) -> str:
         )
         for i, cue in enumerate(cues(transcript), start=1)
     )
-    return srt.compose(subtitles, reindex=False)
+    return str(srt.compose(subtitles, reindex=False))
 
 
 def _note_lines(transcript: Transcript) -> Iterator[str]:

@@ -230,12 +230,12 @@ class RangeHandler:
 
 
 def test_real_browser_seeks_the_player_and_loads_captions(site: Path, tmp_path: Path):
+    executable = _browser_or_skip()
     import http.server
     import threading
 
     from playwright.sync_api import sync_playwright
 
-    executable = _browser_or_skip()
     handler = RangeHandler.make(site)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -271,9 +271,9 @@ def test_axe_finds_no_accessibility_violation(site: Path):
     """axe-core (WCAG 2.1 A and AA rules) on every kind of page, in the real browser."""
     import os
 
+    executable = _browser_or_skip()
     from playwright.sync_api import sync_playwright
 
-    executable = _browser_or_skip()
     if not AXE.exists():
         if os.environ.get("REQUIRE_BROWSER"):
             pytest.fail("axe-core is missing: run `npm ci`")

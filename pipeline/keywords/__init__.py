@@ -102,12 +102,12 @@ def provenance(nlp: Any, transcript_sha256: str, options_digest: str, documents:
     """Where a session's keywords came from (for ``keywords.json`` and the archive)."""
     import datetime as dt
 
-    import spacy
+    from importlib.metadata import version
 
     return {
         "transcript_sha256": transcript_sha256,
         "options": options_digest,
-        "spacy_version": spacy.__version__,
+        "spacy_version": version("spacy"),
         "spacy_model": f"{nlp.meta.get('lang')}_{nlp.meta.get('name')}-{nlp.meta.get('version')}",
         "series_sessions": documents,
         "pipeline_version": __version__,

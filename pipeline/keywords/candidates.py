@@ -89,9 +89,11 @@ def _phrases(tags: str, options: KeywordOptions) -> Iterable[tuple[int, int]]:
 
 
 def lemma_of(token: Any) -> str:
-    if ACRONYM.match(token.text):
-        return token.text.lower()
-    return (token.lemma_ or token.text).lower().replace("’", "'")
+    """The lower-cased lemma of a token (an acronym is its own lemma)."""
+    text = str(token.text)
+    if ACRONYM.match(text):
+        return text.lower()
+    return str(token.lemma_ or text).lower().replace("’", "'")
 
 
 def collect_candidates(docs: Sequence[Any], sentences: Sequence[Sentence], options: KeywordOptions) -> dict[str, Candidate]:
