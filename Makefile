@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test test-fast bench bench-compare bench-keywords bench-publish bench-jobs lint clean
+.PHONY: setup run test test-fast bench bench-compare bench-keywords bench-publish bench-jobs lint format clean
 
 setup: $(STAMP)
 
@@ -19,10 +19,13 @@ $(STAMP): pyproject.toml
 run: setup
 	$(BIN)/pipeline run
 
+CHECKED := pipeline tests benchmarks tools
+
 test: setup
-	$(BIN)/ruff check pipeline tests benchmarks tools
+	$(BIN)/ruff format --check $(CHECKED)
+	$(BIN)/ruff check $(CHECKED)
 	$(BIN)/mypy pipeline
-	$(BIN)/python -m pytest -q -ra
+	$(BIN)/python -m pytest -q -ra --durations=10
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m 'not slow'
@@ -43,8 +46,12 @@ bench-jobs: setup
 	$(BIN)/python benchmarks/bench_jobs.py
 
 lint: setup
-	$(BIN)/ruff check pipeline tests benchmarks tools
+	$(BIN)/ruff format --check $(CHECKED)
+	$(BIN)/ruff check $(CHECKED)
 	$(BIN)/mypy pipeline
+
+format: setup
+	$(BIN)/ruff format $(CHECKED)
 
 clean:
 	rm -rf $(VENV) outputs/*/ .pytest_cache

@@ -19,8 +19,25 @@ SAMPLE = ROOT / "recordings" / "2022-03-17-sobriete.mp4"
 
 def timed(recordings: Path, outputs: Path, extra: list[str]) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pipeline", "run", "--only", "transcribe", "--recordings", str(recordings), "--outputs", str(outputs), "--force", *extra],
-                   cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "run",
+            "--only",
+            "transcribe",
+            "--recordings",
+            str(recordings),
+            "--outputs",
+            str(outputs),
+            "--force",
+            *extra,
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - started
 
 

@@ -101,7 +101,10 @@ def main() -> None:
     rows.append(("pipeline extractor (fr_core_news_md)", predicted))
     if args.variants:
         for label, variant in [
-            ("  plain TF-IDF over the same candidates", replace(options, title_boost=0, position_weight=0, background_documents=0, nested=False, standalone=False)),
+            (
+                "  plain TF-IDF over the same candidates",
+                replace(options, title_boost=0, position_weight=0, background_documents=0, nested=False, standalone=False),
+            ),
             ("  without title boost", replace(options, title_boost=0)),
             ("  position weight 1 (instead of 2)", replace(options, position_weight=1)),
             ("  without position weight", replace(options, position_weight=0)),
@@ -130,8 +133,10 @@ def main() -> None:
         p5, r5, f5 = scores(predicted, gold, 5, stemmer)
         p10, r10, f10 = scores(predicted, gold, 10, stemmer)
         print(f"{label:58} {p5:5.1f} {r5:5.1f} {f5:5.1f}   {p10:5.1f} {r10:5.1f} {f10:5.1f}")
-    print(f"\npipeline extractor speed, spaCy + candidates + ranking, model loaded: {1e6 * warm / words:.0f} ms per 1,000 words"
-          f" (first pass, with spaCy's lazy loading: {1e6 * cold / words:.0f} ms)")
+    print(
+        f"\npipeline extractor speed, spaCy + candidates + ranking, model loaded: {1e6 * warm / words:.0f} ms per 1,000 words"
+        f" (first pass, with spaCy's lazy loading: {1e6 * cold / words:.0f} ms)"
+    )
 
 
 if __name__ == "__main__":

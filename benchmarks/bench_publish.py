@@ -51,11 +51,22 @@ def main() -> None:
         template = one_hour(base, "template")
         found = extract_keywords(template, analyse(template, nlp), nlp, ThemeModel.build(nlp, themes), "Séance")
         for n in range(SESSIONS):
-            session = Session(id=f"2023-{n // 28 + 1:02d}-{n % 28 + 1:02d}-seance-{n}", title=f"Séance {n} : sobriété et données", recording="", number=n, date=f"2023-{n // 28 + 1:02d}-{n % 28 + 1:02d}", themes=("sobriete",))
+            session = Session(
+                id=f"2023-{n // 28 + 1:02d}-{n % 28 + 1:02d}-seance-{n}",
+                title=f"Séance {n} : sobriété et données",
+                recording="",
+                number=n,
+                date=f"2023-{n // 28 + 1:02d}-{n % 28 + 1:02d}",
+                themes=("sobriete",),
+            )
             transcript = replace(template, session_id=session.id)
             files = {
-                "transcript.json": transcript_io.dumps(transcript), "transcript.vtt": to_vtt(transcript), "transcript.srt": to_srt(transcript),
-                "transcript.txt": to_txt(transcript), "keywords.json": keywords_io.dumps(found), "keywords.md": "",
+                "transcript.json": transcript_io.dumps(transcript),
+                "transcript.vtt": to_vtt(transcript),
+                "transcript.srt": to_srt(transcript),
+                "transcript.txt": to_txt(transcript),
+                "keywords.json": keywords_io.dumps(found),
+                "keywords.md": "",
                 "synthesis.md": synthesize(transcript, found, session, themes).markdown,
             }
             for name, text in files.items():

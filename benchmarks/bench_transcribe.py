@@ -102,18 +102,25 @@ def main() -> None:
     rows = []
 
     def raw(label: str, opts: dict[str, object], batched: bool = False) -> None:
-        wall, rss, out = measure([sys.executable, "-c", RAW, str(model.path), str(args.audio), json.dumps(opts), str(threads), "1" if batched else "0"])
+        wall, rss, out = measure(
+            [sys.executable, "-c", RAW, str(model.path), str(args.audio), json.dumps(opts), str(threads), "1" if batched else "0"]
+        )
         rows.append((label, wall, rss, word_error_rate(reference, json.loads(out)["text"])))
 
     def pipeline(label: str, extra: list[str]) -> float:
         with tempfile.TemporaryDirectory() as tmp:
-            wall, rss, _ = measure([sys.executable, "-m", "pipeline", "transcribe", str(args.audio), "--catalogue", tmp, "--outputs", tmp, *extra])
+            wall, rss, _ = measure(
+                [sys.executable, "-m", "pipeline", "transcribe", str(args.audio), "--catalogue", tmp, "--outputs", tmp, *extra]
+            )
             text = json.loads((Path(tmp) / args.audio.stem / "transcript.json").read_text(encoding="utf-8"))
         hypothesis = " ".join(s["text"] for s in text["segments"])
         rows.append((label, wall, rss, word_error_rate(reference, hypothesis)))
         return wall
 
-    print(f"audio: {args.audio.name}, {duration:.1f} s; model {model.id}; {threads} threads; options {json.dumps(asdict(options))}", flush=True)
+    print(
+        f"audio: {args.audio.name}, {duration:.1f} s; model {model.id}; {threads} threads; options {json.dumps(asdict(options))}",
+        flush=True,
+    )
     raw("raw faster-whisper, pipeline's options", decoding, batched=options.batch_size > 0)
     pipeline("pipeline transcribe", [])
     if args.compare:
@@ -136,14 +143,19 @@ def main() -> None:
     print(f"pipeline real-time factor: {pipe / duration:.3f}")
     long_rss = rows[1][2]
     decoded_growth = (duration - short_duration) * 16_000 * 4 / 2**20
-    print(f"memory: peak {short_rss:.0f} MiB for {short_duration:.0f} s, {long_rss:.0f} MiB for {duration:.0f} s: +{long_rss - short_rss:.0f} MiB, "
-          f"where the longer decoded audio alone is +{decoded_growth:.0f} MiB (float32, 16 kHz)")
+    print(
+        f"memory: peak {short_rss:.0f} MiB for {short_duration:.0f} s, {long_rss:.0f} MiB for {duration:.0f} s: "
+        f"+{long_rss - short_rss:.0f} MiB, "
+        f"where the longer decoded audio alone is +{decoded_growth:.0f} MiB (float32, 16 kHz)"
+    )
     if args.compare:
         print(f"pipeline WER minus raw default WER: {(rows[1][3] - rows[2][3]) * 100:+.1f} points")
     if args.resume:
         killed_at, rerun_wall, rerun_wer = resume_rows
-        print(f"resume: killed at {killed_at:.0f} s of {duration:.0f} s ({killed_at / duration:.0%}); rerun {rerun_wall:.1f} s = "
-              f"{rerun_wall / pipe:.2f} of a full `pipeline transcribe` (target <= 0.60); WER after resuming {rerun_wer * 100:.1f} %")
+        print(
+            f"resume: killed at {killed_at:.0f} s of {duration:.0f} s ({killed_at / duration:.0%}); rerun {rerun_wall:.1f} s = "
+            f"{rerun_wall / pipe:.2f} of a full `pipeline transcribe` (target <= 0.60); WER after resuming {rerun_wer * 100:.1f} %"
+        )
 
 
 if __name__ == "__main__":

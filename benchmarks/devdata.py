@@ -59,7 +59,11 @@ def load(path: Path) -> np.ndarray:
     """Any audio file as 16 kHz mono float64."""
     from pipeline.media import ffmpeg_executable
 
-    raw = subprocess.run([ffmpeg_executable(), "-v", "error", "-i", str(path), "-ac", "1", "-ar", str(SR), "-f", "f32le", "-"], capture_output=True, check=True).stdout
+    raw = subprocess.run(
+        [ffmpeg_executable(), "-v", "error", "-i", str(path), "-ac", "1", "-ar", str(SR), "-f", "f32le", "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
     return np.frombuffer(raw, dtype=np.float32).astype(np.float64)
 
 
@@ -69,7 +73,11 @@ def write_flac(path: Path, audio: np.ndarray) -> None:
 
     pcm = np.clip(np.round(audio * 32767.0), -32768, 32767).astype("<i2").tobytes()
     path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([ffmpeg_executable(), "-v", "error", "-y", "-f", "s16le", "-ar", str(SR), "-ac", "1", "-i", "-", "-c:a", "flac", str(path)], input=pcm, check=True)
+    subprocess.run(
+        [ffmpeg_executable(), "-v", "error", "-y", "-f", "s16le", "-ar", str(SR), "-ac", "1", "-i", "-", "-c:a", "flac", str(path)],
+        input=pcm,
+        check=True,
+    )
 
 
 def frame_db(audio: np.ndarray, frame: float = 0.02) -> np.ndarray:
@@ -182,7 +190,15 @@ def mix(pieces: list[Piece], rng: random.Random, name: str, out: Path) -> dict[s
                 last["text"] = f"{last['text']} {piece.text}"
                 last["clips"].append([round(start, 3), round(end, 3)])  # type: ignore[attr-defined]
             else:
-                turns.append({"speaker": piece.speaker, "start": round(start, 3), "end": round(end, 3), "text": piece.text, "clips": [[round(start, 3), round(end, 3)]]})
+                turns.append(
+                    {
+                        "speaker": piece.speaker,
+                        "start": round(start, 3),
+                        "end": round(end, 3),
+                        "text": piece.text,
+                        "clips": [[round(start, 3), round(end, 3)]],
+                    }
+                )
         parts.append(piece.audio)
         cursor += len(piece.audio)
     audio = np.concatenate(parts)
@@ -191,7 +207,8 @@ def mix(pieces: list[Piece], rng: random.Random, name: str, out: Path) -> dict[s
     (out / f"{name}.ref.txt").write_text("".join(f"{t['text']}\n" for t in turns), encoding="utf-8")
     rttm = [
         f"SPEAKER {name} 1 {a:.3f} {b - a:.3f} <NA> <NA> {t['speaker']} <NA> <NA>\n"
-        for t in turns for a, b in t["clips"]  # type: ignore[attr-defined]
+        for t in turns
+        for a, b in t["clips"]  # type: ignore[attr-defined]
     ]
     (out / f"{name}.rttm").write_text("".join(rttm), encoding="utf-8")
     (out / f"{name}.segments.jsonl").write_text("".join(json.dumps(t, ensure_ascii=False) + "\n" for t in turns), encoding="utf-8")

@@ -34,8 +34,13 @@ SERIES = "Les nouveaux enjeux de la transition numérique des villes"
 PAYLOAD = Names.ARCHIVED
 __all__ = ["DEFAULT_RIGHTS", "Finding", "archive_session", "dc_xml", "dublin_core", "events", "verify"]
 FORMATS = {
-    ".json": "application/json", ".txt": "text/plain; charset=utf-8", ".vtt": "text/vtt", ".srt": "application/x-subrip",
-    ".md": "text/markdown; charset=utf-8", ".xml": "application/xml", ".jsonl": "application/jsonl",
+    ".json": "application/json",
+    ".txt": "text/plain; charset=utf-8",
+    ".vtt": "text/vtt",
+    ".srt": "application/x-subrip",
+    ".md": "text/markdown; charset=utf-8",
+    ".xml": "application/xml",
+    ".jsonl": "application/jsonl",
 }
 
 
@@ -55,33 +60,64 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def events(store: Store, session_id: str, transcript: transcript_io.Transcript, found: keywords_io.SessionKeywords | None) -> list[dict[str, Any]]:
+def events(
+    store: Store, session_id: str, transcript: transcript_io.Transcript, found: keywords_io.SessionKeywords | None
+) -> list[dict[str, Any]]:
     """The session's history, oldest first, as PREMIS-like events (what, when, by which agent)."""
     prov = transcript.provenance
     agent = f"villes-numeriques-pipeline {prov.pipeline_version}"
     log = [
         {
-            "event": "transcribed", "date": prov.finished_utc, "object": Names.TRANSCRIPT, "sha256": store.sha256(session_id, Names.TRANSCRIPT),
-            "agent": f"{agent}; faster-whisper {prov.faster_whisper_version}; model {prov.model.id} (model.bin sha256 {prov.model.sha256.get('model.bin', '?')})",
+            "event": "transcribed",
+            "date": prov.finished_utc,
+            "object": Names.TRANSCRIPT,
+            "sha256": store.sha256(session_id, Names.TRANSCRIPT),
+            "agent": (
+                f"{agent}; faster-whisper {prov.faster_whisper_version}; "
+                f"model {prov.model.id} (model.bin sha256 {prov.model.sha256.get('model.bin', '?')})"
+            ),
             "source": {"name": prov.input_name, "sha256": prov.input_sha256, "duration_seconds": prov.input_duration},
         }
     ]
     if found is not None:
-        log.append({
-            "event": "keywords", "date": found.provenance.get("generated_utc", ""), "object": Names.KEYWORDS, "sha256": store.sha256(session_id, Names.KEYWORDS),
-            "agent": f"villes-numeriques-pipeline {found.provenance.get('pipeline_version', '')}; spaCy {found.provenance.get('spacy_version', '')} {found.provenance.get('spacy_model', '')}",
-        })
+        log.append(
+            {
+                "event": "keywords",
+                "date": found.provenance.get("generated_utc", ""),
+                "object": Names.KEYWORDS,
+                "sha256": store.sha256(session_id, Names.KEYWORDS),
+                "agent": (
+                    f"villes-numeriques-pipeline {found.provenance.get('pipeline_version', '')}; "
+                    f"spaCy {found.provenance.get('spacy_version', '')} {found.provenance.get('spacy_model', '')}"
+                ),
+            }
+        )
     state = store.state(session_id)
     synthesis = store.path(session_id, Names.SYNTHESIS)
     record = state.stages.get("synthesis")
     if record is not None and synthesis.exists():
         log.append({"event": "drafted", "date": record.finished_utc, "object": Names.SYNTHESIS, "agent": agent})
         if store.is_edited(session_id, Names.SYNTHESIS, state):
-            log.append({"event": "edited", "date": _utc(synthesis.stat().st_mtime), "object": Names.SYNTHESIS, "sha256": store.sha256(session_id, Names.SYNTHESIS), "agent": "editor"})
+            log.append(
+                {
+                    "event": "edited",
+                    "date": _utc(synthesis.stat().st_mtime),
+                    "object": Names.SYNTHESIS,
+                    "sha256": store.sha256(session_id, Names.SYNTHESIS),
+                    "agent": "editor",
+                }
+            )
     return log
 
 
-def dublin_core(session: Session, transcript: transcript_io.Transcript, found: keywords_io.SessionKeywords | None, rights: str, formats: Sequence[str], description: str) -> dict[str, list[str]]:
+def dublin_core(
+    session: Session,
+    transcript: transcript_io.Transcript,
+    found: keywords_io.SessionKeywords | None,
+    rights: str,
+    formats: Sequence[str],
+    description: str,
+) -> dict[str, list[str]]:
     """Dublin Core elements of a session (each may repeat)."""
     subjects = [t.label for t in found.themes if t.coverage >= 0.1] if found else []
     subjects += [k.surface for k in found.keywords[:15]] if found else []
@@ -114,20 +150,26 @@ def dc_xml(elements: Mapping[str, Sequence[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def archive_session(store: Store, catalogue: Catalogue, session_id: str, recordings: Path, with_media: bool = False, rights: str = DEFAULT_RIGHTS) -> Path:
+def archive_session(
+    store: Store, catalogue: Catalogue, session_id: str, recordings: Path, with_media: bool = False, rights: str = DEFAULT_RIGHTS
+) -> Path:
     """Write ``outputs/archive/<session>/`` as a validated BagIt bag; return its path."""
     folder = store.session_dir(session_id)
     if not store.path(session_id, Names.TRANSCRIPT).exists():
         raise PipelineError(store.path(session_id, Names.TRANSCRIPT), "no transcript to archive", "run `pipeline run` first")
     transcript = transcript_io.load(store.path(session_id, Names.TRANSCRIPT))
     found = keywords_io.load(store.path(session_id, Names.KEYWORDS)) if store.path(session_id, Names.KEYWORDS).exists() else None
-    session = next((s for s in catalogue.sessions if s.id == session_id), None) or Session(id=session_id, title=session_id, recording=transcript.provenance.input_name)
+    session = next((s for s in catalogue.sessions if s.id == session_id), None) or Session(
+        id=session_id, title=session_id, recording=transcript.provenance.input_name
+    )
     description = ""
     if store.path(session_id, Names.SYNTHESIS).exists():
         description = " ".join(read_synthesis(store.read_text(session_id, Names.SYNTHESIS), store.path(session_id, Names.SYNTHESIS)).brief)
     recording = recordings / (session.recording or transcript.provenance.input_name)
     if with_media and not recording.exists():
-        raise PipelineError(recording, "recording not found for --with-media", "put the recording back in recordings/ or archive without --with-media")
+        raise PipelineError(
+            recording, "recording not found for --with-media", "put the recording back in recordings/ or archive without --with-media"
+        )
     try:
         with store.replacing(store.bag_dir(session_id)) as staging:
             _fill_bag(staging, store, session_id, folder, transcript, found, session, description, recording, with_media, rights)
@@ -137,8 +179,17 @@ def archive_session(store: Store, catalogue: Catalogue, session_id: str, recordi
 
 
 def _fill_bag(
-    staging: Path, store: Store, session_id: str, folder: Path, transcript: transcript_io.Transcript, found: keywords_io.SessionKeywords | None,
-    session: Session, description: str, recording: Path, with_media: bool, rights: str,
+    staging: Path,
+    store: Store,
+    session_id: str,
+    folder: Path,
+    transcript: transcript_io.Transcript,
+    found: keywords_io.SessionKeywords | None,
+    session: Session,
+    description: str,
+    recording: Path,
+    with_media: bool,
+    rights: str,
 ) -> None:
     """Put the payload, provenance, history and Dublin Core in ``staging`` and bag it."""
     names = [name for name in PAYLOAD if (folder / name).exists()]
@@ -150,12 +201,32 @@ def _fill_bag(
     if with_media:
         (staging / "media").mkdir()
         shutil.copy2(recording, staging / "media" / recording.name)
-    log.append({"event": "archived", "date": _now(), "object": "bag", "agent": f"villes-numeriques-pipeline {__version__}; bagit-python {bagit.VERSION}"})
+    log.append(
+        {
+            "event": "archived",
+            "date": _now(),
+            "object": "bag",
+            "agent": f"villes-numeriques-pipeline {__version__}; bagit-python {bagit.VERSION}",
+        }
+    )
     (staging / "events.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in log), encoding="utf-8")
     provenance = {
         "session_id": session_id,
-        "recording": {"name": prov.input_name, "sha256": prov.input_sha256, "duration_seconds": prov.input_duration, "included": with_media},
-        "transcription": {"model": prov.model.id, "model_sha256": dict(prov.model.sha256), "faster_whisper": prov.faster_whisper_version, "ctranslate2": prov.ctranslate2_version, "options": dict(prov.options), "started_utc": prov.started_utc, "finished_utc": prov.finished_utc},
+        "recording": {
+            "name": prov.input_name,
+            "sha256": prov.input_sha256,
+            "duration_seconds": prov.input_duration,
+            "included": with_media,
+        },
+        "transcription": {
+            "model": prov.model.id,
+            "model_sha256": dict(prov.model.sha256),
+            "faster_whisper": prov.faster_whisper_version,
+            "ctranslate2": prov.ctranslate2_version,
+            "options": dict(prov.options),
+            "started_utc": prov.started_utc,
+            "finished_utc": prov.finished_utc,
+        },
         "keywords": dict(found.provenance) if found else None,
         "files": {name: sha256_bytes((folder / name).read_bytes()) for name in names},
     }
@@ -188,7 +259,9 @@ def verify(store: Store) -> list[Finding]:
                 if not path.exists():
                     findings.append(Finding(path, f"missing (written by the {stage} stage)"))
                 elif digest and sha256_bytes(path.read_bytes()) != digest:
-                    findings.append(Finding(path, f"altered since the {stage} stage recorded it (an edit? rerun `pipeline run` to record it)"))
+                    findings.append(
+                        Finding(path, f"altered since the {stage} stage recorded it (an edit? rerun `pipeline run` to record it)")
+                    )
     archive = store.archive_dir
     for bag_dir in sorted(p for p in archive.glob("*") if p.is_dir() and not p.name.startswith(".")) if archive.is_dir() else []:
         findings += _validate_bag(bag_dir)
@@ -214,7 +287,9 @@ def _validate_bag(bag_dir: Path) -> list[Finding]:
             check()
         except bagit.BagValidationError as exc:
             named = {f.path for f in found}  # a missing file also fails its checksum: say it once
-            found += [f for f in (Finding(bag_dir / getattr(d, "path", ""), _describe(d)) for d in exc.details or []) if f.path not in named]
+            found += [
+                f for f in (Finding(bag_dir / getattr(d, "path", ""), _describe(d)) for d in exc.details or []) if f.path not in named
+            ]
     return found or [Finding(bag_dir, summary)]
 
 

@@ -130,7 +130,9 @@ def _field_error(path: Path, locator: _Locator, index: int, key: str, reason: st
     return CatalogueError(path, f"line {line}: {kind} #{index + 1}, field '{key}': {reason}", fix)
 
 
-def _check_fields(raw: Mapping[str, Any], allowed: set[str], required: tuple[str, ...], fail: Callable[[str, str, str], CatalogueError]) -> None:
+def _check_fields(
+    raw: Mapping[str, Any], allowed: set[str], required: tuple[str, ...], fail: Callable[[str, str, str], CatalogueError]
+) -> None:
     """Refuse unknown fields (typos) and missing or empty required strings."""
     unknown = sorted(set(raw) - allowed)
     if unknown:
@@ -208,7 +210,9 @@ def load_sessions(path: Path) -> tuple[Session, ...]:
         for key, value in (("id", session.id), ("recording", session.recording)):
             marker = f"{key}:{value}"
             if marker in seen:
-                raise _field_error(path, locator, i, key, f"{value!r} is already used by session #{seen[marker] + 1}", f"give each session its own {key}")
+                raise _field_error(
+                    path, locator, i, key, f"{value!r} is already used by session #{seen[marker] + 1}", f"give each session its own {key}"
+                )
             seen[marker] = i
     return sessions
 

@@ -61,7 +61,9 @@ class RichReporter:
         else:
             out.print(f"[green]✓[/green] {escape(result.label)}: {result.stage} {result.status}", highlight=False, soft_wrap=True)
         for path in result.kept_edits:
-            out.print(f"[yellow]![/yellow] an edited file was kept; the new version is {escape(str(path))}", highlight=False, soft_wrap=True)
+            out.print(
+                f"[yellow]![/yellow] an edited file was kept; the new version is {escape(str(path))}", highlight=False, soft_wrap=True
+            )
 
 
 PROGRESS_COLUMNS = (
@@ -86,7 +88,12 @@ def folder_options(function: Callable[..., Any]) -> Callable[..., Any]:
         function,
         [
             click.option(
-                "--recordings", "--catalogue", "recordings_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("recordings"), show_default=True,
+                "--recordings",
+                "--catalogue",
+                "recordings_dir",
+                type=click.Path(path_type=Path, file_okay=False),
+                default=Path("recordings"),
+                show_default=True,
                 help="Folder of the recordings, sessions.toml, themes.toml and pipeline.toml.",
             ),
             click.option("--outputs", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True),
@@ -110,16 +117,30 @@ def transcription_options(function: Callable[..., Any]) -> Callable[..., Any]:
     return _add(
         function,
         [
-            click.option("--model", default=None, help="Whisper size (base works offline), a local CTranslate2 folder, or a hub id. [default: base]"),
+            click.option(
+                "--model", default=None, help="Whisper size (base works offline), a local CTranslate2 folder, or a hub id. [default: base]"
+            ),
             click.option("--language", default=None, help="Spoken language, or 'auto' to detect it. [default: fr]"),
             click.option("--beam-size", type=click.IntRange(1, 20), default=None, help="[default: 5]"),
-            click.option("--batch-size", type=click.IntRange(0, 64), default=None, help="0: sequential; N: batched inference. [default: 8]"),
+            click.option(
+                "--batch-size", type=click.IntRange(0, 64), default=None, help="0: sequential; N: batched inference. [default: 8]"
+            ),
             click.option("--vad/--no-vad", default=None, help="Skip non-speech with Silero VAD. [default: vad]"),
-            click.option("--vocabulary/--no-vocabulary", "use_vocabulary", default=None, help="Use the programme's terms and speakers' names. [default: vocabulary]"),
+            click.option(
+                "--vocabulary/--no-vocabulary",
+                "use_vocabulary",
+                default=None,
+                help="Use the programme's terms and speakers' names. [default: vocabulary]",
+            ),
             click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default=None, help="[default: cpu]"),
             click.option("--compute-type", default=None, help="CTranslate2 compute type (auto: int8 on CPU, float16 on CUDA)."),
             click.option("--threads", "cpu_threads", type=int, default=None, help="CPU threads (0: all cores)."),
-            click.option("--jobs", type=click.IntRange(1, 64), default=None, help="Recordings transcribed at once on this machine (CPU threads shared out)."),
+            click.option(
+                "--jobs",
+                type=click.IntRange(1, 64),
+                default=None,
+                help="Recordings transcribed at once on this machine (CPU threads shared out).",
+            ),
             click.option("--scheduler", default=None, help="Send the recordings to this Dask scheduler (e.g. tcp://host:8786) instead."),
         ],
     )
@@ -157,8 +178,13 @@ def _execute(project: Project, stages: Sequence[str], session_ids: Sequence[str]
         todo = sum(1 for p in make_plan(project).sessions for s in p.steps if s.stage in stages and s.todo)
         with Progress(*PROGRESS_COLUMNS, console=console, transient=True) as progress:
             report = execute(
-                project, stages, session_ids, force,
-                make_transcriber=WhisperFactory(project.settings.transcription, project.settings.engine) if "transcribe" in stages else None,
+                project,
+                stages,
+                session_ids,
+                force,
+                make_transcriber=WhisperFactory(project.settings.transcription, project.settings.engine)
+                if "transcribe" in stages
+                else None,
                 load_nlp=load_nlp,
                 reporter=RichReporter(progress, todo),
             )
@@ -171,9 +197,21 @@ def _summary(report: RunReport, project: Project) -> None:
     for column in ("session", "stage", "status", "audio", "time", "× real time"):
         table.add_column(column, overflow="fold")
     for r in report.results:
-        speed = f"{r.wall_seconds / r.audio_seconds:.2f}" if r.stage == "transcribe" and r.status != "failed" and r.audio_seconds and r.wall_seconds else ""
+        speed = (
+            f"{r.wall_seconds / r.audio_seconds:.2f}"
+            if r.stage == "transcribe" and r.status != "failed" and r.audio_seconds and r.wall_seconds
+            else ""
+        )
         audio = f"{r.audio_seconds:.0f} s" if r.audio_seconds else ""
-        table.add_row(escape(r.session_id or "—"), r.stage, r.status, audio, f"{r.wall_seconds:.1f} s", speed, style="red" if r.status == "failed" else None)
+        table.add_row(
+            escape(r.session_id or "—"),
+            r.stage,
+            r.status,
+            audio,
+            f"{r.wall_seconds:.1f} s",
+            speed,
+            style="red" if r.status == "failed" else None,
+        )
     console.print(table)
     folders = outputs_of(report.results)
     if folders:
@@ -214,7 +252,9 @@ def cli(context: click.Context, verbose: bool) -> None:
 @click.option("--only", type=click.Choice(STAGES), multiple=True, help="Only this stage (repeatable).")
 @run_options
 @transcription_options
-def run_command(recordings_dir: Path, outputs: Path, sessions: tuple[str, ...], only: tuple[str, ...], force: bool, wait: bool, **kwargs: Any) -> None:
+def run_command(
+    recordings_dir: Path, outputs: Path, sessions: tuple[str, ...], only: tuple[str, ...], force: bool, wait: bool, **kwargs: Any
+) -> None:
     """Every stage over RECORDINGS: transcripts, keywords, draft syntheses, the site, the archive."""
     if not recordings_dir.is_dir():
         raise PipelineError(recordings_dir, "is not a folder", "create it and drop the recordings into it, or pass --recordings DIR")
@@ -226,7 +266,9 @@ def run_command(recordings_dir: Path, outputs: Path, sessions: tuple[str, ...], 
         known = {p.session.id for p in make_plan(project).sessions}
         unknown = sorted(set(sessions) - known)
         if unknown:
-            raise PipelineError(recordings_dir, f"no recording or outputs for session(s) {', '.join(unknown)}", "check the ids with `pipeline status`")
+            raise PipelineError(
+                recordings_dir, f"no recording or outputs for session(s) {', '.join(unknown)}", "check the ids with `pipeline status`"
+            )
     _exit(_execute(project, only or STAGES, list(sessions) or None, force, wait))
 
 
@@ -295,7 +337,15 @@ def verify_command(outputs: Path) -> None:
     console.print("All files match their recorded checksums.")
 
 
-COLOURS = {State.DONE: "green", State.STALE: "yellow", State.MISSING: "yellow", State.WAITING: "yellow", State.INTERRUPTED: "yellow", State.FAILED: "red", State.RUNNING: "cyan"}
+COLOURS = {
+    State.DONE: "green",
+    State.STALE: "yellow",
+    State.MISSING: "yellow",
+    State.WAITING: "yellow",
+    State.INTERRUPTED: "yellow",
+    State.FAILED: "red",
+    State.RUNNING: "cyan",
+}
 
 
 def plan_as_dicts(plan: Plan) -> dict[str, Any]:
@@ -340,7 +390,9 @@ def status_command(recordings_dir: Path, outputs: Path, as_json: bool) -> None:
         table.add_row(escape(session.session.id), *cells, escape(session.next_run))
     console.print(table)
     for step in plan.series:
-        console.print(f"{step.stage}: [{COLOURS[step.state]}]{step.state}[/]" + (f" ({escape(step.reason)})" if step.reason else ""), highlight=False)
+        console.print(
+            f"{step.stage}: [{COLOURS[step.state]}]{step.state}[/]" + (f" ({escape(step.reason)})" if step.reason else ""), highlight=False
+        )
     if plan.running:
         console.print(f"Running now: {escape(plan.running)}", highlight=False)
 
@@ -376,6 +428,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the last resort: one line, the traceback only with --verbose
         if verbose:
             raise
-        console.print(f"[red]error:[/red] unexpected {type(exc).__name__}: {escape(str(exc))} (run with --verbose for the traceback and report it)", highlight=False, soft_wrap=True)
+        console.print(
+            f"[red]error:[/red] unexpected {type(exc).__name__}: {escape(str(exc))} (run with --verbose for the traceback and report it)",
+            highlight=False,
+            soft_wrap=True,
+        )
         return 3
     return 0

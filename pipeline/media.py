@@ -22,9 +22,7 @@ from .errors import RecordingError
 
 SAMPLING_RATE = 16_000
 MIN_DURATION = 1.0
-MEDIA_SUFFIXES = frozenset(
-    {".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".webm", ".mp4", ".mkv", ".mov"}
-)
+MEDIA_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".webm", ".mp4", ".mkv", ".mov"})
 # A stream that decodes to less than this share of its declared length was cut short.
 TRUNCATION_TOLERANCE = 0.95
 
@@ -103,7 +101,9 @@ def probe(path: Path) -> Recording:
         container = av.open(str(path), metadata_errors="ignore")
     except av.error.FFmpegError as exc:
         reason = _strip_path(_ffmpeg_reason(path) or str(exc), path)
-        raise RecordingError(path, f"is not a media file ffmpeg can read ({reason})", "export it again as audio or video (mp4, m4a, wav, mp3, ...)") from exc
+        raise RecordingError(
+            path, f"is not a media file ffmpeg can read ({reason})", "export it again as audio or video (mp4, m4a, wav, mp3, ...)"
+        ) from exc
     with container:
         audio = list(container.streams.audio)
         has_video = any(s.type == "video" for s in container.streams)
@@ -120,7 +120,11 @@ def probe(path: Path) -> Recording:
         channels = int(chosen.codec_context.channels or 0)
         container_name = container.format.name
     if duration is not None and duration < MIN_DURATION:
-        raise RecordingError(path, f"is too short ({duration:.1f} s; at least {MIN_DURATION:.0f} s of audio is needed)", "check that the right file was exported")
+        raise RecordingError(
+            path,
+            f"is too short ({duration:.1f} s; at least {MIN_DURATION:.0f} s of audio is needed)",
+            "check that the right file was exported",
+        )
     return Recording(
         path=path,
         size=size,
@@ -185,15 +189,22 @@ def decode(recording: Recording, sampling_rate: int = SAMPLING_RATE) -> np.ndarr
     stderr = b"".join(errors).decode("utf-8", "replace")
     reason = _strip_path(next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), ""), path)
     if process.returncode != 0:
-        raise RecordingError(path, f"ffmpeg could not decode it ({reason or 'exit status ' + str(process.returncode)})", "export it again; the file may be damaged")
+        raise RecordingError(
+            path,
+            f"ffmpeg could not decode it ({reason or 'exit status ' + str(process.returncode)})",
+            "export it again; the file may be damaged",
+        )
     seconds = filled / sampling_rate
     if recording.duration and seconds < recording.duration * TRUNCATION_TOLERANCE:
         raise RecordingError(
             path,
-            f"is truncated or corrupt: audio stops at {seconds:.1f} s of {recording.duration:.1f} s"
-            + (f" ({reason})" if reason else ""),
+            f"is truncated or corrupt: audio stops at {seconds:.1f} s of {recording.duration:.1f} s" + (f" ({reason})" if reason else ""),
             "copy or export the recording again",
         )
     if seconds < MIN_DURATION:
-        raise RecordingError(path, f"is too short ({seconds:.1f} s of audio; at least {MIN_DURATION:.0f} s is needed)", "check that the right file was exported")
+        raise RecordingError(
+            path,
+            f"is too short ({seconds:.1f} s of audio; at least {MIN_DURATION:.0f} s is needed)",
+            "check that the right file was exported",
+        )
     return audio[:filled].copy() if filled < len(audio) // 2 else audio[:filled]

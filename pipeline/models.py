@@ -122,7 +122,9 @@ def resolve_model(name: str, cache_dir: Path | None = None) -> ResolvedModel:
 
 def _local_directory(directory: Path) -> ResolvedModel:
     if not (directory / "model.bin").exists():
-        raise ModelError(directory, "is not a CTranslate2 Whisper model (no model.bin)", "point --model at a converted faster-whisper model folder")
+        raise ModelError(
+            directory, "is not a CTranslate2 Whisper model (no model.bin)", "point --model at a converted faster-whisper model folder"
+        )
     hashes = {f: sha256_file(directory / f) for f in MODEL_FILES if (directory / f).exists()}
     return ResolvedModel(id=str(directory.resolve()), path=directory.resolve(), sha256=hashes)
 
@@ -141,7 +143,11 @@ def _from_hub(name: str, cache_dir: Path) -> ResolvedModel:
         try:
             path = Path(download_model(name, cache_dir=str(hub_cache)))
         except Exception as exc:
-            raise ModelError(None, f"model {name!r} is not available locally and could not be downloaded ({type(exc).__name__})", "use --model base (offline) or a local model folder") from exc
+            raise ModelError(
+                None,
+                f"model {name!r} is not available locally and could not be downloaded ({type(exc).__name__})",
+                "use --model base (offline) or a local model folder",
+            ) from exc
     resolved = _local_directory(path)
     return ResolvedModel(id=name, path=resolved.path, sha256=resolved.sha256)
 

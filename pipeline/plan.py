@@ -130,7 +130,9 @@ class Project:
             error = ""
             if first != path:
                 error = RecordingError(
-                    path, f"maps to session id '{session.id}', already used by {first.name}", "rename one of the files or give it an entry with its own id in sessions.toml"
+                    path,
+                    f"maps to session id '{session.id}', already used by {first.name}",
+                    "rename one of the files or give it an entry with its own id in sessions.toml",
                 ).one_line()
             result.append(Source(path, session, error))
         return result
@@ -215,7 +217,11 @@ def keywords_fingerprints(project: Project, session_id: str, series: Series) -> 
     does not depend on the rest of the series (its own transcript, title, options)."""
     store = project.store
     inputs = keywords_stage.inputs(
-        store.sha256(session_id, Names.TRANSCRIPT), project.catalogue.themes, project.session(session_id).title, project.settings.keywords, series.digest
+        store.sha256(session_id, Names.TRANSCRIPT),
+        project.catalogue.themes,
+        project.session(session_id).title,
+        project.settings.keywords,
+        series.digest,
     )
     own = fingerprint({k: v for k, v in inputs.items() if k != "series"})
     return fingerprint(inputs), own
@@ -225,7 +231,11 @@ def synthesis_fingerprint(project: Project, session_id: str) -> str:
     """The draft synthesis' fingerprint of a session with a transcript and keywords."""
     store = project.store
     inputs = synthesis_stage.inputs(
-        store.sha256(session_id, Names.TRANSCRIPT), store.sha256(session_id, Names.KEYWORDS), project.session(session_id), project.catalogue.themes, project.settings.synthesis
+        store.sha256(session_id, Names.TRANSCRIPT),
+        store.sha256(session_id, Names.KEYWORDS),
+        project.session(session_id),
+        project.catalogue.themes,
+        project.settings.synthesis,
     )
     return fingerprint(inputs)
 
@@ -240,7 +250,12 @@ def archive_fingerprint(project: Project, session_id: str) -> str:
     store = project.store
     files = {name: store.sha256(session_id, name) for name in Names.ARCHIVED if store.path(session_id, name).exists()}
     return fingerprint(
-        {"files": files, "session": asdict(project.session(session_id)), "options": asdict(project.settings.archive), "version": ARCHIVE_VERSION}
+        {
+            "files": files,
+            "session": asdict(project.session(session_id)),
+            "options": asdict(project.settings.archive),
+            "version": ARCHIVE_VERSION,
+        }
     )
 
 
@@ -261,19 +276,33 @@ def publish_fingerprint(project: Project) -> str:
             stat = path.stat()
             media[session.id] = f"{stat.st_size}@{stat.st_mtime_ns}"
     return fingerprint(
-        {"sessions": sessions, "catalogue": asdict(project.catalogue), "media": media, "options": asdict(project.settings.publish), "version": __version__}
+        {
+            "sessions": sessions,
+            "catalogue": asdict(project.catalogue),
+            "media": media,
+            "options": asdict(project.settings.publish),
+            "version": __version__,
+        }
     )
 
 
 # -- the plan -------------------------------------------------------------------------------
 
 
-def _recorded(state: SessionState, store: Store, session_id: str, stage: str, inputs: str, last: Mapping[tuple[str, str], Mapping[str, object]]) -> Step:
+def _recorded(
+    state: SessionState, store: Store, session_id: str, stage: str, inputs: str, last: Mapping[tuple[str, str], Mapping[str, object]]
+) -> Step:
     """A step whose inputs are known: done, interrupted, failed, stale or missing."""
     if store.is_fresh(session_id, stage, inputs):
         row = last.get((session_id, stage))
         seconds = row.get("seconds") if row and row.get("status") not in ("up to date", "failed") else None
-        return Step(stage, State.DONE, _edits(store, session_id, stage, state), inputs, float(seconds) if isinstance(seconds, (int, float)) else None)
+        return Step(
+            stage,
+            State.DONE,
+            _edits(store, session_id, stage, state),
+            inputs,
+            float(seconds) if isinstance(seconds, (int, float)) else None,
+        )
     row = last.get((session_id, stage))
     if row and row.get("status") == "failed" and row.get("inputs") in (inputs, None, ""):
         return Step(stage, State.FAILED, str(row.get("error", "")), inputs)
@@ -288,7 +317,14 @@ def _edits(store: Store, session_id: str, stage: str, state: SessionState) -> st
     return f"edited by an editor: {', '.join(edited)}" if edited else ""
 
 
-def _keywords_step(project: Project, state: SessionState, last: Mapping[tuple[str, str], Mapping[str, object]], session_id: str, series: Series, pending: Sequence[str]) -> Step:
+def _keywords_step(
+    project: Project,
+    state: SessionState,
+    last: Mapping[tuple[str, str], Mapping[str, object]],
+    session_id: str,
+    series: Series,
+    pending: Sequence[str],
+) -> Step:
     """Keywords are ranked against the whole series: when another session's transcript or
     candidates are about to change, a session whose own inputs did not change waits."""
     inputs, own = keywords_fingerprints(project, session_id, series)
@@ -341,7 +377,16 @@ def later_steps(project: Project, session_id: str, transcription: Step, series: 
     return keywords, synthesis, archive
 
 
-def _after(project: Project, state: SessionState, last: Mapping[tuple[str, str], Mapping[str, object]], session_id: str, stage: str, before: Step, inputs_of: object, needs: Sequence[str]) -> Step:
+def _after(
+    project: Project,
+    state: SessionState,
+    last: Mapping[tuple[str, str], Mapping[str, object]],
+    session_id: str,
+    stage: str,
+    before: Step,
+    inputs_of: object,
+    needs: Sequence[str],
+) -> Step:
     store = project.store
     missing = [name for name in needs if not store.path(session_id, name).exists()]
     if missing:

@@ -92,7 +92,9 @@ class SilentReporter:
         """Ignore."""
 
 
-def _failure(exc: BaseException, where: Path | str, session_id: str, stage: str, started: float, recording: Path | None = None, inputs: str = "") -> StepResult:
+def _failure(
+    exc: BaseException, where: Path | str, session_id: str, stage: str, started: float, recording: Path | None = None, inputs: str = ""
+) -> StepResult:
     """The one failed row for an exception (the project's errors carry their own line)."""
     if isinstance(exc, PipelineError):
         message = exc.one_line()
@@ -124,7 +126,9 @@ def _unchanged_since_probe(recording: Recording) -> None:
     except OSError:
         same = False
     if not same:
-        raise RecordingError(recording.path, "was replaced or changed while it was being transcribed", "run again once the copy is complete")
+        raise RecordingError(
+            recording.path, "was replaced or changed while it was being transcribed", "run again once the copy is complete"
+        )
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,17 @@ class RecordingJob:
                 log.info("%s: resuming after %.1f s already transcribed", self.path, done[-1].end)
                 reporter.advance(done[-1].end)
             with store.checkpoint(session.id, "transcribe", self.inputs, len(done)) as save:
-                transcript = transcribe(recording, audio, session, transcriber, self.options, self.catalogue.themes, reporter.advance, done, lambda s: save(asdict(s)))
+                transcript = transcribe(
+                    recording,
+                    audio,
+                    session,
+                    transcriber,
+                    self.options,
+                    self.catalogue.themes,
+                    reporter.advance,
+                    done,
+                    lambda s: save(asdict(s)),
+                )
             del audio
             _unchanged_since_probe(recording)
             files = {Names.TRANSCRIPT: transcript_io.dumps(transcript)}
@@ -163,8 +177,15 @@ class RecordingJob:
             written = store.write_stage(session.id, "transcribe", self.inputs, files, record)
             store.drop_checkpoint(session.id, "transcribe")
             return StepResult(
-                session.id, "transcribe", "transcribed", self.path, transcript.duration, time.perf_counter() - started,
-                tuple(w.path for w in written), tuple(w.path for w in written if w.kept_edit), inputs=self.inputs,
+                session.id,
+                "transcribe",
+                "transcribed",
+                self.path,
+                transcript.duration,
+                time.perf_counter() - started,
+                tuple(w.path for w in written),
+                tuple(w.path for w in written if w.kept_edit),
+                inputs=self.inputs,
             )
         except ModelError:
             raise  # the model serves every recording: nothing else can run, so stop here
@@ -191,7 +212,9 @@ def _call(job: RecordingJob) -> StepResult:
     return job()
 
 
-def _transcription_steps(project: Project, session_ids: set[str] | None, force: bool) -> Iterator[tuple[planner.Source, Step | None, StepResult | None]]:
+def _transcription_steps(
+    project: Project, session_ids: set[str] | None, force: bool
+) -> Iterator[tuple[planner.Source, Step | None, StepResult | None]]:
     """Each recording to consider, with its step (to run) or its result (up to date, failed)."""
     for source in project.sources():
         if session_ids is not None and source.session.id not in session_ids:
@@ -212,7 +235,11 @@ def _transcription_steps(project: Project, session_ids: set[str] | None, force: 
 
 
 def run_transcriptions(
-    project: Project, make_transcriber: Callable[[], Transcriber], reporter: Reporter, session_ids: set[str] | None = None, force: bool = False
+    project: Project,
+    make_transcriber: Callable[[], Transcriber],
+    reporter: Reporter,
+    session_ids: set[str] | None = None,
+    force: bool = False,
 ) -> RunReport:
     """Transcribe every recording whose transcript is not up to date; failures are reported,
     never raised. ``engine.jobs`` > 1 runs them in that many local processes (CPU threads
@@ -226,7 +253,15 @@ def run_transcriptions(
             reporter.finish(result)
             results.append(result)
         elif step is not None:
-            job = RecordingJob(source.path, source.session, project.catalogue, project.store.root, project.settings.transcription, step.inputs, make_transcriber)
+            job = RecordingJob(
+                source.path,
+                source.session,
+                project.catalogue,
+                project.store.root,
+                project.settings.transcription,
+                step.inputs,
+                make_transcriber,
+            )
             jobs.append(job)
     if engine.jobs <= 1 and not engine.scheduler:
         loaded: list[Transcriber] = []
@@ -335,15 +370,33 @@ def run_keywords(
             title = project.session(session_id).title
             extracted = extract_keywords(transcript, found, nlp, theme_model, title, frequencies, series.documents, options)
             extracted = replace(
-                extracted, provenance=keywords_stage.provenance(nlp, store.sha256(session_id, Names.TRANSCRIPT), planner.keywords_options_digest(project), series.documents)
+                extracted,
+                provenance=keywords_stage.provenance(
+                    nlp, store.sha256(session_id, Names.TRANSCRIPT), planner.keywords_options_digest(project), series.documents
+                ),
             )
-            files = {Names.KEYWORDS: keywords_stage.dumps(extracted), Names.KEYWORDS_MD: keywords_stage.to_markdown(extracted, title, project.catalogue.themes)}
-            facts = {"own": own, "series": series.digest, "candidates_of": planner.candidates_key(project, session_id), "candidates": sorted(found)}
+            files = {
+                Names.KEYWORDS: keywords_stage.dumps(extracted),
+                Names.KEYWORDS_MD: keywords_stage.to_markdown(extracted, title, project.catalogue.themes),
+            }
+            facts = {
+                "own": own,
+                "series": series.digest,
+                "candidates_of": planner.candidates_key(project, session_id),
+                "candidates": sorted(found),
+            }
             record = StageRecord(inputs, finished_utc=_now(), pipeline_version=__version__, facts=facts)
             written = store.write_stage(session_id, "keywords", inputs, files, record)
             return StepResult(
-                session_id, "keywords", "keywords", None, transcript.duration, time.perf_counter() - started,
-                tuple(w.path for w in written), tuple(w.path for w in written if w.kept_edit), inputs=inputs,
+                session_id,
+                "keywords",
+                "keywords",
+                None,
+                transcript.duration,
+                time.perf_counter() - started,
+                tuple(w.path for w in written),
+                tuple(w.path for w in written if w.kept_edit),
+                inputs=inputs,
             )
 
         result = isolated(session_id, "keywords", store.session_dir(session_id) if _safe(store, session_id) else session_id, step)
@@ -385,14 +438,26 @@ def run_synthesis(project: Project, reporter: Reporter, session_ids: Sequence[st
             transcript = transcript_io.load(store.path(session_id, Names.TRANSCRIPT))
             found = keywords_stage.load(store.path(session_id, Names.KEYWORDS))
             draft = synthesize(
-                transcript, found, project.session(session_id), project.catalogue.themes,
-                store.sha256(session_id, Names.TRANSCRIPT), store.sha256(session_id, Names.KEYWORDS), project.settings.synthesis,
+                transcript,
+                found,
+                project.session(session_id),
+                project.catalogue.themes,
+                store.sha256(session_id, Names.TRANSCRIPT),
+                store.sha256(session_id, Names.KEYWORDS),
+                project.settings.synthesis,
             )
             record = StageRecord(inputs, finished_utc=_now(), pipeline_version=__version__)
             written = store.write_stage(session_id, "synthesis", inputs, {Names.SYNTHESIS: draft.markdown}, record)
             return StepResult(
-                session_id, "synthesis", "drafted", None, transcript.duration, time.perf_counter() - started,
-                tuple(w.path for w in written), tuple(w.path for w in written if w.kept_edit), inputs=inputs,
+                session_id,
+                "synthesis",
+                "drafted",
+                None,
+                transcript.duration,
+                time.perf_counter() - started,
+                tuple(w.path for w in written),
+                tuple(w.path for w in written if w.kept_edit),
+                inputs=inputs,
             )
 
         result = isolated(session_id, "synthesis", session_id, step)
@@ -420,7 +485,10 @@ def run_publish(project: Project, reporter: Reporter, force: bool = False) -> Ru
             return RunReport((result,))
         site, skipped = publish(store, project.catalogue, project.settings.publish.base_url, recordings=project.recordings_dir)
         rows = tuple(StepResult(e.session_id, "publish", "failed", error=e.one_line()) for e in skipped)
-        store.record_series("publish", StageRecord(inputs, finished_utc=_now(), pipeline_version=__version__, facts={"skipped": [e.session_id for e in skipped]}))
+        store.record_series(
+            "publish",
+            StageRecord(inputs, finished_utc=_now(), pipeline_version=__version__, facts={"skipped": [e.session_id for e in skipped]}),
+        )
         result = StepResult("", "publish", "published", None, 0.0, time.perf_counter() - started, (site / "index.html",), inputs=inputs)
     except ModelError:
         raise
@@ -504,8 +572,15 @@ def execute(
     if "archive" in stages:
         report += run_archive(project, reporter, targets(Names.TRANSCRIPT), force)
     rows = [
-        {"session_id": r.session_id, "recording": r.recording.name if r.recording else "", "stage": r.stage, "status": r.status, "error": r.error,
-         "seconds": round(r.wall_seconds, 2), "inputs": r.inputs}
+        {
+            "session_id": r.session_id,
+            "recording": r.recording.name if r.recording else "",
+            "stage": r.stage,
+            "status": r.status,
+            "error": r.error,
+            "seconds": round(r.wall_seconds, 2),
+            "inputs": r.inputs,
+        }
         for r in report.results
     ]
     try:
@@ -534,5 +609,7 @@ def transcribe_recordings(
     from .settings import Settings
 
     folder = Path(recordings[0]).parent if recordings else Path(".")
-    project = Project(folder, catalogue, Settings(transcription=options, engine=engine or EngineOptions()), store, tuple(Path(r) for r in recordings))
+    project = Project(
+        folder, catalogue, Settings(transcription=options, engine=engine or EngineOptions()), store, tuple(Path(r) for r in recordings)
+    )
     return execute(transcriber_settings(project), ("transcribe",), None, force, make_transcriber=make_transcriber, reporter=reporter)

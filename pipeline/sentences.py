@@ -47,7 +47,9 @@ def sentences_of(transcript: Transcript) -> tuple[Sentence, ...]:
         if pending:
             pieces.append(_piece(pending, segment.id))
     kept = [p for p in pieces if p[0]]
-    return tuple(Sentence(index, text, start, end, segment_id, speaker) for index, (text, start, end, segment_id, speaker) in enumerate(kept))
+    return tuple(
+        Sentence(index, text, start, end, segment_id, speaker) for index, (text, start, end, segment_id, speaker) in enumerate(kept)
+    )
 
 
 def _piece(words: Sequence[Word], segment_id: int) -> tuple[str, float, float, int, str | None]:

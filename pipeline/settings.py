@@ -99,7 +99,9 @@ def _line_of(text: str, section: str, key: str) -> int:
 
 def _section(path: Path, text: str, name: str, raw: Any, default: Any) -> Any:
     if not isinstance(raw, dict):
-        raise CatalogueError(path, f"line {_line_of(text, name, '')}: [{name}] must be a table", f"write [{name}] on its own line, then key = value lines")
+        raise CatalogueError(
+            path, f"line {_line_of(text, name, '')}: [{name}] must be a table", f"write [{name}] on its own line, then key = value lines"
+        )
     known = {f.name: f for f in fields(default)}
     values = {}
     for key, value in raw.items():
@@ -109,7 +111,9 @@ def _section(path: Path, text: str, name: str, raw: Any, default: Any) -> Any:
         allowed = _allowed(known[key].type)
         if isinstance(value, bool) and bool not in allowed or not isinstance(value, allowed):
             expected = " or ".join(sorted({t.__name__ for t in allowed if t is not type(None)}))
-            raise CatalogueError(path, f"line {line}: [{name}] {key} = {value!r} is not a {expected}", f"write {key} = {_example(default, key)}")
+            raise CatalogueError(
+                path, f"line {line}: [{name}] {key} = {value!r} is not a {expected}", f"write {key} = {_example(default, key)}"
+            )
         values[key] = value
     try:
         return replace(default, **values)

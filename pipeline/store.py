@@ -92,7 +92,9 @@ def _fsync_folder(folder: Path) -> None:
 
 def write_error(exc: OSError, where: Path) -> OutputError:
     """The one-line error for a failed write (disk full, permissions, read-only folder)."""
-    return OutputError(exc.filename or where, f"cannot write outputs ({exc.strerror})", "free disk space or fix the folder's permissions, then run again")
+    return OutputError(
+        exc.filename or where, f"cannot write outputs ({exc.strerror})", "free disk space or fix the folder's permissions, then run again"
+    )
 
 
 HASHES_KEPT = 8  # per file: the last hashes the pipeline wrote there
@@ -158,7 +160,13 @@ class SessionState:
 
 
 def _record_dict(record: StageRecord) -> dict[str, Any]:
-    return {"inputs": record.inputs, "files": dict(record.files), "finished_utc": record.finished_utc, "pipeline_version": record.pipeline_version, "facts": dict(record.facts)}
+    return {
+        "inputs": record.inputs,
+        "files": dict(record.files),
+        "finished_utc": record.finished_utc,
+        "pipeline_version": record.pipeline_version,
+        "facts": dict(record.facts),
+    }
 
 
 def parse_state(data: Any, session_id: str) -> SessionState:
@@ -397,7 +405,9 @@ class Store:
             self.root.mkdir(parents=True, exist_ok=True)
             handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
         except OSError as exc:
-            raise OutputError(self.root, f"cannot write ({exc.strerror})", "fix the folder's permissions or free disk space, or pass --outputs DIR") from exc
+            raise OutputError(
+                self.root, f"cannot write ({exc.strerror})", "fix the folder's permissions or free disk space, or pass --outputs DIR"
+            ) from exc
         try:
             deadline = time.monotonic() + timeout
             while True:
@@ -408,7 +418,9 @@ class Store:
                     handle.seek(0)
                     holder = handle.read().strip() or "another run"
                     if not wait or time.monotonic() > deadline:
-                        raise OutputError(self.root, f"is in use by {holder}", "wait for it to finish, or pass --wait to queue behind it") from None
+                        raise OutputError(
+                            self.root, f"is in use by {holder}", "wait for it to finish, or pass --wait to queue behind it"
+                        ) from None
                     time.sleep(0.5)
             with contextlib.suppress(OSError):  # the holder's name is a courtesy
                 handle.seek(0)
@@ -493,7 +505,9 @@ class Store:
         return items
 
     @contextlib.contextmanager
-    def checkpoint(self, session_id: str, stage: str, inputs_fingerprint: str, resumed: int) -> Iterator[Callable[[Mapping[str, Any]], None]]:
+    def checkpoint(
+        self, session_id: str, stage: str, inputs_fingerprint: str, resumed: int
+    ) -> Iterator[Callable[[Mapping[str, Any]], None]]:
         """An append-only checkpoint: each item is one fsync'd JSON line. ``resumed`` items
         were read back from an earlier run; the file is rewritten from them first, so that
         a torn last line never stays in the middle."""

@@ -50,7 +50,9 @@ def _glued(words: Sequence[Word]) -> tuple[Word, ...]:
     for word in words:
         if merged and word.word and not word.word[0].isspace():
             last = merged[-1]
-            merged[-1] = Word(start=last.start, end=word.end, word=last.word + word.word, probability=min(last.probability, word.probability))
+            merged[-1] = Word(
+                start=last.start, end=word.end, word=last.word + word.word, probability=min(last.probability, word.probability)
+            )
         else:
             merged.append(word)
     return tuple(merged)

@@ -117,7 +117,9 @@ def _normalised(text: str) -> str:
     return unicodedata.normalize("NFKD", text.casefold()).encode("ascii", "ignore").decode()
 
 
-def scored_sentences(transcript: Transcript, keywords: SessionKeywords, themes: Sequence[Theme], units: Sequence[Sentence] | None = None) -> list[Scored]:
+def scored_sentences(
+    transcript: Transcript, keywords: SessionKeywords, themes: Sequence[Theme], units: Sequence[Sentence] | None = None
+) -> list[Scored]:
     """Every sentence with the keywords said in it, their themes, centrality and confidence."""
     theme_kind = {t.id: t.kind for t in themes}
     units = units if units is not None else sentences_of(transcript)
@@ -250,8 +252,19 @@ def choose_quotes(sentences: Sequence[Scored], exclude: Sequence[Scored], option
     return sorted(ranked[: options.quotes], key=lambda s: s.index)
 
 
-def _front_matter(transcript: Transcript, keywords: SessionKeywords, session: Session, themes: Sequence[Theme], transcript_sha256: str, keywords_sha256: str) -> dict[str, Any]:
-    covered = [t.theme_id for t in sorted(keywords.themes, key=lambda t: -t.coverage) if t.coverage >= MIN_COVERAGE and any(x.id == t.theme_id and x.kind == "theme" for x in themes)]
+def _front_matter(
+    transcript: Transcript,
+    keywords: SessionKeywords,
+    session: Session,
+    themes: Sequence[Theme],
+    transcript_sha256: str,
+    keywords_sha256: str,
+) -> dict[str, Any]:
+    covered = [
+        t.theme_id
+        for t in sorted(keywords.themes, key=lambda t: -t.coverage)
+        if t.coverage >= MIN_COVERAGE and any(x.id == t.theme_id and x.kind == "theme" for x in themes)
+    ]
     prov = transcript.provenance
     return {
         "title": session.title,
@@ -305,15 +318,25 @@ def synthesize(
     out += [f"- {_link(s.unit.start)} {_markdown_text(s.unit.text)}" for s in brief] or ["_Rien de saillant n'a été détecté : à rédiger._"]
     out += ["", "## Thèmes abordés", ""]
     theme_labels = {t.id: t.label for t in themes}
-    for summary in sorted((t for t in keywords.themes if t.coverage >= MIN_COVERAGE and any(x.id == t.theme_id and x.kind == "theme" for x in themes)), key=lambda t: -t.coverage):
+    for summary in sorted(
+        (t for t in keywords.themes if t.coverage >= MIN_COVERAGE and any(x.id == t.theme_id and x.kind == "theme" for x in themes)),
+        key=lambda t: -t.coverage,
+    ):
         in_brief = {s.index for s in brief}
         passages = sorted(
             (s for s in sentences if summary.theme_id in s.themes and _quotable(s, options)),
-            key=lambda s: (s.index in in_brief, -sum(by_lemma[k].score for k in s.keywords if summary.theme_id in by_lemma[k].themes), s.index),
+            key=lambda s: (
+                s.index in in_brief,
+                -sum(by_lemma[k].score for k in s.keywords if summary.theme_id in by_lemma[k].themes),
+                s.index,
+            ),
         )[: options.passages_per_theme]
         if not summary.keywords and not passages:
             continue
-        out += [f"### {_markdown_text(theme_labels.get(summary.theme_id, summary.label))} ({summary.coverage * 100:.0f}\u202f% de la séance)", ""]
+        out += [
+            f"### {_markdown_text(theme_labels.get(summary.theme_id, summary.label))} ({summary.coverage * 100:.0f}\u202f% de la séance)",
+            "",
+        ]
         if summary.keywords:
             names = ", ".join(_markdown_text(by_lemma[k].surface) for k in summary.keywords[: options.keywords_per_theme])
             out += [_markdown_text("Mots-clés :") + f" {names}.", ""]
@@ -325,7 +348,9 @@ def synthesize(
     for quote in choose_quotes(sentences, brief, options):
         out += [f"> «\u00a0{_markdown_text(quote.unit.text)}\u00a0» — {_link(quote.unit.start)}", ""]
     out += ["## Intervenants", ""]
-    out += [f"- **{_markdown_text(s.name)}**" + (f", {_markdown_text(s.role)}" if s.role else "") for s in session.speakers] or ["_À compléter._"]
+    out += [f"- **{_markdown_text(s.name)}**" + (f", {_markdown_text(s.role)}" if s.role else "") for s in session.speakers] or [
+        "_À compléter._"
+    ]
     out += ["", "## Ressources", ""]
     if session.replay_url:
         out.append(f"- Replay\u00a0: <{session.replay_url}>")
@@ -339,7 +364,9 @@ def synthesize(
     return Synthesis(session_id=session.id, front_matter=front, markdown="\n".join(out))
 
 
-def inputs(transcript_sha256: str, keywords_sha256: str, session: Session, themes: Sequence[Theme], options: SynthesisOptions) -> dict[str, object]:
+def inputs(
+    transcript_sha256: str, keywords_sha256: str, session: Session, themes: Sequence[Theme], options: SynthesisOptions
+) -> dict[str, object]:
     """What a session's draft synthesis depends on."""
     from dataclasses import asdict
 

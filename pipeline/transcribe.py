@@ -163,7 +163,9 @@ class WhisperTranscriber:
                 local_files_only=True,
             )
         except (RuntimeError, ValueError) as exc:  # CTranslate2 reports device and type problems so
-            fix = "use --device cpu, or install the NVIDIA driver, CUDA 12 and cuDNN 9" if device == "cuda" else "try another --compute-type"
+            fix = (
+                "use --device cpu, or install the NVIDIA driver, CUDA 12 and cuDNN 9" if device == "cuda" else "try another --compute-type"
+            )
             raise ModelError(resolved.path, f"cannot load the model on {device} with {compute_type} ({exc})", fix) from exc
         self._batched = BatchedInferencePipeline(self._model) if self.options.batch_size else None
         self.info = EngineInfo(
@@ -328,4 +330,10 @@ def threads_per_job(engine: EngineOptions) -> EngineOptions:
 def inputs(recording_sha256: str, options: TranscriptionOptions, vocabulary: str, model: str) -> dict[str, object]:
     """What a transcription depends on: the recording's bytes, what Whisper is asked to
     compute, the vocabulary it is given and the weights (not how it runs: threads, device)."""
-    return {"recording_sha256": recording_sha256, "options": asdict(options), "vocabulary": vocabulary, "model": model, "version": TRANSCRIBE_VERSION}
+    return {
+        "recording_sha256": recording_sha256,
+        "options": asdict(options),
+        "vocabulary": vocabulary,
+        "model": model,
+        "version": TRANSCRIBE_VERSION,
+    }

@@ -155,9 +155,15 @@ def dumps(transcript: Transcript) -> str:
 def segment_from_dict(seg: Mapping[str, Any]) -> Segment:
     """One segment from its JSON form (positional: an hour of speech has 15,000 words)."""
     return Segment(
-        seg["id"], seg["start"], seg["end"], seg["text"],
+        seg["id"],
+        seg["start"],
+        seg["end"],
+        seg["text"],
         tuple(Word(w["start"], w["end"], w["word"], w["probability"], w.get("speaker")) for w in seg.get("words", ())),
-        seg.get("avg_logprob", 0.0), seg.get("no_speech_prob", 0.0), seg.get("compression_ratio", 0.0), seg.get("temperature", 0.0),
+        seg.get("avg_logprob", 0.0),
+        seg.get("no_speech_prob", 0.0),
+        seg.get("compression_ratio", 0.0),
+        seg.get("temperature", 0.0),
         seg.get("speaker"),
     )
 
@@ -192,11 +198,14 @@ def from_dict(data: Mapping[str, Any], source: Path | str | None = None) -> Tran
             segments=segments,
             provenance=provenance,
             speakers=tuple(SpeakerInfo(**s) for s in data.get("speakers") or ()),
-            quality=Quality(int(quality.get("checked_windows", 0)), _spans(quality.get("redecoded")), _spans(quality.get("speech_without_words"))),
+            quality=Quality(
+                int(quality.get("checked_windows", 0)), _spans(quality.get("redecoded")), _spans(quality.get("speech_without_words"))
+            ),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise TranscriptFormatError(
-            source, f"transcript does not match schema {SCHEMA_VERSION}: {exc}",
+            source,
+            f"transcript does not match schema {SCHEMA_VERSION}: {exc}",
             "fix the edited field or regenerate the transcript",
         ) from exc
 
@@ -207,7 +216,8 @@ def loads(text: str, source: Path | str | None = None) -> Transcript:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TranscriptFormatError(
-            source, f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+            source,
+            f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
             "fix the JSON syntax or regenerate the transcript",
         ) from exc
     return from_dict(data, source)

@@ -64,10 +64,16 @@ def make_segments(texts: list[str], start: float = 0.0, step: float = 4.0) -> li
 class FakeTranscriber:
     """Returns prepared segments; records what it was asked."""
 
-    texts: list[str] = field(default_factory=lambda: ["Bonjour à toutes et à tous.", "La sobriété numérique commence par une question simple."])
+    texts: list[str] = field(
+        default_factory=lambda: ["Bonjour à toutes et à tous.", "La sobriété numérique commence par une question simple."]
+    )
     calls: list[tuple[int, str | None]] = field(default_factory=list)
     info: EngineInfo = field(
-        default_factory=lambda: EngineInfo(model=ResolvedModel(id="fake", path=Path("/fake"), sha256={"model.bin": "0" * 64}), faster_whisper_version="fake", ctranslate2_version="fake")
+        default_factory=lambda: EngineInfo(
+            model=ResolvedModel(id="fake", path=Path("/fake"), sha256={"model.bin": "0" * 64}),
+            faster_whisper_version="fake",
+            ctranslate2_version="fake",
+        )
     )
 
     def decode(self, audio: np.ndarray, hotwords: str | None) -> Decoded:

@@ -18,8 +18,13 @@ from .conftest import ROOT, SAMPLE
 
 FIXTURE = Path(__file__).parent / "fixtures" / "transcript-sobriete-gouvernance.json"
 SESSION = Session(
-    id="s-archive", title="Sobriété numérique et gouvernance des données", recording="seance.mp4", number=3, date="2022-04-21",
-    speakers=(Speaker("Camille Durand", "Modératrice"), Speaker("Inès Martin", "Chercheuse")), replay_url="https://replay.example.org/3",
+    id="s-archive",
+    title="Sobriété numérique et gouvernance des données",
+    recording="seance.mp4",
+    number=3,
+    date="2022-04-21",
+    speakers=(Speaker("Camille Durand", "Modératrice"), Speaker("Inès Martin", "Chercheuse")),
+    replay_url="https://replay.example.org/3",
 )
 
 
@@ -44,7 +49,16 @@ def test_bag_holds_payload_metadata_and_history(archived: tuple[Store, Path]):
     store, bag = archived
     data = bag / "data"
     assert sorted(p.name for p in data.iterdir()) == [
-        "dc.xml", "events.jsonl", "keywords.json", "keywords.md", "media", "provenance.json", "recording.sha256", "synthesis.md", "transcript.json", "transcript.txt",
+        "dc.xml",
+        "events.jsonl",
+        "keywords.json",
+        "keywords.md",
+        "media",
+        "provenance.json",
+        "recording.sha256",
+        "synthesis.md",
+        "transcript.json",
+        "transcript.txt",
     ]
     assert (bag / "manifest-sha256.txt").exists() and (bag / "manifest-sha512.txt").exists()
     assert "Relu par l'éditrice." in (data / "synthesis.md").read_text(encoding="utf-8")
@@ -55,7 +69,10 @@ def test_bag_holds_payload_metadata_and_history(archived: tuple[Store, Path]):
     assert dc.find("dc:language", ns).text == "fr" and dc.find("dc:rights", ns).text
     assert "video/mp4" in [e.text for e in dc.findall("dc:format", ns)]
     info = (bag / "bag-info.txt").read_text(encoding="utf-8")
-    assert "DC-Title: Sobriété numérique et gouvernance des données" in info and "External-Identifier: urn:villes-numeriques:session:s-archive" in info
+    assert (
+        "DC-Title: Sobriété numérique et gouvernance des données" in info
+        and "External-Identifier: urn:villes-numeriques:session:s-archive" in info
+    )
     history = [json.loads(line)["event"] for line in (data / "events.jsonl").read_text(encoding="utf-8").splitlines()]
     assert history == ["transcribed", "keywords", "drafted", "edited", "archived"]
     assert verify(store) == []

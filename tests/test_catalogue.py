@@ -16,9 +16,20 @@ def test_bundled_catalogues_load():
     assert session.id == "2022-03-17-sobriete" and session.number == 2 and session.date == "2022-03-17"
     assert [s.name for s in session.speakers] == ["Animateur", "Julien Moreau"]
     assert {t.id for t in catalogue.themes if t.kind == "theme"} == {
-        "sobriete", "instrumentation-mesure", "gouvernance-publique", "ecosysteme-entreprises", "vulnerabilites-numeriques", "societes-urbaines",
+        "sobriete",
+        "instrumentation-mesure",
+        "gouvernance-publique",
+        "ecosysteme-entreprises",
+        "vulnerabilites-numeriques",
+        "societes-urbaines",
     }
-    assert [t.label for t in catalogue.themes if t.kind == "axis"] == ["Sobriété (axe)", "Inclusion", "Risque", "Capacitation", "Gouvernance (axe)"]
+    assert [t.label for t in catalogue.themes if t.kind == "axis"] == [
+        "Sobriété (axe)",
+        "Inclusion",
+        "Risque",
+        "Capacitation",
+        "Gouvernance (axe)",
+    ]
     assert all(t.description and t.terms for t in catalogue.themes)
     assert set(session.themes) <= {t.id for t in catalogue.themes}
 
@@ -31,11 +42,11 @@ def test_recording_without_entry_gets_a_safe_id_from_its_name():
     assert slugify("«»") == "session"
 
 
-GOOD = '''[[session]]
+GOOD = """[[session]]
 id = "s-1"
 title = "Une"
 recording = "a.mp4"
-'''
+"""
 
 
 @pytest.mark.parametrize(

@@ -36,9 +36,18 @@ def one_line_errors(err: str) -> list[str]:
 
 
 TOML_CASES = {
-    "sessions.toml": ('[[session]]\ntitle = "Séance"\nrecording = "a.mp4"\ndate = "17 mars"\n', r"line 4: session #1, field 'date'.*\(write date = 2022-03-17\)"),
-    "themes.toml": ('[[theme]]\nid = "index"\nlabel = "Index"\n', r"line 2: theme #1, field 'id': 'index' is reserved.*\(choose another id"),
-    "pipeline.toml": ("[transcription]\nbeam_size = \"cinq\"\n", r"line 2: \[transcription\] beam_size = 'cinq' is not a int \(write beam_size = 5\)"),
+    "sessions.toml": (
+        '[[session]]\ntitle = "Séance"\nrecording = "a.mp4"\ndate = "17 mars"\n',
+        r"line 4: session #1, field 'date'.*\(write date = 2022-03-17\)",
+    ),
+    "themes.toml": (
+        '[[theme]]\nid = "index"\nlabel = "Index"\n',
+        r"line 2: theme #1, field 'id': 'index' is reserved.*\(choose another id",
+    ),
+    "pipeline.toml": (
+        '[transcription]\nbeam_size = "cinq"\n',
+        r"line 2: \[transcription\] beam_size = 'cinq' is not a int \(write beam_size = 5\)",
+    ),
 }
 
 
@@ -76,14 +85,31 @@ def test_settings_persist_so_status_and_run_agree(series: tuple[Path, Store], ca
 
 
 BROKEN_OUTPUTS = {
-    "keywords.json": (Names.KEYWORDS, lambda text: text[:200], ("synthesis",), r"keywords\.json: line \d+: not valid JSON .*\(fix the JSON syntax there, or delete the file and run again\)"),
-    "transcript.json": (Names.TRANSCRIPT, lambda text: text.replace('"segments"', '"segmentz"'), ("keywords",), r"transcript\.json: transcript does not match schema"),
-    "synthesis front matter": (Names.SYNTHESIS, lambda text: text.replace("title:", "title: [", 1), ("publish",), r"synthesis\.md: line 2: front matter is not valid YAML .*\(fix that line between the two '---'\)"),
+    "keywords.json": (
+        Names.KEYWORDS,
+        lambda text: text[:200],
+        ("synthesis",),
+        r"keywords\.json: line \d+: not valid JSON .*\(fix the JSON syntax there, or delete the file and run again\)",
+    ),
+    "transcript.json": (
+        Names.TRANSCRIPT,
+        lambda text: text.replace('"segments"', '"segmentz"'),
+        ("keywords",),
+        r"transcript\.json: transcript does not match schema",
+    ),
+    "synthesis front matter": (
+        Names.SYNTHESIS,
+        lambda text: text.replace("title:", "title: [", 1),
+        ("publish",),
+        r"synthesis\.md: line 2: front matter is not valid YAML .*\(fix that line between the two '---'\)",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(BROKEN_OUTPUTS))
-def test_a_hand_broken_output_is_one_line_and_the_other_session_goes_on(series: tuple[Path, Store], capsys: pytest.CaptureFixture[str], case: str):
+def test_a_hand_broken_output_is_one_line_and_the_other_session_goes_on(
+    series: tuple[Path, Store], capsys: pytest.CaptureFixture[str], case: str
+):
     recordings, store = series
     name, damage, stages, expected = BROKEN_OUTPUTS[case]
     path = store.path("s-2", name)

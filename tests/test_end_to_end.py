@@ -91,7 +91,19 @@ def test_a_killed_transcription_resumes_after_its_last_finished_segment(tmp_path
     from pipeline.store import Store
 
     def command(outputs: Path) -> list[str]:
-        return [sys.executable, "-m", "pipeline", "transcribe", str(SAMPLE), "--batch-size", "0", "--outputs", str(outputs), "--catalogue", str(ROOT / "recordings")]
+        return [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "transcribe",
+            str(SAMPLE),
+            "--batch-size",
+            "0",
+            "--outputs",
+            str(outputs),
+            "--catalogue",
+            str(ROOT / "recordings"),
+        ]
 
     full_dir, cut_dir = tmp_path / "full", tmp_path / "cut"
     subprocess.run(command(full_dir), cwd=ROOT, check=True, capture_output=True)

@@ -24,7 +24,9 @@ FILLER_WORDS = {"euh", "voilà", "donc", "quoi", "coup", "fait", "bon", "ben", "
 @pytest.fixture(scope="module")
 def result(nlp, themes):
     transcript = transcript_io.load(FIXTURE)
-    return extract_keywords(transcript, analyse(transcript, nlp), nlp, ThemeModel.build(nlp, themes), "Sobriété numérique et gouvernance des données")
+    return extract_keywords(
+        transcript, analyse(transcript, nlp), nlp, ThemeModel.build(nlp, themes), "Sobriété numérique et gouvernance des données"
+    )
 
 
 def by_surface(result):
@@ -69,7 +71,9 @@ def test_coverage_is_a_share_of_speech_time(result):
 
 def test_extraction_is_deterministic_and_round_trips(nlp, themes, result):
     transcript = transcript_io.load(FIXTURE)
-    again = extract_keywords(transcript, analyse(transcript, nlp), nlp, ThemeModel.build(nlp, themes), "Sobriété numérique et gouvernance des données")
+    again = extract_keywords(
+        transcript, analyse(transcript, nlp), nlp, ThemeModel.build(nlp, themes), "Sobriété numérique et gouvernance des données"
+    )
     assert keywords_io.dumps(again) == keywords_io.dumps(result)
     assert keywords_io.loads(keywords_io.dumps(result)) == result
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from .conftest import ROOT
 
-OUTPUT_NAME = re.compile(r"(transcript|keywords|synthesis)(\.draft)?\.(json|txt|srt|vtt|md)\b|state\.json|\.pipeline\.lock|\.last-run\.json|series-state")
+OUTPUT_NAME = re.compile(
+    r"(transcript|keywords|synthesis)(\.draft)?\.(json|txt|srt|vtt|md)\b|state\.json|\.pipeline\.lock|\.last-run\.json|series-state"
+)
 
 
 def code_strings(path: Path) -> list[tuple[int, str]]:
@@ -43,11 +45,26 @@ def test_no_output_file_name_is_spelled_outside_the_store():
 
 
 FLOORS = {
-    "errors": 1, "transcript": 1,
-    "catalogue": 2, "media": 2, "models": 2, "subtitles": 2, "sentences": 2, "evaluation": 2,
-    "store": 3, "transcribe": 3, "keywords": 3,
-    "synthesis": 4, "settings": 4, "site": 5, "archive": 5, "plan": 5,
-    "runner": 6, "cli": 7, "__main__": 8, "__init__": 0,
+    "errors": 1,
+    "transcript": 1,
+    "catalogue": 2,
+    "media": 2,
+    "models": 2,
+    "subtitles": 2,
+    "sentences": 2,
+    "evaluation": 2,
+    "store": 3,
+    "transcribe": 3,
+    "keywords": 3,
+    "synthesis": 4,
+    "settings": 4,
+    "site": 5,
+    "archive": 5,
+    "plan": 5,
+    "runner": 6,
+    "cli": 7,
+    "__main__": 8,
+    "__init__": 0,
 }
 
 

@@ -47,7 +47,7 @@ def test_a_folder_is_not_a_recording(tmp_path: Path):
 
 
 def test_video_is_decoded_to_16k_mono_of_the_audio_length(tmp_path: Path):
-    odd = tmp_path / "Séance n°2 « l'atelier » \"final\" (copie).mp4"
+    odd = tmp_path / 'Séance n°2 « l\'atelier » "final" (copie).mp4'
     shutil.copy(SAMPLE, odd)
     recording = probe(odd)
     assert recording.has_video and recording.codec == "aac"
@@ -62,7 +62,16 @@ def test_every_accepted_container_decodes(media_dir: Path, tmp_path: Path):
     from .conftest import ffmpeg
 
     source = media_dir / "good.m4a"
-    for suffix, codec in [("wav", "pcm_s16le"), ("flac", "flac"), ("mp3", "libmp3lame"), ("ogg", "libvorbis"), ("opus", "libopus"), ("webm", "libopus"), ("mkv", "aac"), ("mov", "aac")]:
+    for suffix, codec in [
+        ("wav", "pcm_s16le"),
+        ("flac", "flac"),
+        ("mp3", "libmp3lame"),
+        ("ogg", "libvorbis"),
+        ("opus", "libopus"),
+        ("webm", "libopus"),
+        ("mkv", "aac"),
+        ("mov", "aac"),
+    ]:
         target = tmp_path / f"clip.{suffix}"
         ffmpeg("-i", str(source), "-c:a", codec, str(target))
         audio = decode(probe(target))

@@ -38,7 +38,15 @@ def base(tmp_path: Path, media_dir: Path, nlp, themes) -> Project:
     for name in ("alpha.m4a", "beta.m4a"):
         shutil.copy(media_dir / "good.m4a", recordings / name)
     catalogue = Catalogue(
-        sessions=(Session(id="alpha", title="Sobriété numérique", recording="alpha.m4a", speakers=(Speaker("Camille Durand"),), replay_url="https://example.org/a"),),
+        sessions=(
+            Session(
+                id="alpha",
+                title="Sobriété numérique",
+                recording="alpha.m4a",
+                speakers=(Speaker("Camille Durand"),),
+                replay_url="https://example.org/a",
+            ),
+        ),
         themes=themes,
     )
     project = Project(recordings, catalogue, Settings(), Store(tmp_path / "outputs"))
@@ -127,7 +135,9 @@ def test_status_and_run_agree(base: Project, nlp, scenario: str):
     failed = {(r.session_id, r.stage) for r in report.failed if r.stage != "publish" or not r.session_id}
     after, waiting = planned(project)
     assert after == failed, f"{scenario}: after the run, status still shows {sorted(after - failed)}"
-    assert all(sid in {s for s, _ in failed} or stage == "publish" for sid, stage in waiting), f"{scenario}: {sorted(waiting)} still waiting"
+    assert all(sid in {s for s, _ in failed} or stage == "publish" for sid, stage in waiting), (
+        f"{scenario}: {sorted(waiting)} still waiting"
+    )
 
 
 EXPECTED = {

@@ -23,7 +23,7 @@ def batch(tmp_path: Path, media_dir: Path) -> Path:
     folder.mkdir()
     for name in BAD:
         shutil.copy(media_dir / name, folder / name)
-    shutil.copy(media_dir / "good.m4a", folder / "Séance « n°2 » l'atelier \"final\".m4a")
+    shutil.copy(media_dir / "good.m4a", folder / 'Séance « n°2 » l\'atelier "final".m4a')
     return folder
 
 
@@ -38,10 +38,16 @@ def test_bad_recordings_are_reported_and_the_good_one_completes(tmp_path: Path, 
     [good] = [r for r in report.results if r.status == "transcribed"]
     assert good.session_id == "seance-n2-l-atelier-final"
     session_dir = store.session_dir(good.session_id)
-    assert sorted(p.name for p in session_dir.iterdir()) == ["state.json", "transcript.json", "transcript.srt", "transcript.txt", "transcript.vtt"]
+    assert sorted(p.name for p in session_dir.iterdir()) == [
+        "state.json",
+        "transcript.json",
+        "transcript.srt",
+        "transcript.txt",
+        "transcript.vtt",
+    ]
     assert all(r.stage == "transcribe" for r in report.results)
     loaded = transcript_io.load(session_dir / "transcript.json")
-    assert loaded.provenance.input_name == "Séance « n°2 » l'atelier \"final\".m4a"
+    assert loaded.provenance.input_name == 'Séance « n°2 » l\'atelier "final".m4a'
     assert len(fake_transcriber.calls) == 1
 
 
@@ -257,14 +263,21 @@ def test_a_recording_replaced_during_transcription_is_refused_and_nothing_writte
 
 
 @pytest.mark.parametrize(("errno_code", "text"), [(13, "Permission denied"), (30, "Read-only file system")])
-def test_unwritable_outputs_give_one_clear_line(tmp_path: Path, media_dir: Path, monkeypatch: pytest.MonkeyPatch, errno_code: int, text: str):
+def test_unwritable_outputs_give_one_clear_line(
+    tmp_path: Path, media_dir: Path, monkeypatch: pytest.MonkeyPatch, errno_code: int, text: str
+):
     def refuse(*args: object) -> None:
         raise OSError(errno_code, text, str(tmp_path / "outputs"))
 
     monkeypatch.setattr(os, "replace", refuse)
-    report = transcribe_recordings([media_dir / "good.m4a"], Catalogue(), Store(tmp_path / "outputs"), TranscriptionOptions(), FakeTranscriber)
+    report = transcribe_recordings(
+        [media_dir / "good.m4a"], Catalogue(), Store(tmp_path / "outputs"), TranscriptionOptions(), FakeTranscriber
+    )
     [failure] = report.failed
-    assert failure.error == f"{tmp_path / 'outputs'}: cannot write outputs ({text}) (free disk space or fix the folder's permissions, then run again)"
+    assert (
+        failure.error
+        == f"{tmp_path / 'outputs'}: cannot write outputs ({text}) (free disk space or fix the folder's permissions, then run again)"
+    )
 
 
 def test_run_only_one_stage_of_one_session_loads_no_whisper(tmp_path: Path, media_dir: Path, monkeypatch: pytest.MonkeyPatch):
@@ -302,12 +315,26 @@ def test_parallel_and_dask_runs_use_the_same_jobs(tmp_path: Path, media_dir: Pat
     recordings.append(tmp_path / "notes.mp3")
     store = Store(tmp_path / "outputs")
     if mode == "jobs":
-        report = transcribe_recordings(recordings, Catalogue(), store, TranscriptionOptions(), FakeTranscriber, engine=EngineOptions(jobs=2))
+        report = transcribe_recordings(
+            recordings, Catalogue(), store, TranscriptionOptions(), FakeTranscriber, engine=EngineOptions(jobs=2)
+        )
     else:
         distributed = pytest.importorskip("dask.distributed")
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-            report = transcribe_recordings(recordings, Catalogue(), store, TranscriptionOptions(), FakeTranscriber, engine=EngineOptions(scheduler=cluster.scheduler_address))
-    assert sorted((r.session_id, r.status) for r in report.results) == [("a", "transcribed"), ("b", "transcribed"), ("c", "transcribed"), ("notes", "failed")]
+            report = transcribe_recordings(
+                recordings,
+                Catalogue(),
+                store,
+                TranscriptionOptions(),
+                FakeTranscriber,
+                engine=EngineOptions(scheduler=cluster.scheduler_address),
+            )
+    assert sorted((r.session_id, r.status) for r in report.results) == [
+        ("a", "transcribed"),
+        ("b", "transcribed"),
+        ("c", "transcribed"),
+        ("notes", "failed"),
+    ]
     assert all(store.path(s, "transcript.json").exists() for s in "abc")
 
 

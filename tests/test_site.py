@@ -60,8 +60,13 @@ def parse(path: Path) -> Page:
 
 def make_session(index: int, title: str, speakers: tuple[Speaker, ...], recording: str = "") -> Session:
     return Session(
-        id=f"2022-0{index}-1{index}-seance-{index}", title=title, recording=recording, number=index, date=f"2022-0{index}-1{index}",
-        themes=("sobriete",), speakers=speakers,
+        id=f"2022-0{index}-1{index}-seance-{index}",
+        title=title,
+        recording=recording,
+        number=index,
+        date=f"2022-0{index}-1{index}",
+        themes=("sobriete",),
+        speakers=speakers,
     )
 
 
@@ -89,8 +94,13 @@ def site(tmp_path_factory: pytest.TempPathFactory, nlp) -> Path:
         found = extract_keywords(transcript, analyse(transcript, nlp), nlp, model, session.title)
         draft = synthesize(transcript, found, session, themes)
         for name, text in {
-            "transcript.json": transcript_io.dumps(transcript), "transcript.vtt": to_vtt(transcript), "transcript.txt": "x", "transcript.srt": "x",
-            "keywords.json": keywords_io.dumps(found), "keywords.md": "x", "synthesis.md": draft.markdown + f"\n{EVIL}\n",
+            "transcript.json": transcript_io.dumps(transcript),
+            "transcript.vtt": to_vtt(transcript),
+            "transcript.txt": "x",
+            "transcript.srt": "x",
+            "keywords.json": keywords_io.dumps(found),
+            "keywords.md": "x",
+            "synthesis.md": draft.markdown + f"\n{EVIL}\n",
         }.items():
             atomic_write(store.path(session.id, name), text.encode())
     site, skipped = publish(store, Catalogue(sessions=tuple(sessions), themes=themes), recordings=recordings)
@@ -124,7 +134,9 @@ def test_pages_are_french_with_ordered_headings_and_make_no_outside_request(site
         for previous, current in itertools.pairwise(parsed.headings):
             assert current <= previous + 1, f"{page.relative_to(site)}: h{previous} then h{current}"
         for tag, key, ref in parsed.refs:
-            if tag in {"script", "img", "video", "audio", "track", "link", "source"} and not (tag == "link" and key == "href" and ref.endswith(".xml")):
+            if tag in {"script", "img", "video", "audio", "track", "link", "source"} and not (
+                tag == "link" and key == "href" and ref.endswith(".xml")
+            ):
                 assert not urlparse(ref).scheme.startswith("http"), f"{page.relative_to(site)} loads {ref}"
 
 
@@ -154,7 +166,7 @@ def test_session_page_has_player_captions_and_seekable_transcript(site: Path):
 def test_index_is_newest_first_with_chart_theme_pages_search_and_feed(site: Path):
     index = (site / "index.html").read_text(encoding="utf-8")
     assert index.index("seance-3/index.html") < index.index("seance-2/index.html") < index.index("seance-1/index.html")
-    assert '<svg xmlns="http://www.w3.org/2000/svg" role="img"' in index and "<table class=\"coverage\">" in index
+    assert '<svg xmlns="http://www.w3.org/2000/svg" role="img"' in index and '<table class="coverage">' in index
     assert (site / "themes" / "sobriete.html").read_text(encoding="utf-8").count("#t=") >= 3
     entries = json.loads((site / "assets" / "search-index.js").read_text(encoding="utf-8").split("=", 1)[1].rstrip().rstrip(";"))
     assert any("gouvernance des données" in e["text"] for e in entries)
@@ -240,7 +252,15 @@ def test_real_browser_seeks_the_player_and_loads_captions(site: Path, tmp_path: 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/sessions/2022-01-11-seance-1/index.html"
-    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync", "--mute-audio"]
+    flags = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--mute-audio",
+    ]
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=executable, args=flags)
@@ -279,7 +299,15 @@ def test_axe_finds_no_accessibility_violation(site: Path):
             pytest.fail("axe-core is missing: run `npm ci`")
         pytest.skip("axe-core is not installed (npm ci)")
     urls = ["index.html", "sessions/2022-01-11-seance-1/index.html", "themes/index.html", "themes/sobriete.html", "search.html"]
-    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync", "--mute-audio"]
+    flags = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--mute-audio",
+    ]
     problems = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=flags)

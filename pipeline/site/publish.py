@@ -43,8 +43,36 @@ from ..synthesis import read_synthesis
 
 SITE_TITLE = "Les nouveaux enjeux de la transition numérique des villes"
 ALLOWED_TAGS = {
-    "a", "abbr", "blockquote", "br", "code", "dd", "del", "dl", "dt", "em", "h2", "h3", "h4", "h5", "h6", "hr",
-    "li", "ol", "p", "pre", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
+    "a",
+    "abbr",
+    "blockquote",
+    "br",
+    "code",
+    "dd",
+    "del",
+    "dl",
+    "dt",
+    "em",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "ul",
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "td": {"align"}, "th": {"align"}}
 VIDEO_SUFFIXES = {".mp4", ".webm", ".mkv", ".mov"}
@@ -133,7 +161,9 @@ def load_session(store: Store, catalogue: Catalogue, session_id: str, recordings
     sentences = sentences_of(transcript)
     passages: dict[str, tuple[Passage, ...]] = {}
     for summary in found.themes:
-        said = sorted({o.sentence for k in found.keywords if summary.theme_id in k.themes for o in k.occurrences if 0 <= o.sentence < len(sentences)})
+        said = sorted(
+            {o.sentence for k in found.keywords if summary.theme_id in k.themes for o in k.occurrences if 0 <= o.sentence < len(sentences)}
+        )
         chosen = [sentences[i] for i in said[:3]]
         passages[summary.theme_id] = tuple(Passage(int(u.start), clock(u.start), u.text) for u in chosen)
     recording = None
@@ -151,17 +181,26 @@ def load_session(store: Store, catalogue: Catalogue, session_id: str, recordings
         status=str(front.get("status", "draft")),
         replay_url=replay if isinstance(replay, str) and replay.startswith(("http://", "https://")) else None,
         themes=tuple(themes_by_id[t] for t in theme_ids),
-        speakers=tuple({"name": str(s.get("name", "")), "role": str(s.get("role", ""))} for s in front.get("speakers") or [] if isinstance(s, dict)),
+        speakers=tuple(
+            {"name": str(s.get("name", "")), "role": str(s.get("role", ""))} for s in front.get("speakers") or [] if isinstance(s, dict)
+        ),
         brief=edited.brief,
         synthesis_html=render_markdown(body),
         paragraphs=tuple({"start": round(p.start, 3), "clock": clock(p.start), "text": p.text} for p in paragraphs(transcript)),
-        keywords=tuple({"surface": k.surface, "count": k.count, "theme": next((t for t in k.themes if t in themes_by_id), None)} for k in found.keywords),
+        keywords=tuple(
+            {"surface": k.surface, "count": k.count, "theme": next((t for t in k.themes if t in themes_by_id), None)}
+            for k in found.keywords
+        ),
         coverage={t.theme_id: t.coverage for t in found.themes},
         passages=passages,
-        theme_keywords={t.theme_id: tuple(next(k.surface for k in found.keywords if k.lemma == lemma) for lemma in t.keywords) for t in found.themes},
+        theme_keywords={
+            t.theme_id: tuple(next(k.surface for k in found.keywords if k.lemma == lemma) for lemma in t.keywords) for t in found.themes
+        },
         model=transcript.provenance.model.id,
         # The stored captions: an editor may have corrected them.
-        captions=store.read_text(session_id, Names.TRANSCRIPT_VTT) if store.path(session_id, Names.TRANSCRIPT_VTT).exists() else to_vtt(transcript),
+        captions=store.read_text(session_id, Names.TRANSCRIPT_VTT)
+        if store.path(session_id, Names.TRANSCRIPT_VTT).exists()
+        else to_vtt(transcript),
         recording=recording,
         updated=dt.datetime.fromtimestamp(synthesis_path.stat().st_mtime, dt.timezone.utc).isoformat(timespec="seconds"),
         files={name: store.path(session_id, name) for name in Names.DOWNLOADS if store.path(session_id, name).exists()},
@@ -176,32 +215,48 @@ def coverage_chart(sessions: Sequence[SessionPage], themes: Sequence[Theme]) -> 
     cell, left, top = 64, 220, 120
     width, height = left + cell * len(shown) + 130, top + cell * len(rows) + 10
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="chart-title chart-desc" viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="chart-title chart-desc" '
+        f'viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px">',
         '<title id="chart-title">Couverture des thèmes par séance</title>',
-        '<desc id="chart-desc">Pour chaque séance (lignes) et chaque thème (colonnes), la part du temps de parole consacrée au thème ; plus la case est foncée, plus la part est grande.</desc>',
+        '<desc id="chart-desc">Pour chaque séance (lignes) et chaque thème (colonnes), la part du temps de parole consacrée '
+        "au thème ; plus la case est foncée, plus la part est grande.</desc>",
     ]
     for column, theme in enumerate(shown):
         x = left + column * cell + cell / 2
-        parts.append(f'<text x="{x}" y="{top - 8}" transform="rotate(-40 {x} {top - 8})" font-size="12" fill="#1a1a1a">{escape(theme.label)}</text>')
+        parts.append(
+            f'<text x="{x}" y="{top - 8}" transform="rotate(-40 {x} {top - 8})" font-size="12" fill="#1a1a1a">{escape(theme.label)}</text>'
+        )
     for row, session in enumerate(rows):
         y = top + row * cell
         label = f"{session.date or ''} {session.title}".strip()
-        parts.append(f'<text x="{left - 8}" y="{y + cell / 2 + 4}" text-anchor="end" font-size="12" fill="#1a1a1a">{escape(label[:32])}</text>')
+        parts.append(
+            f'<text x="{left - 8}" y="{y + cell / 2 + 4}" text-anchor="end" font-size="12" fill="#1a1a1a">{escape(label[:32])}</text>'
+        )
         for column, theme in enumerate(shown):
             share = session.coverage.get(theme.id, 0.0)
             x = left + column * cell
             text_fill = "#ffffff" if share > 0.5 else "#1a1a1a"
             parts.append(
-                f'<rect x="{x + 2}" y="{y + 2}" width="{cell - 4}" height="{cell - 4}" fill="#1d3557" fill-opacity="{0.08 + 0.92 * share:.2f}">'
+                f'<rect x="{x + 2}" y="{y + 2}" width="{cell - 4}" height="{cell - 4}" fill="#1d3557" '
+                f'fill-opacity="{0.08 + 0.92 * share:.2f}">'
                 f"<title>{escape(session.title)} — {escape(theme.label)} : {share:.0%}</title></rect>"
             )
-            parts.append(f'<text x="{x + cell / 2}" y="{y + cell / 2 + 4}" text-anchor="middle" font-size="12" fill="{text_fill}">{share * 100:.0f}</text>')
+            parts.append(
+                f'<text x="{x + cell / 2}" y="{y + cell / 2 + 4}" text-anchor="middle" font-size="12" '
+                f'fill="{text_fill}">{share * 100:.0f}</text>'
+            )
     parts.append("</svg>")
-    table = ['<table class="coverage"><caption>Part de la séance consacrée à chaque thème (%)</caption><thead><tr><th scope="col">Séance</th>']
+    table = [
+        '<table class="coverage"><caption>Part de la séance consacrée à chaque thème (%)</caption><thead><tr><th scope="col">Séance</th>'
+    ]
     table += [f'<th scope="col">{escape(t.label)}</th>' for t in shown]
     table.append("</tr></thead><tbody>")
     for session in rows:
-        table.append(f'<tr><th scope="row">{escape(session.title)}</th>' + "".join(f"<td>{session.coverage.get(t.id, 0.0) * 100:.0f}</td>" for t in shown) + "</tr>")
+        table.append(
+            f'<tr><th scope="row">{escape(session.title)}</th>'
+            + "".join(f"<td>{session.coverage.get(t.id, 0.0) * 100:.0f}</td>" for t in shown)
+            + "</tr>"
+        )
     table.append("</tbody></table>")
     return "\n".join(parts), "<details><summary>Les mêmes chiffres en tableau</summary>" + "".join(table) + "</details>"
 
@@ -214,14 +269,18 @@ def search_index(sessions: Sequence[SessionPage]) -> str:
         for line in s.brief:
             entries.append({"title": s.title, "kind": "synthèse", "clock": "", "url": url, "text": line})
         for p in s.paragraphs:
-            entries.append({"title": s.title, "kind": "transcription", "clock": p["clock"], "url": f"{url}#t={int(p['start'])}", "text": p["text"]})
+            entries.append(
+                {"title": s.title, "kind": "transcription", "clock": p["clock"], "url": f"{url}#t={int(p['start'])}", "text": p["text"]}
+            )
     # Inside a <script> file, "</" cannot end anything, but keep the JSON inert anyway.
     payload = json.dumps(entries, ensure_ascii=False).replace("</", "<\\/")
     return f"window.SEARCH_INDEX = {payload};\n"
 
 
 def _environment() -> Environment:
-    return Environment(loader=PackageLoader("pipeline.site", "templates"), autoescape=select_autoescape(["html", "xml"]), keep_trailing_newline=True)
+    return Environment(
+        loader=PackageLoader("pipeline.site", "templates"), autoescape=select_autoescape(["html", "xml"]), keep_trailing_newline=True
+    )
 
 
 @dataclass(frozen=True)
@@ -242,7 +301,11 @@ def _load_or_explain(store: Store, catalogue: Catalogue, recordings: Path | None
     except PipelineError as exc:
         return Skipped(session_id, f"{exc.one_line()} — the session is left out of the site")
     except Exception as exc:  # one bad session never stops the others' publication
-        return Skipped(session_id, f"{store.session_dir(session_id)}: cannot be published ({type(exc).__name__}: {exc}) (fix the file, or run `pipeline run` for it)")
+        return Skipped(
+            session_id,
+            f"{store.session_dir(session_id)}: cannot be published ({type(exc).__name__}: {exc}) "
+            "(fix the file, or run `pipeline run` for it)",
+        )
 
 
 def load_sessions(store: Store, catalogue: Catalogue, recordings: Path | None = None) -> tuple[list[SessionPage], list[Skipped]]:
@@ -259,7 +322,9 @@ def load_sessions(store: Store, catalogue: Catalogue, recordings: Path | None = 
     return sorted(pages, key=lambda s: (s.date or "", s.id), reverse=True), [p for p in loaded if isinstance(p, Skipped)]
 
 
-def build_site(store: Store, catalogue: Catalogue, base_url: str = "", recordings: Path | None = None) -> tuple[dict[str, bytes | Path], list[Skipped]]:
+def build_site(
+    store: Store, catalogue: Catalogue, base_url: str = "", recordings: Path | None = None
+) -> tuple[dict[str, bytes | Path], list[Skipped]]:
     """Every file of the site, by relative path (rendered bytes, or a file to copy), and
     the sessions left out."""
     sessions, skipped = load_sessions(store, catalogue, recordings)
