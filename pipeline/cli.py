@@ -126,11 +126,12 @@ def transcription_options(function: Callable[..., Any]) -> Callable[..., Any]:
                 "--batch-size", type=click.IntRange(0, 64), default=None, help="0: sequential; N: batched inference. [default: 8]"
             ),
             click.option("--vad/--no-vad", default=None, help="Skip non-speech with Silero VAD. [default: vad]"),
+            click.option("--guard/--no-guard", default=None, help="Decode again speech that gave no words. [default: guard]"),
             click.option(
                 "--vocabulary/--no-vocabulary",
                 "use_vocabulary",
                 default=None,
-                help="Use the programme's terms and speakers' names. [default: vocabulary]",
+                help="Correct the spelling of speakers' names and glossary terms after decoding. [default: vocabulary]",
             ),
             click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default=None, help="[default: cpu]"),
             click.option("--compute-type", default=None, help="CTranslate2 compute type (auto: int8 on CPU, float16 on CUDA)."),
@@ -146,7 +147,7 @@ def transcription_options(function: Callable[..., Any]) -> Callable[..., Any]:
     )
 
 
-TRANSCRIPTION_KEYS = ("model", "language", "beam_size", "batch_size", "vad", "use_vocabulary")
+TRANSCRIPTION_KEYS = ("model", "language", "beam_size", "batch_size", "vad", "guard")
 ENGINE_KEYS = ("device", "compute_type", "cpu_threads", "jobs", "scheduler")
 
 
@@ -160,6 +161,7 @@ def _project(recordings_dir: Path, outputs: Path, kwargs: dict[str, Any], explic
     settings = settings.overridden(
         transcription=transcription,
         engine={k: kwargs.get(k) for k in ENGINE_KEYS},
+        vocabulary={"enabled": kwargs.get("use_vocabulary")},
         keywords={"top_n": kwargs.get("top_n")},
         publish={"base_url": kwargs.get("base_url")},
         archive={"with_media": kwargs.get("with_media") or None, "rights": kwargs.get("rights")},
@@ -280,7 +282,7 @@ def run_command(
 def transcribe_command(recordings: tuple[Path, ...], recordings_dir: Path, outputs: Path, force: bool, wait: bool, **kwargs: Any) -> None:
     """Transcribe RECORDINGS into OUTPUTS/<session>/transcript.{json,txt,srt,vtt}."""
     project = _project(recordings_dir, outputs, kwargs, explicit=recordings)
-    _exit(_execute(project, ("transcribe",), None, force, wait))
+    _exit(_execute(project, ("transcribe", "transcript"), None, force, wait))
 
 
 @cli.command("keywords")

@@ -12,11 +12,12 @@ changed, ``missing`` when it never ran, ``waiting`` when an earlier stage must r
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
+from . import compose as compose_stage
 from . import keywords as keywords_stage
 from . import synthesis as synthesis_stage
 from . import transcribe as transcribe_stage
@@ -27,10 +28,11 @@ from .media import MEDIA_SUFFIXES
 from .models import model_identity
 from .settings import Settings
 from .store import Names, SessionState, Store, fingerprint
+from .vocabulary import Term, terms_of
 
-SESSION_STAGES = ("transcribe", "keywords", "synthesis", "archive")
+SESSION_STAGES = ("transcribe", "transcript", "keywords", "synthesis", "archive")
 SERIES_STAGES = ("publish",)
-STAGES = ("transcribe", "keywords", "synthesis", "publish", "archive")
+STAGES = ("transcribe", "transcript", "keywords", "synthesis", "publish", "archive")
 """Every stage, in the order a run takes them."""
 
 
@@ -160,8 +162,20 @@ def transcribe_fingerprint(project: Project, session: Session, recording: Path) 
         sha = project.store.recording_sha256(recording)
     except OSError as exc:
         raise RecordingError(recording, f"cannot be read ({exc.strerror})", "check the file name and its permissions") from exc
-    vocabulary = transcribe_stage.build_vocabulary(session, project.catalogue.themes) if options.use_vocabulary else ""
-    return fingerprint(transcribe_stage.inputs(sha, options, vocabulary, model_identity(options.model)))
+    return fingerprint(transcribe_stage.inputs(sha, options, model_identity(options.model)))
+
+
+def vocabulary_terms(project: Project, session_id: str) -> tuple[Term, ...]:
+    """The vocabulary a session's transcript is corrected with."""
+    return terms_of(project.session(session_id))
+
+
+def transcript_fingerprint(project: Project, session_id: str) -> str:
+    """The publishable transcript's fingerprint of a session whose decoding exists."""
+    store = project.store
+    session = project.session(session_id)
+    inputs = compose_stage.inputs(store.sha256(session_id, Names.ASR), vocabulary_terms(project, session_id), project.settings.vocabulary, session.title)
+    return fingerprint(inputs)
 
 
 @dataclass(frozen=True)
@@ -345,7 +359,7 @@ def transcribe_step(project: Project, session: Session, recording: Path | None, 
     if error:
         return Step("transcribe", State.FAILED, error)
     if recording is None:
-        has = store.path(session.id, Names.TRANSCRIPT).exists()
+        has = store.path(session.id, Names.ASR).exists()
         return Step("transcribe", State.DONE if has else State.MISSING, "recording not in recordings/")
     try:
         inputs = transcribe_fingerprint(project, session, recording)
@@ -360,21 +374,22 @@ def transcribe_step(project: Project, session: Session, recording: Path | None, 
 
 
 def later_steps(project: Project, session_id: str, transcription: Step, series: Series, pending: Sequence[str] = ()) -> tuple[Step, ...]:
-    """Keywords, synthesis and archive of a session, each waiting for the one before.
-    ``pending``: sessions whose transcription a run would redo (their candidates may change
-    the whole series' keyword ranking)."""
+    """The publishable transcript, keywords, synthesis and archive of a session, each
+    waiting for the one before. ``pending``: sessions whose transcript a run would redo
+    (their candidates may change the whole series' keyword ranking)."""
     store = project.store
     state = store.state(session_id)
     last = store.last_run()
-    if not store.path(session_id, Names.TRANSCRIPT).exists():
+    transcript = _after(project, state, last, session_id, "transcript", transcription, transcript_fingerprint, (Names.ASR,))
+    if transcript.todo:
+        keywords = Step("keywords", State.WAITING, "after transcript")
+    elif not store.path(session_id, Names.TRANSCRIPT).exists():
         keywords = Step("keywords", State.WAITING, "needs a transcript")
-    elif transcription.todo:
-        keywords = Step("keywords", State.WAITING, "after transcribe")
     else:
         keywords = _keywords_step(project, state, last, session_id, series, pending)
     synthesis = _after(project, state, last, session_id, "synthesis", keywords, synthesis_fingerprint, (Names.KEYWORDS,))
     archive = _after(project, state, last, session_id, "archive", synthesis, archive_fingerprint, (Names.TRANSCRIPT,))
-    return keywords, synthesis, archive
+    return transcript, keywords, synthesis, archive
 
 
 def _after(
@@ -384,16 +399,16 @@ def _after(
     session_id: str,
     stage: str,
     before: Step,
-    inputs_of: object,
+    inputs_of: Callable[[Project, str], str],
     needs: Sequence[str],
 ) -> Step:
+    """A step that needs files an earlier step writes: waiting while that step has work."""
     store = project.store
+    if before.todo:
+        return Step(stage, State.WAITING, f"after {before.stage}")
     missing = [name for name in needs if not store.path(session_id, name).exists()]
     if missing:
         return Step(stage, State.WAITING, f"needs {missing[0]}")
-    if before.todo:
-        return Step(stage, State.WAITING, f"after {before.stage}")
-    assert callable(inputs_of)
     return _recorded(state, store, session_id, stage, inputs_of(project, session_id), last)
 
 
@@ -426,10 +441,11 @@ def make_plan(project: Project) -> Plan:
             if session_id not in entries:
                 session = project.catalogue.session_by_id(session_id)
                 entries[session_id] = (session, None, transcribe_step(project, session, None))
-    pending = [session.id for session, _, step in entries.values() if step.todo and step.state is not State.FAILED]
     series = stored_series(project)
-    sessions = tuple(
-        SessionPlan(session, recording, (step, *later_steps(project, session.id, step, series, pending)))
-        for session, recording, step in (entries[k] for k in sorted(entries))
-    )
+    later = {k: later_steps(project, session.id, step, series) for k, (session, _, step) in entries.items()}
+    # a session whose transcript will change may change everybody's keyword ranking
+    pending = [entries[k][0].id for k, steps in later.items() if steps[0].todo and State.FAILED not in (steps[0].state, entries[k][2].state)]
+    if pending:
+        later = {k: later_steps(project, session.id, step, series, pending) for k, (session, _, step) in entries.items()}
+    sessions = tuple(SessionPlan(entries[k][0], entries[k][1], (entries[k][2], *later[k])) for k in sorted(entries))
     return Plan(sessions, (publish_step(project, sessions),), project.store.holder())

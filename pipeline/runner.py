@@ -23,6 +23,7 @@ from . import keywords as keywords_stage
 from . import plan as planner
 from . import transcript as transcript_io
 from .catalogue import Catalogue, Session
+from .compose import compose
 from .errors import ModelError, PipelineError, RecordingError
 from .keywords import Candidate, ThemeModel, analyse, extract_keywords
 from .media import Recording, decode, probe, sha256_file
@@ -158,22 +159,12 @@ class RecordingJob:
                 log.info("%s: resuming after %.1f s already transcribed", self.path, done[-1].end)
                 reporter.advance(done[-1].end)
             with store.checkpoint(session.id, "transcribe", self.inputs, len(done)) as save:
-                transcript = transcribe(
-                    recording,
-                    audio,
-                    session,
-                    transcriber,
-                    self.options,
-                    self.catalogue.themes,
-                    reporter.advance,
-                    done,
-                    lambda s: save(asdict(s)),
-                )
+                transcript = transcribe(recording, audio, session.id, transcriber, self.options, reporter.advance, done, lambda s: save(asdict(s)))
             del audio
             _unchanged_since_probe(recording)
-            files = {Names.TRANSCRIPT: transcript_io.dumps(transcript)}
-            files.update({Names.RENDERINGS[suffix]: text for suffix, text in all_renderings(transcript, session.title)})
-            record = StageRecord(self.inputs, finished_utc=transcript.provenance.finished_utc, pipeline_version=__version__)
+            files = {Names.ASR: transcript_io.dumps(transcript)}
+            facts = {"redecoded": len(transcript.quality.redecoded), "seconds_without_words": transcript.quality.seconds_without_words}
+            record = StageRecord(self.inputs, finished_utc=transcript.provenance.finished_utc, pipeline_version=__version__, facts=facts)
             written = store.write_stage(session.id, "transcribe", self.inputs, files, record)
             store.drop_checkpoint(session.id, "transcribe")
             return StepResult(
@@ -304,6 +295,49 @@ def _run_jobs(batch: Sequence[RecordingJob], engine: EngineOptions, reporter: Re
 def transcriber_settings(project: Project) -> Project:
     """The project with its CPU threads shared out among parallel jobs."""
     return replace(project, settings=replace(project.settings, engine=threads_per_job(project.settings.engine)))
+
+
+# -- the publishable transcript ------------------------------------------------------------
+
+
+def run_transcripts(project: Project, reporter: Reporter, session_ids: Sequence[str] | None = None, force: bool = False) -> RunReport:
+    """Compose each session's publishable transcript from its decoding: vocabulary applied,
+    then ``transcript.json`` and its renderings. No model is loaded."""
+    store = project.store
+    ready = store.sessions_with(Names.ASR)
+    results = []
+    for session_id in list(session_ids) if session_ids is not None else ready:
+
+        def step(session_id: str = session_id) -> StepResult:
+            started = time.perf_counter()
+            if session_id not in ready:
+                raise PipelineError(store.path(session_id, Names.ASR), "no transcription yet", "run `pipeline transcribe` first")
+            inputs = planner.transcript_fingerprint(project, session_id)
+            if not force and store.is_fresh(session_id, "transcript", inputs):
+                return StepResult(session_id, "transcript", "up to date", inputs=inputs)
+            session = project.session(session_id)
+            asr = transcript_io.load(store.path(session_id, Names.ASR))
+            transcript = compose(asr, planner.vocabulary_terms(project, session_id), project.settings.vocabulary)
+            files = {Names.TRANSCRIPT: transcript_io.dumps(transcript)}
+            files.update({Names.RENDERINGS[suffix]: text for suffix, text in all_renderings(transcript, session.title)})
+            facts = {"corrections": len(transcript.corrections)}
+            written = store.write_stage(session_id, "transcript", inputs, files, StageRecord(inputs, finished_utc=_now(), pipeline_version=__version__, facts=facts))
+            return StepResult(
+                session_id,
+                "transcript",
+                "composed",
+                None,
+                transcript.duration,
+                time.perf_counter() - started,
+                tuple(w.path for w in written),
+                tuple(w.path for w in written if w.kept_edit),
+                inputs=inputs,
+            )
+
+        result = isolated(session_id, "transcript", session_id, step)
+        reporter.finish(result)
+        results.append(result)
+    return RunReport(tuple(results))
 
 
 # -- keywords ----------------------------------------------------------------------------
@@ -557,6 +591,10 @@ def execute(
         pool = sorted(wanted) if wanted is not None else project.store.sessions_with(needs)
         return [s for s in pool if s not in failed]
 
+    if "transcript" in stages:
+        more = run_transcripts(project, reporter, targets(Names.ASR), force)
+        report += more
+        failed |= {r.session_id for r in more.failed}
     if "keywords" in stages:
         if load_nlp is None:
             raise ValueError("keywords need load_nlp")
@@ -612,4 +650,4 @@ def transcribe_recordings(
     project = Project(
         folder, catalogue, Settings(transcription=options, engine=engine or EngineOptions()), store, tuple(Path(r) for r in recordings)
     )
-    return execute(transcriber_settings(project), ("transcribe",), None, force, make_transcriber=make_transcriber, reporter=reporter)
+    return execute(transcriber_settings(project), ("transcribe", "transcript"), None, force, make_transcriber=make_transcriber, reporter=reporter)

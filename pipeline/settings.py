@@ -1,7 +1,8 @@
 """Project settings: ``recordings/pipeline.toml`` persists non-default options.
 
 Each table fills one options dataclass: ``[transcription]`` (what Whisper computes),
-``[engine]`` (how it runs: device, threads, jobs; never fingerprinted), ``[keywords]``,
+``[engine]`` (how it runs: device, threads, jobs; never fingerprinted), ``[vocabulary]``
+(names and terms corrected after decoding), ``[keywords]``,
 ``[synthesis]``, ``[publish]`` and ``[archive]``. A run and ``pipeline status`` read the same
 file, so they always agree on what is up to date; command-line options override it for one
 command. Every error names the file, the line and the fix.
@@ -23,6 +24,7 @@ from .errors import CatalogueError
 from .keywords import KeywordOptions
 from .synthesis import SynthesisOptions
 from .transcribe import EngineOptions, TranscriptionOptions
+from .vocabulary import VocabularyOptions
 
 SETTINGS_FILE = "pipeline.toml"
 DEFAULT_RIGHTS = "Tous droits réservés aux auteurs et aux intervenants ; réutilisation sur autorisation."
@@ -52,6 +54,7 @@ class Settings:
 
     transcription: TranscriptionOptions = field(default_factory=TranscriptionOptions)
     engine: EngineOptions = field(default_factory=EngineOptions)
+    vocabulary: VocabularyOptions = field(default_factory=VocabularyOptions)
     keywords: KeywordOptions = field(default_factory=KeywordOptions)
     synthesis: SynthesisOptions = field(default_factory=SynthesisOptions)
     publish: PublishOptions = field(default_factory=PublishOptions)

@@ -31,6 +31,7 @@ from .media import sha256_file
 class Names:
     """File names of the ``outputs/`` layout, in one place."""
 
+    ASR = "asr.json"
     TRANSCRIPT = "transcript.json"
     TRANSCRIPT_TXT = "transcript.txt"
     TRANSCRIPT_SRT = "transcript.srt"
@@ -51,7 +52,7 @@ class Names:
     """Text renderings of the transcript, by suffix."""
     DOWNLOADS = (TRANSCRIPT_TXT, TRANSCRIPT_SRT, TRANSCRIPT_VTT, TRANSCRIPT, KEYWORDS_MD)
     """What readers may download from a session page."""
-    ARCHIVED = (TRANSCRIPT, TRANSCRIPT_TXT, TRANSCRIPT_VTT, TRANSCRIPT_SRT, KEYWORDS, KEYWORDS_MD, SYNTHESIS)
+    ARCHIVED = (ASR, TRANSCRIPT, TRANSCRIPT_TXT, TRANSCRIPT_VTT, TRANSCRIPT_SRT, KEYWORDS, KEYWORDS_MD, SYNTHESIS)
     """What an archive bag carries of a session folder."""
 
 
@@ -241,7 +242,8 @@ class Store:
 
     def sessions(self) -> list[str]:
         """Ids of every session with a state or a transcript."""
-        return sorted(set(self.sessions_with(Names.STATE)) | set(self.sessions_with(Names.TRANSCRIPT)))
+        found = set(self.sessions_with(Names.STATE)) | set(self.sessions_with(Names.ASR)) | set(self.sessions_with(Names.TRANSCRIPT))
+        return sorted(found)
 
     def sha256(self, session_id: str, name: str) -> str:
         """SHA-256 of a session's file (as it is now, edits included)."""

@@ -1,30 +1,36 @@
-"""Transcription with faster-whisper: streamed segments, domain vocabulary, provenance.
+"""Transcription with faster-whisper: streamed segments, a lost-speech guard, provenance.
 
 The stage is :func:`transcribe`: it takes a checked :class:`~pipeline.media.Recording`, its
 decoded audio and a :class:`Transcriber` (the real :class:`WhisperTranscriber`, or a fake in
-unit tests) and returns a :class:`~pipeline.transcript.Transcript`. It writes no file.
+unit tests) and returns a :class:`~pipeline.transcript.Transcript`: what Whisper heard,
+before any vocabulary, speaker or editor correction (those are the cheap ``transcript``
+stage, so that none of them ever runs Whisper again). It writes no file.
+
+No prompt is given to Whisper: a list of terms as ``hotwords`` makes it end windows early
+and lose speech (measured: README, « Vocabulary »); names and terms are corrected after
+decoding instead (:mod:`pipeline.vocabulary`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
 
 from . import __version__
-from .catalogue import Session, Theme
+from . import guard as lost_speech
 from .errors import ModelError
 from .media import SAMPLING_RATE, Recording
 from .models import ResolvedModel, resolve_model
-from .transcript import ModelInfo, Provenance, Segment, Transcript, Word
+from .transcript import ModelInfo, Provenance, Quality, Segment, Transcript, Word
 
 ProgressCallback = Callable[[float], None]
 
-TRANSCRIBE_VERSION = 2
+TRANSCRIBE_VERSION = 3
 """Bumped when the transcription's output changes for the same inputs."""
 
 
@@ -52,11 +58,15 @@ class TranscriptionOptions:
     """Forbid repeating n-grams of this size inside a window (0 disables)."""
     hallucination_silence_threshold: float | None = None
     """Skip silent stretches longer than this around suspected hallucinations (seconds)."""
-    use_vocabulary: bool = True
-    """Prime the decoder with the programme's vocabulary and the speakers' names (hotwords)."""
+    guard: bool = True
+    """Decode again, on its own, speech that decoded to no words (the lost-speech guard)."""
+    guard_min_gap: float = 2.0
+    """Gaps between decoded words at least this long (seconds) are checked for speech."""
+    guard_min_speech: float = 2.0
+    """Speech (seconds, by Silero VAD) in such a gap that counts as lost."""
 
     def decoding_options(self) -> dict[str, Any]:
-        """The keyword arguments given to faster-whisper (vocabulary excepted)."""
+        """The keyword arguments given to faster-whisper."""
         options: dict[str, Any] = {
             "language": self.language,
             "beam_size": self.beam_size,
@@ -122,8 +132,16 @@ class Transcriber(Protocol):
 
     info: EngineInfo
 
-    def decode(self, audio: np.ndarray, hotwords: str | None) -> Decoded:
-        """Start decoding; segments are produced lazily."""
+    def decode(self, audio: np.ndarray) -> Decoded:
+        """Start decoding the whole recording; segments are produced lazily."""
+        ...
+
+    def redecode(self, audio: np.ndarray) -> list[Segment]:
+        """Decode one short window on its own (sequential, temperature fallback, no prompt)."""
+        ...
+
+    def find_speech(self, audio: np.ndarray) -> list[tuple[float, float]]:
+        """Speech regions of a clip (seconds from its start), by voice activity detection."""
         ...
 
 
@@ -134,6 +152,9 @@ def _cpu_threads(requested: int) -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+CLIP_SECONDS = 30.0
 
 
 @dataclass
@@ -163,9 +184,7 @@ class WhisperTranscriber:
                 local_files_only=True,
             )
         except (RuntimeError, ValueError) as exc:  # CTranslate2 reports device and type problems so
-            fix = (
-                "use --device cpu, or install the NVIDIA driver, CUDA 12 and cuDNN 9" if device == "cuda" else "try another --compute-type"
-            )
+            fix = "use --device cpu, or install the NVIDIA driver, CUDA 12 and cuDNN 9" if device == "cuda" else "try another --compute-type"
             raise ModelError(resolved.path, f"cannot load the model on {device} with {compute_type} ({exc})", fix) from exc
         self._batched = BatchedInferencePipeline(self._model) if self.options.batch_size else None
         self.info = EngineInfo(
@@ -176,15 +195,42 @@ class WhisperTranscriber:
             compute_type=compute_type,
         )
 
-    def decode(self, audio: np.ndarray, hotwords: str | None) -> Decoded:
+    def decode(self, audio: np.ndarray) -> Decoded:
         """Run faster-whisper; convert its segments as they stream."""
         engine: Any = self._batched or self._model
-        segments, info = engine.transcribe(audio, hotwords=hotwords, **self.options.decoding_options())
+        options = self.options.decoding_options()
+        if self._batched is not None and not self.options.vad:
+            # Batched decoding needs windows: without VAD, fixed 30-s clips of the audio.
+            duration = len(audio) / SAMPLING_RATE
+            starts = np.arange(0.0, duration, CLIP_SECONDS)
+            options["clip_timestamps"] = [{"start": float(t), "end": float(min(t + CLIP_SECONDS, duration))} for t in starts]
+        segments, info = engine.transcribe(audio, **options)
         return Decoded(
             language=info.language,
             language_probability=float(info.language_probability),
             segments=(_convert(i, s) for i, s in enumerate(segments)),
         )
+
+    def redecode(self, audio: np.ndarray) -> list[Segment]:
+        """One window, sequentially, with Whisper's temperature fallback and no prompt."""
+        options = self.options
+        segments, _ = self._model.transcribe(
+            audio,
+            language=options.language,
+            beam_size=options.beam_size,
+            word_timestamps=True,
+            condition_on_previous_text=False,
+            compression_ratio_threshold=options.compression_ratio_threshold,
+            vad_filter=False,
+        )
+        return [_convert(i, s) for i, s in enumerate(segments)]
+
+    def find_speech(self, audio: np.ndarray) -> list[tuple[float, float]]:
+        """Silero VAD (shipped inside faster-whisper)."""
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        found = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=500))
+        return [(t["start"] / SAMPLING_RATE, t["end"] / SAMPLING_RATE) for t in found]
 
 
 def _convert(index: int, segment: Any) -> Segment:
@@ -204,35 +250,6 @@ def _convert(index: int, segment: Any) -> Segment:
     )
 
 
-VOCABULARY_MAX_CHARS = 300
-
-
-def build_vocabulary(session: Session, themes: Iterable[Theme]) -> str:
-    """Hotwords for Whisper: the speakers' names, the session title, then theme terms.
-
-    Kept short: Whisper gives the prompt at most 223 tokens, and a long prompt slows each
-    window and can leak into the text.
-    """
-    parts: list[str] = [s.name for s in session.speakers]
-    if session.title and session.title != session.recording.rsplit(".", 1)[0]:
-        parts.append(session.title)
-    chosen = [t for t in themes if t.kind == "theme" and (not session.themes or t.id in session.themes)]
-    for theme in chosen:
-        parts.append(theme.label)
-        parts.extend(theme.terms[:3])
-    text, seen = "", set()
-    for part in parts:
-        key = part.casefold()
-        if key in seen:
-            continue
-        seen.add(key)
-        candidate = f"{text}, {part}" if text else part
-        if len(candidate) > VOCABULARY_MAX_CHARS:
-            break
-        text = candidate
-    return text
-
-
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -248,10 +265,9 @@ def _shifted(segment: Segment, index: int, offset: float) -> Segment:
 def transcribe(
     recording: Recording,
     audio: np.ndarray,
-    session: Session,
+    session_id: str,
     transcriber: Transcriber,
     options: TranscriptionOptions,
-    themes: Iterable[Theme] = (),
     on_progress: ProgressCallback | None = None,
     done: Sequence[Segment] = (),
     checkpoint: Callable[[Segment], None] | None = None,
@@ -261,11 +277,11 @@ def transcribe(
     Resumable: ``done`` holds the segments an interrupted run had finished (from its
     checkpoint); only the audio after the last of them is decoded. ``checkpoint`` receives
     each segment as soon as it is final, so that a run killed later loses nothing before it.
+    Then the lost-speech guard decodes again whatever speech gave no words.
     """
     started = _now()
-    hotwords = build_vocabulary(session, themes) if options.use_vocabulary else ""
     offset = done[-1].end if done else 0.0
-    decoded = transcriber.decode(audio[int(offset * SAMPLING_RATE) :], hotwords or None)
+    decoded = transcriber.decode(audio[int(offset * SAMPLING_RATE) :])
     segments = list(done)
     for raw in decoded.segments:
         segment = _shifted(raw, len(segments), offset)
@@ -274,6 +290,10 @@ def transcribe(
             checkpoint(segment)
         if on_progress:
             on_progress(segment.end)
+    quality = Quality()
+    if options.guard:
+        checked, windows = lost_speech.lost_windows(audio, segments, transcriber.find_speech, options.guard_min_gap, options.guard_min_speech)
+        segments, quality = lost_speech.repair(audio, segments, windows, transcriber.redecode, checked)
     duration = len(audio) / SAMPLING_RATE
     if on_progress:
         on_progress(duration)
@@ -282,12 +302,11 @@ def transcribe(
         **asdict(options),
         "compute_type": info.compute_type,
         "device": info.device,
-        "hotwords": hotwords,
         "decoding": options.decoding_options(),
         **({"resumed_at_seconds": offset} if done else {}),
     }
     return Transcript(
-        session_id=session.id,
+        session_id=session_id,
         language=decoded.language,
         language_probability=round(decoded.language_probability, 4),
         duration=round(duration, 3),
@@ -304,6 +323,7 @@ def transcribe(
             started_utc=started,
             finished_utc=_now(),
         ),
+        quality=quality,
     )
 
 
@@ -327,13 +347,8 @@ def threads_per_job(engine: EngineOptions) -> EngineOptions:
     return replace(engine, cpu_threads=max(1, _cpu_threads(0) // engine.jobs))
 
 
-def inputs(recording_sha256: str, options: TranscriptionOptions, vocabulary: str, model: str) -> dict[str, object]:
+def inputs(recording_sha256: str, options: TranscriptionOptions, model: str) -> dict[str, object]:
     """What a transcription depends on: the recording's bytes, what Whisper is asked to
-    compute, the vocabulary it is given and the weights (not how it runs: threads, device)."""
-    return {
-        "recording_sha256": recording_sha256,
-        "options": asdict(options),
-        "vocabulary": vocabulary,
-        "model": model,
-        "version": TRANSCRIBE_VERSION,
-    }
+    compute and the weights (not how it runs: threads, device; not the vocabulary, which
+    is applied after decoding)."""
+    return {"recording_sha256": recording_sha256, "options": asdict(options), "model": model, "version": TRANSCRIBE_VERSION}

@@ -68,6 +68,18 @@ class Span:
 
 
 @dataclass(frozen=True)
+class Correction:
+    """A replacement made in the decoded words: where, what was heard, what is written now,
+    and by which rule (``spelling``, ``known``, ``close``, or ``editor``)."""
+
+    start: float
+    end: float
+    heard: str
+    written: str
+    rule: str
+
+
+@dataclass(frozen=True)
 class Quality:
     """What the transcription guard saw: speech windows that decoded to too few words,
     those re-decoded without the prompt, and the speech still left without words."""
@@ -119,6 +131,7 @@ class Transcript:
     provenance: Provenance
     speakers: tuple[SpeakerInfo, ...] = ()
     quality: Quality = field(default_factory=Quality)
+    corrections: tuple[Correction, ...] = ()
 
     @property
     def text(self) -> str:
@@ -142,6 +155,7 @@ def to_dict(transcript: Transcript) -> dict[str, Any]:
         },
         "speakers": body["speakers"],
         "quality": quality,
+        "corrections": body["corrections"],
         "segments": body["segments"],
         "provenance": body["provenance"],
     }
@@ -201,6 +215,7 @@ def from_dict(data: Mapping[str, Any], source: Path | str | None = None) -> Tran
             quality=Quality(
                 int(quality.get("checked_windows", 0)), _spans(quality.get("redecoded")), _spans(quality.get("speech_without_words"))
             ),
+            corrections=tuple(Correction(**c) for c in data.get("corrections") or ()),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise TranscriptFormatError(

@@ -67,7 +67,11 @@ class FakeTranscriber:
     texts: list[str] = field(
         default_factory=lambda: ["Bonjour à toutes et à tous.", "La sobriété numérique commence par une question simple."]
     )
-    calls: list[tuple[int, str | None]] = field(default_factory=list)
+    calls: list[int] = field(default_factory=list)
+    redecoded: list[int] = field(default_factory=list)
+    speech: list[tuple[float, float]] | None = None
+    """What the fake VAD finds in any clip (None: no speech)."""
+    redecode_texts: list[str] = field(default_factory=list)
     info: EngineInfo = field(
         default_factory=lambda: EngineInfo(
             model=ResolvedModel(id="fake", path=Path("/fake"), sha256={"model.bin": "0" * 64}),
@@ -76,12 +80,21 @@ class FakeTranscriber:
         )
     )
 
-    def decode(self, audio: np.ndarray, hotwords: str | None) -> Decoded:
-        self.calls.append((len(audio), hotwords))
+    def decode(self, audio: np.ndarray) -> Decoded:
+        self.calls.append(len(audio))
         duration = len(audio) / SAMPLING_RATE
         step = duration / max(len(self.texts), 1)
         segments: Iterator[Segment] = iter(make_segments(self.texts, step=step))
         return Decoded(language="fr", language_probability=1.0, segments=segments)
+
+    def redecode(self, audio: np.ndarray) -> list[Segment]:
+        self.redecoded.append(len(audio))
+        duration = len(audio) / SAMPLING_RATE
+        return make_segments(self.redecode_texts, step=duration / max(len(self.redecode_texts), 1)) if self.redecode_texts else []
+
+    def find_speech(self, audio: np.ndarray) -> list[tuple[float, float]]:
+        duration = len(audio) / SAMPLING_RATE
+        return [(a, min(b, duration)) for a, b in self.speech or [] if a < duration]
 
 
 @pytest.fixture

@@ -25,9 +25,12 @@ def series(tmp_path: Path) -> tuple[Path, Store]:
     shutil.copy(ROOT / "recordings" / "themes.toml", recordings / "themes.toml")
     store = Store(tmp_path / "outputs")
     for session in ("s-1", "s-2"):
-        store.write_stage(session, "transcribe", "x", {Names.TRANSCRIPT: FIXTURE.read_text(encoding="utf-8")})
-    assert main(["run", "--recordings", str(recordings), "--outputs", str(store.root), "--only", "keywords", "--only", "synthesis"]) == 0
+        store.write_stage(session, "transcribe", "x", {Names.ASR: FIXTURE.read_text(encoding="utf-8")})
+    assert main(["run", "--recordings", str(recordings), "--outputs", str(store.root), *LATER]) == 0
     return recordings, store
+
+
+LATER = ["--only", "transcript", "--only", "keywords", "--only", "synthesis"]
 
 
 def one_line_errors(err: str) -> list[str]:
@@ -73,7 +76,7 @@ def test_settings_persist_so_status_and_run_agree(series: tuple[Path, Store], ca
     (recordings / "pipeline.toml").write_text("[keywords]\ntop_n = 5\n", encoding="utf-8")
     assert main(["status", "--recordings", str(recordings), "--outputs", str(store.root)]) == 0
     assert "keywords" in capsys.readouterr().err.split("next run")[-1]
-    assert main(["run", "--recordings", str(recordings), "--outputs", str(store.root), "--only", "keywords", "--only", "synthesis"]) == 0
+    assert main(["run", "--recordings", str(recordings), "--outputs", str(store.root), *LATER]) == 0
     from pipeline import keywords as keywords_io
 
     assert len(keywords_io.load(store.path("s-1", Names.KEYWORDS)).keywords) == 5
@@ -81,7 +84,7 @@ def test_settings_persist_so_status_and_run_agree(series: tuple[Path, Store], ca
     import json
 
     plan = json.loads(capsys.readouterr().out)
-    assert {s["stages"][1]["state"] for s in plan["sessions"]} == {"done"}
+    assert {s["stages"][2]["state"] for s in plan["sessions"]} == {"done"}
 
 
 BROKEN_OUTPUTS = {
@@ -91,11 +94,11 @@ BROKEN_OUTPUTS = {
         ("synthesis",),
         r"keywords\.json: line \d+: not valid JSON .*\(fix the JSON syntax there, or delete the file and run again\)",
     ),
-    "transcript.json": (
-        Names.TRANSCRIPT,
+    "asr.json": (
+        Names.ASR,
         lambda text: text.replace('"segments"', '"segmentz"'),
-        ("keywords",),
-        r"transcript\.json: transcript does not match schema",
+        ("transcript",),
+        r"asr\.json: transcript does not match schema",
     ),
     "synthesis front matter": (
         Names.SYNTHESIS,
@@ -129,5 +132,5 @@ def test_a_hand_broken_output_is_one_line_and_the_other_session_goes_on(
 def test_a_hand_broken_state_file_only_costs_a_rerun(series: tuple[Path, Store]):
     recordings, store = series
     store.path("s-1", Names.STATE).write_text("{ pas du json", encoding="utf-8")
-    assert main(["run", "--recordings", str(recordings), "--outputs", str(store.root), "--only", "keywords", "--only", "synthesis"]) == 0
+    assert main(["run", "--recordings", str(recordings), "--outputs", str(store.root), *LATER]) == 0
     assert store.state("s-1").stages["keywords"].inputs
