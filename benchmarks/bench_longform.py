@@ -54,7 +54,8 @@ OLD_HOTWORDS = (
 RAW = """
 import json, sys, time
 from faster_whisper import WhisperModel, BatchedInferencePipeline
-model_dir, files, options, threads, batched = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1"
+model_dir, files, options = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+threads, batched = int(sys.argv[4]), sys.argv[5] == "1"
 model = WhisperModel(model_dir, device="cpu", compute_type="int8", cpu_threads=threads)
 engine = BatchedInferencePipeline(model) if batched else model
 for path in files:
@@ -69,7 +70,9 @@ def dev_files() -> list[tuple[Path, Path]]:
     """(audio, reference) of every dev file, the built ones made if needed."""
     built = devdata.ensure()
     files = [(SHARED / "speech-fr-dev" / "ej-fra.m4a", SHARED / "speech-fr-dev" / "ej-fra.ref.txt")]
-    files += [(SHARED / "conversations-fr-dev" / f"conv0{i}.flac", SHARED / "conversations-fr-dev" / f"conv0{i}.ref.txt") for i in (1, 2, 3)]
+    files += [
+        (SHARED / "conversations-fr-dev" / f"conv0{i}.flac", SHARED / "conversations-fr-dev" / f"conv0{i}.ref.txt") for i in (1, 2, 3)
+    ]
     files += [(built / f"mix0{i}.flac", built / f"mix0{i}.ref.txt") for i in (1, 2, 3, 4)]
     files += [(built / "longform.flac", built / "longform.ref.txt")]
     files += [(SHARED / "speech-fr-dev" / "asterisk-fr-june-concat.flac", SHARED / "speech-fr-dev" / "asterisk-fr-june-concat.ref.txt")]
@@ -97,8 +100,19 @@ def raw(files: list[Path], options: dict[str, object], batched: bool) -> tuple[f
 
     started = time.perf_counter()
     out = subprocess.run(
-        [sys.executable, "-c", RAW, str(resolve_model("base").path), json.dumps([str(f) for f in files]), json.dumps(options), str(THREADS), "1" if batched else "0"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            RAW,
+            str(resolve_model("base").path),
+            json.dumps([str(f) for f in files]),
+            json.dumps(options),
+            str(THREADS),
+            "1" if batched else "0",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     return time.perf_counter() - started, {Path(str(r["file"])).stem: r for r in rows}
@@ -112,7 +126,9 @@ def product(files: list[Path], catalogue_dir: Path, extra: list[str], settings: 
         started = time.perf_counter()
         subprocess.run(
             [sys.executable, "-m", "pipeline", "transcribe", *map(str, files), "--catalogue", str(catalogue_dir), "--outputs", tmp, *extra],
-            cwd=ROOT, capture_output=True, check=False,
+            cwd=ROOT,
+            capture_output=True,
+            check=False,
         )
         wall = time.perf_counter() - started
         runs = json.loads((Path(tmp) / ".last-run.json").read_text(encoding="utf-8"))
@@ -192,13 +208,15 @@ def main() -> None:
         fixes = [(n, c) for n in names for c in rows[n].get("corrections", [])]  # type: ignore[union-attr]
         recovered = [(n, s) for n in names for s in rows[n]["quality"]["redecoded"]]  # type: ignore[index]
         lost = sum(rows[n]["quality"]["seconds_without_words"] for n in names)  # type: ignore[index, misc]
-        print(f"\n{label}: {len(fixes)} vocabulary corrections, {len(recovered)} windows recovered by the guard, {lost:.1f} s of speech left without words")
+        print(f"\n{label}: {len(fixes)} vocabulary corrections, {len(recovered)} windows recovered by the guard,", end=" ")
+        print(f"{lost:.1f} s of speech left without words")
         for name, fix in fixes:
             print(f"  {name}: {fix['heard']!r} -> {fix['written']!r} ({fix['rule']})")
         for name, span in recovered:
             print(f"  {name}: {span['start']:.1f}-{span['end']:.1f} s: {span['note']}")
     if "raw batched 8" in results and "pipeline (defaults)" in results:
-        print(f"\npipeline / raw batched wall-time ratio: {results['pipeline (defaults)'][0] / results['raw batched 8'][0]:.3f} (target <= 1.10)")
+        ratio = results["pipeline (defaults)"][0] / results["raw batched 8"][0]
+        print(f"\npipeline / raw batched wall-time ratio: {ratio:.3f} (target <= 1.10)")
     if args.overhead:
         overhead()
 
@@ -209,8 +227,10 @@ def overhead() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         raw_wall, _ = raw(clips, {"language": "fr", "beam_size": 5, "batch_size": 8}, batched=True)
         product_wall, _ = product(clips, Path(tmp), [])
-    print(f"\n{len(clips)} short clips: raw batched {raw_wall:.1f} s, pipeline {product_wall:.1f} s: "
-          f"{(product_wall - raw_wall) / len(clips):+.2f} s per recording (target <= 0.5)")
+    print(
+        f"\n{len(clips)} short clips: raw batched {raw_wall:.1f} s, pipeline {product_wall:.1f} s: "
+        f"{(product_wall - raw_wall) / len(clips):+.2f} s per recording (target <= 0.5)"
+    )
 
 
 if __name__ == "__main__":

@@ -108,6 +108,15 @@ class _Locator:
         return start + 1
 
 
+def parse_toml_text(text: str, source: Path | str | None = None) -> dict[str, Any]:
+    """TOML text as data; a syntax error is one line naming the file and the line."""
+    try:
+        data: dict[str, Any] = tomllib.loads(text.lstrip("\ufeff"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogueError(source, f"invalid TOML: {exc}", "fix the syntax at that line") from exc
+    return data
+
+
 def read_toml(path: Path) -> tuple[str, dict[str, Any]]:
     """The text and the data of an editor's TOML file; one-line errors (a BOM is accepted)."""
     try:

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from . import __version__
 from .catalogue import load_catalogue
-from .errors import PipelineError
+from .errors import PipelineError, shown
 from .keywords import load_nlp
 from .media import MEDIA_SUFFIXES
 from .models import resolve_model
@@ -41,7 +41,7 @@ class RichReporter:
 
     def start(self, label: str, total_seconds: float) -> None:
         """Open a bar for a recording."""
-        self.task = self.progress.add_task(escape(label), total=max(total_seconds, 0.1))
+        self.task = self.progress.add_task(escape(shown(label)), total=max(total_seconds, 0.1))
 
     def advance(self, done_seconds: float) -> None:
         """Move the bar to ``done_seconds`` of audio."""
@@ -59,10 +59,10 @@ class RichReporter:
         if result.status == "failed":
             out.print(f"[red]✗[/red] {escape(result.error)}", highlight=False, soft_wrap=True)
         else:
-            out.print(f"[green]✓[/green] {escape(result.label)}: {result.stage} {result.status}", highlight=False, soft_wrap=True)
+            out.print(f"[green]✓[/green] {escape(shown(result.label))}: {result.stage} {result.status}", highlight=False, soft_wrap=True)
         for path in result.kept_edits:
             out.print(
-                f"[yellow]![/yellow] an edited file was kept; the new version is {escape(str(path))}", highlight=False, soft_wrap=True
+                f"[yellow]![/yellow] an edited file was kept; the new version is {escape(shown(path))}", highlight=False, soft_wrap=True
             )
 
 
@@ -128,6 +128,12 @@ def transcription_options(function: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--vad/--no-vad", default=None, help="Skip non-speech with Silero VAD. [default: vad]"),
             click.option("--guard/--no-guard", default=None, help="Decode again speech that gave no words. [default: guard]"),
             click.option(
+                "--speakers", "speaker_count", type=click.IntRange(1, 20), default=None, help="The number of speakers, when known."
+            ),
+            click.option("--min-speakers", type=click.IntRange(1, 20), default=None, help="Fewest speakers to consider. [default: 1]"),
+            click.option("--max-speakers", type=click.IntRange(1, 20), default=None, help="Most speakers to consider. [default: 8]"),
+            click.option("--no-speakers", is_flag=True, default=None, help="Do not attribute words to speakers."),
+            click.option(
                 "--vocabulary/--no-vocabulary",
                 "use_vocabulary",
                 default=None,
@@ -162,6 +168,12 @@ def _project(recordings_dir: Path, outputs: Path, kwargs: dict[str, Any], explic
         transcription=transcription,
         engine={k: kwargs.get(k) for k in ENGINE_KEYS},
         vocabulary={"enabled": kwargs.get("use_vocabulary")},
+        speakers={
+            "enabled": False if kwargs.get("no_speakers") else None,
+            "count": kwargs.get("speaker_count"),
+            "min_speakers": kwargs.get("min_speakers"),
+            "max_speakers": kwargs.get("max_speakers"),
+        },
         keywords={"top_n": kwargs.get("top_n")},
         publish={"base_url": kwargs.get("base_url")},
         archive={"with_media": kwargs.get("with_media") or None, "rights": kwargs.get("rights")},
@@ -282,7 +294,7 @@ def run_command(
 def transcribe_command(recordings: tuple[Path, ...], recordings_dir: Path, outputs: Path, force: bool, wait: bool, **kwargs: Any) -> None:
     """Transcribe RECORDINGS into OUTPUTS/<session>/transcript.{json,txt,srt,vtt}."""
     project = _project(recordings_dir, outputs, kwargs, explicit=recordings)
-    _exit(_execute(project, ("transcribe", "transcript"), None, force, wait))
+    _exit(_execute(project, ("transcribe", "speakers", "transcript"), None, force, wait))
 
 
 @cli.command("keywords")
@@ -357,7 +369,7 @@ def plan_as_dicts(plan: Plan) -> dict[str, Any]:
         "sessions": [
             {
                 "session_id": p.session.id,
-                "recording": p.recording.name if p.recording else "",
+                "recording": shown(p.recording.name) if p.recording else "",
                 "stages": [{"stage": s.stage, "state": s.state.value, "detail": s.reason, "seconds": s.seconds} for s in p.steps],
                 "next_run": p.next_run,
             }
@@ -376,21 +388,17 @@ def status_command(recordings_dir: Path, outputs: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(plan_as_dicts(plan), ensure_ascii=False, indent=2))
         return
-    table = Table(title="Status")
-    stages = [s.stage for s in plan.sessions[0].steps] if plan.sessions else []
-    for column in ("session", *stages, "next run"):
-        table.add_column(column, overflow="fold")
+    width = max((len(s.stage) for p in plan.sessions for s in p.steps), default=10)
     for session in plan.sessions:
-        cells = []
+        origin = f" ({escape(shown(session.recording.name))})" if session.recording else ""
+        console.print(f"[bold]{escape(session.session.id)}[/bold]{origin}", highlight=False, soft_wrap=True)
         for step in session.steps:
-            text = f"[{COLOURS[step.state]}]{step.state}[/]"
-            if step.seconds is not None:
-                text += f" ({step.seconds:.1f} s)"
-            if step.reason:
-                text += f"\n{escape(step.reason)}"
-            cells.append(text)
-        table.add_row(escape(session.session.id), *cells, escape(session.next_run))
-    console.print(table)
+            seconds = f" ({step.seconds:.1f} s)" if step.seconds is not None else ""
+            reason = f" — {escape(step.reason)}" if step.reason else ""
+            console.print(
+                f"  {step.stage:<{width}}  [{COLOURS[step.state]}]{step.state}[/]{seconds}{reason}", highlight=False, soft_wrap=True
+            )
+        console.print(f"  next run: {escape(session.next_run)}", highlight=False, soft_wrap=True)
     for step in plan.series:
         console.print(
             f"{step.stage}: [{COLOURS[step.state]}]{step.state}[/]" + (f" ({escape(step.reason)})" if step.reason else ""), highlight=False
@@ -431,7 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if verbose:
             raise
         console.print(
-            f"[red]error:[/red] unexpected {type(exc).__name__}: {escape(str(exc))} (run with --verbose for the traceback and report it)",
+            f"[red]error:[/red] unexpected {type(exc).__name__}: {escape(shown(exc))} (run with --verbose for the traceback and report it)",
             highlight=False,
             soft_wrap=True,
         )

@@ -5,6 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def shown(text: object) -> str:
+    """Text safe to print and to write as UTF-8: a file name that is not valid UTF-8 keeps
+    its readable part, the rest becomes U+FFFD; line breaks become spaces (one line)."""
+    value = str(text).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return value.replace("\r", " ").replace("\n", " ")
+
+
 class PipelineError(Exception):
     """Base class: an error the CLI turns into one line and a non-zero exit status."""
 
@@ -20,9 +27,9 @@ class PipelineError(Exception):
 
     def one_line(self) -> str:
         """The message as the CLI prints it: ``file: reason (fix)``."""
-        where = f"{self.path}: " if self.path is not None else ""
+        where = f"{shown(self.path)}: " if self.path is not None else ""
         fix = f" ({self.fix})" if self.fix else ""
-        return f"{where}{self.reason}{fix}"
+        return shown(f"{where}{self.reason}{fix}")
 
 
 class RecordingError(PipelineError):

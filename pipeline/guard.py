@@ -59,7 +59,9 @@ def _pseudo_words(segment: Segment) -> tuple[Word, ...]:
     return (Word(segment.start, segment.end, segment.text, 0.0),) if segment.text.strip() else ()
 
 
-def lost_windows(audio: np.ndarray, segments: Sequence[Segment], find_speech: FindSpeech, min_gap: float, min_speech: float) -> tuple[int, list[Window]]:
+def lost_windows(
+    audio: np.ndarray, segments: Sequence[Segment], find_speech: FindSpeech, min_gap: float, min_speech: float
+) -> tuple[int, list[Window]]:
     """The gaps checked, and the windows of speech (>= ``min_speech`` s, <= 30 s each) found
     in them."""
     duration = len(audio) / SAMPLING_RATE

@@ -19,6 +19,7 @@ from pathlib import Path
 from . import __version__
 from . import compose as compose_stage
 from . import keywords as keywords_stage
+from . import speakers as speakers_stage
 from . import synthesis as synthesis_stage
 from . import transcribe as transcribe_stage
 from .catalogue import Catalogue, Session
@@ -30,9 +31,9 @@ from .settings import Settings
 from .store import Names, SessionState, Store, fingerprint
 from .vocabulary import Term, terms_of
 
-SESSION_STAGES = ("transcribe", "transcript", "keywords", "synthesis", "archive")
+SESSION_STAGES = ("transcribe", "speakers", "transcript", "keywords", "synthesis", "archive")
 SERIES_STAGES = ("publish",)
-STAGES = ("transcribe", "transcript", "keywords", "synthesis", "publish", "archive")
+STAGES = ("transcribe", "speakers", "transcript", "keywords", "synthesis", "publish", "archive")
 """Every stage, in the order a run takes them."""
 
 
@@ -170,11 +171,47 @@ def vocabulary_terms(project: Project, session_id: str) -> tuple[Term, ...]:
     return terms_of(project.session(session_id))
 
 
+def speakers_fingerprint(project: Project, session_id: str) -> str:
+    """The voices' fingerprint of a session whose decoding exists."""
+    inputs = speakers_stage.inputs(project.store.sha256(session_id, Names.ASR), project.settings.speakers, project.session(session_id))
+    return fingerprint(inputs)
+
+
+def recording_of(project: Project, session_id: str, input_name: str) -> Path:
+    """The recording a session was transcribed from (its catalogue entry, else its name)."""
+    for source in project.sources():
+        if source.session.id == session_id and not source.error:
+            return source.path
+    path = project.recordings_dir / input_name
+    if not path.exists():
+        raise RecordingError(
+            path, "is not in the recordings folder, and telling voices apart needs it", "put it back, or pass --no-speakers"
+        )
+    return path
+
+
+def speakers_of(project: Project, session_id: str) -> tuple[speakers_stage.Diarization | None, dict[str, str]]:
+    """A session's voices and the names an editor gave them (None when speakers are off)."""
+    store = project.store
+    if not project.settings.speakers.enabled or not store.path(session_id, Names.SPEAKERS).exists():
+        return None, {}
+    found = speakers_stage.from_json(store.read_text(session_id, Names.SPEAKERS), store.path(session_id, Names.SPEAKERS))
+    names = {}
+    if store.path(session_id, Names.SPEAKER_NAMES).exists():
+        names = speakers_stage.read_names(store.read_text(session_id, Names.SPEAKER_NAMES), store.path(session_id, Names.SPEAKER_NAMES))
+    return found, names
+
+
 def transcript_fingerprint(project: Project, session_id: str) -> str:
     """The publishable transcript's fingerprint of a session whose decoding exists."""
     store = project.store
     session = project.session(session_id)
-    inputs = compose_stage.inputs(store.sha256(session_id, Names.ASR), vocabulary_terms(project, session_id), project.settings.vocabulary, session.title)
+    speakers = names = ""
+    if project.settings.speakers.enabled:
+        speakers = store.sha256(session_id, Names.SPEAKERS) if store.path(session_id, Names.SPEAKERS).exists() else ""
+        names = store.sha256(session_id, Names.SPEAKER_NAMES) if store.path(session_id, Names.SPEAKER_NAMES).exists() else ""
+    terms = vocabulary_terms(project, session_id)
+    inputs = compose_stage.inputs(store.sha256(session_id, Names.ASR), terms, project.settings.vocabulary, session.title, speakers, names)
     return fingerprint(inputs)
 
 
@@ -380,7 +417,13 @@ def later_steps(project: Project, session_id: str, transcription: Step, series: 
     store = project.store
     state = store.state(session_id)
     last = store.last_run()
-    transcript = _after(project, state, last, session_id, "transcript", transcription, transcript_fingerprint, (Names.ASR,))
+    if project.settings.speakers.enabled:
+        speakers = _after(project, state, last, session_id, "speakers", transcription, speakers_fingerprint, (Names.ASR,))
+    else:
+        speakers = Step("speakers", State.DONE, "off (--no-speakers)")
+    transcript = _after(
+        project, state, last, session_id, "transcript", speakers if speakers.todo else transcription, transcript_fingerprint, (Names.ASR,)
+    )
     if transcript.todo:
         keywords = Step("keywords", State.WAITING, "after transcript")
     elif not store.path(session_id, Names.TRANSCRIPT).exists():
@@ -389,7 +432,7 @@ def later_steps(project: Project, session_id: str, transcription: Step, series: 
         keywords = _keywords_step(project, state, last, session_id, series, pending)
     synthesis = _after(project, state, last, session_id, "synthesis", keywords, synthesis_fingerprint, (Names.KEYWORDS,))
     archive = _after(project, state, last, session_id, "archive", synthesis, archive_fingerprint, (Names.TRANSCRIPT,))
-    return transcript, keywords, synthesis, archive
+    return speakers, transcript, keywords, synthesis, archive
 
 
 def _after(
@@ -444,7 +487,11 @@ def make_plan(project: Project) -> Plan:
     series = stored_series(project)
     later = {k: later_steps(project, session.id, step, series) for k, (session, _, step) in entries.items()}
     # a session whose transcript will change may change everybody's keyword ranking
-    pending = [entries[k][0].id for k, steps in later.items() if steps[0].todo and State.FAILED not in (steps[0].state, entries[k][2].state)]
+    pending = [
+        entries[k][0].id
+        for k, steps in later.items()
+        if steps[1].todo and State.FAILED not in (steps[0].state, steps[1].state, entries[k][2].state)
+    ]
     if pending:
         later = {k: later_steps(project, session.id, step, series, pending) for k, (session, _, step) in entries.items()}
     sessions = tuple(SessionPlan(entries[k][0], entries[k][1], (entries[k][2], *later[k])) for k in sorted(entries))

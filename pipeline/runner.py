@@ -18,13 +18,15 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import __version__
+from . import __version__, voices
 from . import keywords as keywords_stage
 from . import plan as planner
+from . import speakers as speakers_stage
 from . import transcript as transcript_io
+from . import voiceprints as voiceprints_io
 from .catalogue import Catalogue, Session
 from .compose import compose
-from .errors import ModelError, PipelineError, RecordingError
+from .errors import ModelError, PipelineError, RecordingError, shown
 from .keywords import Candidate, ThemeModel, analyse, extract_keywords
 from .media import Recording, decode, probe, sha256_file
 from .plan import Project, Series, State, Step
@@ -101,7 +103,7 @@ def _failure(
         message = exc.one_line()
     else:
         log.debug("unexpected error in %s of %s", stage, where, exc_info=exc)
-        message = f"{where}: unexpected {type(exc).__name__}: {exc} (run with --verbose for the traceback and report it)"
+        message = shown(f"{where}: unexpected {type(exc).__name__}: {exc} (run with --verbose for the traceback and report it)")
     return StepResult(session_id, stage, "failed", recording, wall_seconds=time.perf_counter() - started, error=message, inputs=inputs)
 
 
@@ -159,7 +161,9 @@ class RecordingJob:
                 log.info("%s: resuming after %.1f s already transcribed", self.path, done[-1].end)
                 reporter.advance(done[-1].end)
             with store.checkpoint(session.id, "transcribe", self.inputs, len(done)) as save:
-                transcript = transcribe(recording, audio, session.id, transcriber, self.options, reporter.advance, done, lambda s: save(asdict(s)))
+                transcript = transcribe(
+                    recording, audio, session.id, transcriber, self.options, reporter.advance, done, lambda s: save(asdict(s))
+                )
             del audio
             _unchanged_since_probe(recording)
             files = {Names.ASR: transcript_io.dumps(transcript)}
@@ -297,12 +301,102 @@ def transcriber_settings(project: Project) -> Project:
     return replace(project, settings=replace(project.settings, engine=threads_per_job(project.settings.engine)))
 
 
+# -- speakers --------------------------------------------------------------------------------
+
+
+def run_speakers(
+    project: Project,
+    reporter: Reporter,
+    session_ids: Sequence[str] | None = None,
+    force: bool = False,
+    load_encoder: Callable[[], Any] | None = None,
+) -> RunReport:
+    """Who speaks when, for each decoded session: voice embeddings of the speech that carries
+    words, clustered into voices, named from the catalogue and the series' voiceprints.
+    Writes ``speakers.json`` and the editor's ``speakers.toml``. The voice encoder is loaded
+    once, only if a session needs it."""
+    store = project.store
+    options = project.settings.speakers
+    ready = store.sessions_with(Names.ASR)
+    encoder: list[Any] = []
+    results = []
+    for session_id in list(session_ids) if session_ids is not None else ready:
+
+        def step(session_id: str = session_id) -> StepResult:
+            started = time.perf_counter()
+            if session_id not in ready:
+                raise PipelineError(store.path(session_id, Names.ASR), "no transcription yet", "run `pipeline transcribe` first")
+            if not options.enabled:
+                return StepResult(session_id, "speakers", "up to date")
+            inputs = planner.speakers_fingerprint(project, session_id)
+            if not force and store.is_fresh(session_id, "speakers", inputs):
+                return StepResult(session_id, "speakers", "up to date", inputs=inputs)
+            asr = transcript_io.load(store.path(session_id, Names.ASR))
+            recording = planner.recording_of(project, session_id, asr.provenance.input_name)
+            checked = probe(recording)
+            if checked.sha256 != asr.provenance.input_sha256:
+                raise RecordingError(recording, "is not the file that was transcribed", "run `pipeline run` to transcribe it again")
+            reporter.start(f"{recording.name} (voix)", asr.duration)
+            audio = voices.normalise_volume(decode(checked))
+            if not encoder:
+                encoder.append((load_encoder or voices.VoiceEncoder.load)())
+            session = project.session(session_id)
+            found = speakers_stage.diarize(session_id, asr, audio, encoder[0].embed, options)
+            del audio
+            prints = voiceprints_io.known(store.read_series(Names.VOICEPRINTS), exclude=session_id)
+            names, not_heard = speakers_stage.propose_names(found.voices, session.speakers, prints, options.recognise_similarity)
+            provenance = {
+                "encoder": voices.WEIGHTS_VERSION,
+                "encoder_sha256": voices.WEIGHTS_SHA256,
+                "options": asdict(options),
+                "voices": len(found.voices),
+            }
+            found = replace(found, names=names, not_heard=not_heard, provenance=provenance)
+            files = {
+                Names.SPEAKERS: speakers_stage.to_json(found),
+                Names.SPEAKER_NAMES: speakers_stage.names_toml(found, _first_words(asr, found)),
+            }
+            record = StageRecord(
+                inputs, finished_utc=_now(), pipeline_version=__version__, facts={"voices": len(found.voices), "not_heard": list(not_heard)}
+            )
+            written = store.write_stage(session_id, "speakers", inputs, files, record)
+            return StepResult(
+                session_id,
+                "speakers",
+                f"{len(found.voices)} voice(s)",
+                None,
+                asr.duration,
+                time.perf_counter() - started,
+                tuple(w.path for w in written),
+                tuple(w.path for w in written if w.kept_edit),
+                inputs=inputs,
+            )
+
+        result = isolated(session_id, "speakers", session_id, step)
+        reporter.finish(result)
+        results.append(result)
+    return RunReport(tuple(results))
+
+
+def _first_words(asr: transcript_io.Transcript, found: speakers_stage.Diarization, count: int = 12) -> dict[str, str]:
+    """The first words each voice says (for the editor's speakers.toml)."""
+    from .compose import attribute
+
+    said: dict[str, list[str]] = {}
+    for segment in attribute(asr.segments, found.turns):
+        for word in segment.words:
+            if word.speaker and len(said.setdefault(word.speaker, [])) < count:
+                said[word.speaker].append(word.word.strip())
+    return {voice: " ".join(words) + "…" for voice, words in said.items()}
+
+
 # -- the publishable transcript ------------------------------------------------------------
 
 
 def run_transcripts(project: Project, reporter: Reporter, session_ids: Sequence[str] | None = None, force: bool = False) -> RunReport:
     """Compose each session's publishable transcript from its decoding: vocabulary applied,
-    then ``transcript.json`` and its renderings. No model is loaded."""
+    speakers attributed and named, then ``transcript.json`` and its renderings; the named
+    voices join the series' voiceprints. No model is loaded."""
     store = project.store
     ready = store.sessions_with(Names.ASR)
     results = []
@@ -317,11 +411,19 @@ def run_transcripts(project: Project, reporter: Reporter, session_ids: Sequence[
                 return StepResult(session_id, "transcript", "up to date", inputs=inputs)
             session = project.session(session_id)
             asr = transcript_io.load(store.path(session_id, Names.ASR))
-            transcript = compose(asr, planner.vocabulary_terms(project, session_id), project.settings.vocabulary)
+            found, names = planner.speakers_of(project, session_id)
+            transcript = compose(
+                asr, planner.vocabulary_terms(project, session_id), project.settings.vocabulary, found, names, session.speakers
+            )
             files = {Names.TRANSCRIPT: transcript_io.dumps(transcript)}
             files.update({Names.RENDERINGS[suffix]: text for suffix, text in all_renderings(transcript, session.title)})
-            facts = {"corrections": len(transcript.corrections)}
-            written = store.write_stage(session_id, "transcript", inputs, files, StageRecord(inputs, finished_utc=_now(), pipeline_version=__version__, facts=facts))
+            facts = {"corrections": len(transcript.corrections), "speakers": [s.name for s in transcript.speakers]}
+            record = StageRecord(inputs, finished_utc=_now(), pipeline_version=__version__, facts=facts)
+            written = store.write_stage(session_id, "transcript", inputs, files, record)
+            if found is not None:
+                confirmed = store.is_edited(session_id, Names.SPEAKER_NAMES)
+                series = voiceprints_io.update(store.read_series(Names.VOICEPRINTS), session_id, found, {**found.names, **names}, confirmed)
+                store.write_series(Names.VOICEPRINTS, series)
             return StepResult(
                 session_id,
                 "transcript",
@@ -571,6 +673,7 @@ def execute(
     make_transcriber: Callable[[], Transcriber] | None = None,
     load_nlp: Callable[[], Any] | None = None,
     reporter: Reporter | None = None,
+    load_encoder: Callable[[], Any] | None = None,
 ) -> RunReport:
     """Run ``stages`` (in stage order) for ``session_ids`` (default: every session).
 
@@ -591,6 +694,10 @@ def execute(
         pool = sorted(wanted) if wanted is not None else project.store.sessions_with(needs)
         return [s for s in pool if s not in failed]
 
+    if "speakers" in stages:
+        more = run_speakers(project, reporter, targets(Names.ASR), force, load_encoder)
+        report += more
+        failed |= {r.session_id for r in more.failed}
     if "transcript" in stages:
         more = run_transcripts(project, reporter, targets(Names.ASR), force)
         report += more
@@ -612,7 +719,7 @@ def execute(
     rows = [
         {
             "session_id": r.session_id,
-            "recording": r.recording.name if r.recording else "",
+            "recording": shown(r.recording.name) if r.recording else "",
             "stage": r.stage,
             "status": r.status,
             "error": r.error,
@@ -650,4 +757,5 @@ def transcribe_recordings(
     project = Project(
         folder, catalogue, Settings(transcription=options, engine=engine or EngineOptions()), store, tuple(Path(r) for r in recordings)
     )
-    return execute(transcriber_settings(project), ("transcribe", "transcript"), None, force, make_transcriber=make_transcriber, reporter=reporter)
+    stages = ("transcribe", "speakers", "transcript")
+    return execute(transcriber_settings(project), stages, None, force, make_transcriber=make_transcriber, reporter=reporter)

@@ -22,6 +22,7 @@ from typing import Any
 from .catalogue import read_toml
 from .errors import CatalogueError
 from .keywords import KeywordOptions
+from .speakers import SpeakerOptions
 from .synthesis import SynthesisOptions
 from .transcribe import EngineOptions, TranscriptionOptions
 from .vocabulary import VocabularyOptions
@@ -54,6 +55,7 @@ class Settings:
 
     transcription: TranscriptionOptions = field(default_factory=TranscriptionOptions)
     engine: EngineOptions = field(default_factory=EngineOptions)
+    speakers: SpeakerOptions = field(default_factory=SpeakerOptions)
     vocabulary: VocabularyOptions = field(default_factory=VocabularyOptions)
     keywords: KeywordOptions = field(default_factory=KeywordOptions)
     synthesis: SynthesisOptions = field(default_factory=SynthesisOptions)

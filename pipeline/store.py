@@ -32,6 +32,9 @@ class Names:
     """File names of the ``outputs/`` layout, in one place."""
 
     ASR = "asr.json"
+    SPEAKERS = "speakers.json"
+    SPEAKER_NAMES = "speakers.toml"
+    VOICEPRINTS = "voiceprints.json"
     TRANSCRIPT = "transcript.json"
     TRANSCRIPT_TXT = "transcript.txt"
     TRANSCRIPT_SRT = "transcript.srt"
@@ -52,7 +55,7 @@ class Names:
     """Text renderings of the transcript, by suffix."""
     DOWNLOADS = (TRANSCRIPT_TXT, TRANSCRIPT_SRT, TRANSCRIPT_VTT, TRANSCRIPT, KEYWORDS_MD)
     """What readers may download from a session page."""
-    ARCHIVED = (ASR, TRANSCRIPT, TRANSCRIPT_TXT, TRANSCRIPT_VTT, TRANSCRIPT_SRT, KEYWORDS, KEYWORDS_MD, SYNTHESIS)
+    ARCHIVED = (ASR, SPEAKERS, SPEAKER_NAMES, TRANSCRIPT, TRANSCRIPT_TXT, TRANSCRIPT_VTT, TRANSCRIPT_SRT, KEYWORDS, KEYWORDS_MD, SYNTHESIS)
     """What an archive bag carries of a session folder."""
 
 
@@ -355,6 +358,21 @@ class Store:
         body = {"stages": {name: _record_dict(r) for name, r in stages.items()}}
         try:
             atomic_write(self.root / Names.SERIES_STATE, (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode())
+        except OSError as exc:
+            raise write_error(exc, self.root) from exc
+
+    def read_series(self, name: str) -> dict[str, Any]:
+        """A series-wide JSON file of ``outputs/`` (empty when absent or unreadable)."""
+        try:
+            data = json.loads((self.root / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def write_series(self, name: str, data: Mapping[str, Any]) -> None:
+        """Write a series-wide JSON file of ``outputs/`` atomically."""
+        try:
+            atomic_write(self.root / name, (json.dumps(data, ensure_ascii=False) + "\n").encode())
         except OSError as exc:
             raise write_error(exc, self.root) from exc
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import srt
 
@@ -22,25 +22,38 @@ MAX_CUE_SECONDS = 7.0
 MIN_CUE_SECONDS = 0.3
 PAUSE_SECONDS = 1.5
 PARAGRAPH_CHARS = 600
+NAME_SEPARATOR = "\u00a0: "
+"""« Name : » opens a turn (French spacing: a no-break space before the colon)."""
 
 
 @dataclass(frozen=True)
 class Cue:
-    """One caption: its time span and its (at most two) lines."""
+    """One caption: its time span, its (at most two) lines, its speaker's name, and whether
+    it opens that speaker's turn."""
 
     start: float
     end: float
     lines: tuple[str, ...]
+    speaker: str = ""
+    turn: bool = False
 
 
 @dataclass(frozen=True)
 class Paragraph:
-    """Consecutive segments read as one paragraph, starting at ``start`` seconds."""
+    """Consecutive segments of one speaker read as one paragraph, starting at ``start``
+    seconds; ``turn`` when it opens a turn (another speaker spoke before)."""
 
     start: float
     end: float
     text: str
     segment_ids: tuple[int, ...]
+    speaker: str = ""
+    turn: bool = False
+
+
+def speaker_names(transcript: Transcript) -> dict[str, str]:
+    """Voice label -> the name readers see."""
+    return {s.id: s.name for s in transcript.speakers}
 
 
 def _glued(words: Sequence[Word]) -> tuple[Word, ...]:
@@ -97,9 +110,13 @@ def _add(lines: list[str], token: str) -> None:
 
 
 def cues(transcript: Transcript) -> list[Cue]:
-    """Caption cues for the whole transcript, in order and without overlap."""
+    """Caption cues for the whole transcript, in order and without overlap; a cue never
+    spans two speakers (segments are cut at turn changes)."""
     result: list[Cue] = []
+    names = speaker_names(transcript)
+    previous: str | None = None
     for segment in transcript.segments:
+        first = len(result)
         pending: list[Word] = []
         lines: list[str] = []  # the greedy wrap of ``pending``, kept up to date word by word
         for word in _segment_words(segment):
@@ -123,6 +140,11 @@ def cues(transcript: Transcript) -> list[Cue]:
                 pending, lines = [], []
         if pending:
             result.append(_make_cue(pending, lines, result))
+        if segment.speaker and len(result) > first:
+            name = names.get(segment.speaker, segment.speaker)
+            for k in range(first, len(result)):
+                result[k] = replace(result[k], speaker=name, turn=k == first and segment.speaker != previous)
+            previous = segment.speaker
     return result
 
 
@@ -137,7 +159,8 @@ def _make_cue(words: Sequence[Word], lines: Sequence[str], previous: Sequence[Cu
 
 
 def paragraphs(transcript: Transcript) -> list[Paragraph]:
-    """Group segments into paragraphs at pauses, or at a sentence end once long enough."""
+    """Group segments into paragraphs: a new one at each change of speaker, at a pause, or
+    at a sentence end once long enough."""
     groups: list[list[Segment]] = []
     for segment in transcript.segments:
         if not segment.text.strip():
@@ -146,19 +169,27 @@ def paragraphs(transcript: Transcript) -> list[Paragraph]:
             last = groups[-1][-1]
             size = sum(len(s.text) for s in groups[-1])
             sentence_end = last.text.rstrip().endswith((".", "?", "!", "…"))
-            if segment.start - last.end < PAUSE_SECONDS and not (sentence_end and size >= PARAGRAPH_CHARS):
+            same_voice = segment.speaker == last.speaker
+            if same_voice and segment.start - last.end < PAUSE_SECONDS and not (sentence_end and size >= PARAGRAPH_CHARS):
                 groups[-1].append(segment)
                 continue
         groups.append([segment])
-    return [
-        Paragraph(
-            start=group[0].start,
-            end=group[-1].end,
-            text=" ".join(s.text.strip() for s in group),
-            segment_ids=tuple(s.id for s in group),
+    names = speaker_names(transcript)
+    result = []
+    for index, group in enumerate(groups):
+        voice = group[0].speaker
+        turn = bool(voice) and (index == 0 or groups[index - 1][0].speaker != voice)
+        result.append(
+            Paragraph(
+                start=group[0].start,
+                end=group[-1].end,
+                text=" ".join(s.text.strip() for s in group),
+                segment_ids=tuple(s.id for s in group),
+                speaker=names.get(voice, voice) if voice else "",
+                turn=turn,
+            )
         )
-        for group in groups
-    ]
+    return result
 
 
 def clock(seconds: float) -> str:
@@ -187,7 +218,9 @@ def to_txt(transcript: Transcript, title: str = "") -> str:
     """Readable text: a short header, then paragraphs each stamped ``[hh:mm:ss]``."""
     prov = transcript.provenance
     header = [title or transcript.session_id, f"Transcription automatique ({prov.model.id}), langue {transcript.language}, non relue.", ""]
-    body = [f"[{clock(p.start)}] {p.text}\n" for p in paragraphs(transcript)]
+    if transcript.speakers:
+        header[-1:] = ["Intervenants : " + ", ".join(s.name for s in transcript.speakers) + ".", ""]
+    body = [f"[{clock(p.start)}] {p.speaker + NAME_SEPARATOR if p.turn else ''}{p.text}\n" for p in paragraphs(transcript)]
     return "\n".join(header) + "\n" + "\n".join(body)
 
 
@@ -198,7 +231,7 @@ def to_srt(transcript: Transcript) -> str:
             index=i,
             start=dt.timedelta(seconds=cue.start),
             end=dt.timedelta(seconds=cue.end),
-            content="\n".join(cue.lines),
+            content=(cue.speaker + NAME_SEPARATOR if cue.turn else "") + "\n".join(cue.lines),
         )
         for i, cue in enumerate(cues(transcript), start=1)
     )
@@ -228,8 +261,10 @@ def to_vtt(transcript: Transcript) -> str:
     """WebVTT captions with a NOTE block carrying the provenance."""
     parts = ["WEBVTT\n", "NOTE\n" + "\n".join(_note_lines(transcript)) + "\n"]
     for cue in cues(transcript):
-        text = "\n".join(line.replace("-->", "->") for line in cue.lines)
-        parts.append(f"{_vtt_time(cue.start)} --> {_vtt_time(cue.end)}\n{_escape_vtt(text)}\n")
+        text = _escape_vtt("\n".join(line.replace("-->", "->") for line in cue.lines))
+        if cue.speaker:  # a voice span: players show the name, screen readers read it
+            text = f"<v {_escape_vtt(cue.speaker).replace('-->', '->')}>{text}</v>"
+        parts.append(f"{_vtt_time(cue.start)} --> {_vtt_time(cue.end)}\n{text}\n")
     return "\n".join(parts)
 
 

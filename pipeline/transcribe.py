@@ -184,7 +184,9 @@ class WhisperTranscriber:
                 local_files_only=True,
             )
         except (RuntimeError, ValueError) as exc:  # CTranslate2 reports device and type problems so
-            fix = "use --device cpu, or install the NVIDIA driver, CUDA 12 and cuDNN 9" if device == "cuda" else "try another --compute-type"
+            fix = (
+                "use --device cpu, or install the NVIDIA driver, CUDA 12 and cuDNN 9" if device == "cuda" else "try another --compute-type"
+            )
             raise ModelError(resolved.path, f"cannot load the model on {device} with {compute_type} ({exc})", fix) from exc
         self._batched = BatchedInferencePipeline(self._model) if self.options.batch_size else None
         self.info = EngineInfo(
@@ -292,7 +294,9 @@ def transcribe(
             on_progress(segment.end)
     quality = Quality()
     if options.guard:
-        checked, windows = lost_speech.lost_windows(audio, segments, transcriber.find_speech, options.guard_min_gap, options.guard_min_speech)
+        checked, windows = lost_speech.lost_windows(
+            audio, segments, transcriber.find_speech, options.guard_min_gap, options.guard_min_speech
+        )
         segments, quality = lost_speech.repair(audio, segments, windows, transcriber.redecode, checked)
     duration = len(audio) / SAMPLING_RATE
     if on_progress:

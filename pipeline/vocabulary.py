@@ -140,7 +140,9 @@ def _match(heard: str, term: Term, options: VocabularyOptions, zipf: ZipfFrequen
     return ("close", ratio) if ratio >= threshold else ("", 0.0)
 
 
-def correct_segment(segment: Segment, terms: Sequence[Term], options: VocabularyOptions, zipf: ZipfFrequency = _zipf) -> tuple[Segment, list[Correction]]:
+def correct_segment(
+    segment: Segment, terms: Sequence[Term], options: VocabularyOptions, zipf: ZipfFrequency = _zipf
+) -> tuple[Segment, list[Correction]]:
     """One segment with its words corrected, and the corrections made."""
     if not segment.words or not terms:
         return segment, []
@@ -161,7 +163,10 @@ def correct_segment(segment: Segment, terms: Sequence[Term], options: Vocabulary
                 # the closest match wins; at equal closeness, the term's own length
                 if rule and (best is None or score > best[0]):
                     best = (score, size, term, rule)
-        if best is None or (best[3] == "spelling" and _split_punctuation(_join([w for g in groups[index : index + best[1]] for w in g]).strip())[1] == best[2].text):
+        if best is None or (
+            best[3] == "spelling"
+            and _split_punctuation(_join([w for g in groups[index : index + best[1]] for w in g]).strip())[1] == best[2].text
+        ):
             step = best[1] if best else 1  # nothing to change here (or already spelled right)
             out.extend(w for group in groups[index : index + step] for w in group)
             index += step
@@ -179,7 +184,9 @@ def correct_segment(segment: Segment, terms: Sequence[Term], options: Vocabulary
     return replace(segment, words=tuple(out), text=_join(out).strip()), corrections
 
 
-def correct(transcript: Transcript, terms: Sequence[Term], options: VocabularyOptions | None = None, zipf: ZipfFrequency = _zipf) -> Transcript:
+def correct(
+    transcript: Transcript, terms: Sequence[Term], options: VocabularyOptions | None = None, zipf: ZipfFrequency = _zipf
+) -> Transcript:
     """The transcript with its names and terms spelled right; ``corrections`` lists each."""
     options = options or VocabularyOptions()
     if not options.enabled or not terms:

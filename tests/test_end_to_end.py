@@ -93,14 +93,27 @@ def test_a_killed_transcription_resumes_after_its_last_finished_segment(tmp_path
     # Sequential decoding checkpoints every segment (batched decoding, every 8 windows);
     # greedy decoding (beam 1) halves the time and resumes the same way.
     def arguments(outputs: Path) -> list[str]:
-        return ["transcribe", str(SAMPLE), "--batch-size", "0", "--beam-size", "1", "--outputs", str(outputs), "--catalogue", str(ROOT / "recordings")]
+        return [
+            "transcribe",
+            str(SAMPLE),
+            "--batch-size",
+            "0",
+            "--beam-size",
+            "1",
+            "--outputs",
+            str(outputs),
+            "--catalogue",
+            str(ROOT / "recordings"),
+        ]
 
     full_dir, cut_dir = tmp_path / "full", tmp_path / "cut"
     assert main(arguments(full_dir)) == 0  # in this process, with the tests' shared model
     full = transcript_io.load(full_dir / "2022-03-17-sobriete" / "transcript.json")
 
     checkpoint = Store(cut_dir).checkpoint_path("2022-03-17-sobriete", "transcribe")
-    victim = subprocess.Popen([sys.executable, "-m", "pipeline", *arguments(cut_dir)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    victim = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", *arguments(cut_dir)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     cut, deadline = 0.0, time.monotonic() + 120
     while cut < 0.45 * full.duration and time.monotonic() < deadline and victim.poll() is None:
         time.sleep(0.1)
@@ -124,3 +137,31 @@ def test_a_killed_transcription_resumes_after_its_last_finished_segment(tmp_path
     # Whisper's 30-s windows start elsewhere after a resume, so the words differ from the
     # uninterrupted run; what must hold is the accuracy against the reference.
     assert resumed_wer <= full_wer + RESUME_WER_TOLERANCE
+
+
+CONVERSATION = SHARED_DATA / "conversations-fr-dev" / "conv01.flac"
+
+
+@pytest.mark.skipif(not CONVERSATION.exists(), reason="../shared/data is absent (dev-only data)")
+def test_no_speech_window_of_two_seconds_ends_without_words(tmp_path: Path):
+    """Real multi-speaker speech (five speakers, 91 s): every stretch of 2 s or more that
+    Silero VAD calls speech holds decoded words, and the guard is what made it so."""
+    import numpy as np
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    from pipeline.media import decode, probe
+
+    outputs = tmp_path / "outputs"
+    assert main(["transcribe", str(CONVERSATION), "--catalogue", str(tmp_path), "--outputs", str(outputs)]) == 0
+    transcript = transcript_io.load(outputs / "conv01" / "transcript.json")
+    audio = decode(probe(CONVERSATION))
+    starts = np.array([(w.start + w.end) / 2 for s in transcript.segments for w in s.words])
+    empty = []
+    for region in get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=500)):
+        start, end = region["start"] / 16_000, region["end"] / 16_000
+        if end - start >= 2.0 and not ((starts >= start - 0.25) & (starts <= end + 0.25)).any():
+            empty.append((round(start, 1), round(end, 1)))
+    assert empty == [], f"speech without words at {empty}"
+    assert transcript.quality.redecoded, "on this file batched decoding loses a window, which the guard recovers"
+    reference = (SHARED_DATA / "conversations-fr-dev" / "conv01.ref.txt").read_text(encoding="utf-8")
+    print(f"conv01 WER {word_error_rate(reference, transcript.text):.3f}, recovered {transcript.quality.redecoded}")

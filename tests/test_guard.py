@@ -56,7 +56,12 @@ def test_repair_keeps_only_new_words_inside_the_gap_and_records_what_it_did():
 
     def redecode(clip: np.ndarray) -> list[Segment]:
         # the re-decoding hears the lost sentence, and the first word after the gap again
-        words = (Word(1.0, 2.0, " la", 0.9), Word(2.0, 3.0, " parole", 0.9), Word(3.0, 4.0, " retrouvée", 0.9), Word(16.6, 17.0, " après", 0.9))
+        words = (
+            Word(1.0, 2.0, " la", 0.9),
+            Word(2.0, 3.0, " parole", 0.9),
+            Word(3.0, 4.0, " retrouvée", 0.9),
+            Word(16.6, 17.0, " après", 0.9),
+        )
         return [Segment(0, 1.0, 17.0, "la parole retrouvée après", words, avg_logprob=-0.3, compression_ratio=1.2)]
 
     repaired, quality = repair(audio, segments, windows, redecode, checked)

@@ -146,7 +146,7 @@ EXPECTED = {
     "synthesis edited": {("alpha", "archive"), ("", "publish")},
     "--jobs 2 and 1 thread": set(),
     "replay url changed": {("alpha", "synthesis")},
-    "speaker renamed": {("alpha", "transcript")},
+    "speaker renamed": {("alpha", "speakers")},
     "beam size changed": {("alpha", "transcribe"), ("beta", "transcribe")},
     "keyword count changed": {("alpha", "keywords"), ("beta", "keywords")},
 }

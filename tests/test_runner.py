@@ -40,13 +40,15 @@ def test_bad_recordings_are_reported_and_the_good_one_completes(tmp_path: Path, 
     session_dir = store.session_dir(good.session_id)
     assert sorted(p.name for p in session_dir.iterdir()) == [
         "asr.json",
+        "speakers.json",
+        "speakers.toml",
         "state.json",
         "transcript.json",
         "transcript.srt",
         "transcript.txt",
         "transcript.vtt",
     ]
-    assert {r.stage for r in report.results} == {"transcribe", "transcript"}
+    assert {r.stage for r in report.results} == {"transcribe", "speakers", "transcript"}
     loaded = transcript_io.load(session_dir / "transcript.json")
     assert loaded.provenance.input_name == 'Séance « n°2 » l\'atelier "final".m4a'
     assert len(fake_transcriber.calls) == 1
@@ -59,7 +61,12 @@ def test_unchanged_recording_is_not_transcribed_twice_and_force_redoes_it(tmp_pa
     catalogue = load_catalogue(ROOT / "recordings")
     first = transcribe_recordings(recordings, catalogue, store, TranscriptionOptions(), lambda: fake)
     second = transcribe_recordings(recordings, catalogue, store, TranscriptionOptions(), lambda: fake)
-    assert [r.status for r in first.results + second.results] == ["transcribed", "composed", "up to date", "up to date"]
+    assert [r.status for r in first.results + second.results if r.stage != "speakers"] == [
+        "transcribed",
+        "composed",
+        "up to date",
+        "up to date",
+    ]
     changed = transcribe_recordings(recordings, catalogue, store, TranscriptionOptions(beam_size=1), lambda: fake)
     forced = transcribe_recordings(recordings, catalogue, store, TranscriptionOptions(beam_size=1), lambda: fake, force=True)
     assert [changed.results[0].status, forced.results[0].status] == ["transcribed", "transcribed"]

@@ -43,8 +43,15 @@ def test_status_tells_done_waiting_failed_and_what_a_run_would_do(batch: tuple[P
     recordings, store = batch
     plan = by_id(make_plan(project(recordings, store)))
     good, bad = plan["good"], plan["notes"]
-    assert states(good) == [("transcribe", "done"), ("transcript", "missing"), ("keywords", "waiting"), ("synthesis", "waiting"), ("archive", "waiting")]
-    assert good.next_run == "transcript, keywords, synthesis, archive"
+    assert states(good) == [
+        ("transcribe", "done"),
+        ("speakers", "missing"),
+        ("transcript", "waiting"),
+        ("keywords", "waiting"),
+        ("synthesis", "waiting"),
+        ("archive", "waiting"),
+    ]
+    assert good.next_run == "speakers, transcript, keywords, synthesis, archive"
     assert bad.steps[0].state is State.FAILED and "notes.mp3: is not a media file" in bad.steps[0].reason
 
 

@@ -1,0 +1,379 @@
+"""Who speaks when: speaker turns from voice embeddings, names from the catalogue.
+
+The ``speakers`` stage runs after transcription and loads no Whisper: it decodes the audio,
+cuts the speech that carries words into pieces of at most ``piece`` seconds, embeds each
+piece with the GE2E voice encoder (:mod:`pipeline.voices`), clusters the pieces by spectral
+clustering (the number of voices from the eigengap, within bounds), merges clusters whose
+voices are too close to be two people, and smooths turns shorter than ``min_turn``. Music,
+silence and applause carry no words, so they never get a speaker.
+
+Names: a voice close enough to a voiceprint of a catalogue speaker from earlier sessions takes
+that name; the others take the catalogue's names in order of first appearance (the moderator
+usually speaks first); extra voices are « Intervenant N ». The proposal is written to
+``speakers.toml``, which an editor corrects in one line per voice; the outputs follow without
+any model running again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .catalogue import Session, Speaker
+from .transcript import Transcript
+
+SAMPLING_RATE = 16_000
+SPEAKERS_VERSION = 1
+SCHEMA_VERSION = 1
+UNNAMED = "Intervenant {n}"
+MODERATOR_ROLES = re.compile(r"mod[ée]rat|anim|présent|host", re.I)
+
+
+@dataclass(frozen=True)
+class SpeakerOptions:
+    """How voices are told apart."""
+
+    enabled: bool = True
+    """Attribute the words to speakers."""
+    count: int = 0
+    """The number of speakers when it is known (0: estimated from the audio)."""
+    min_speakers: int = 1
+    """Fewest speakers to consider."""
+    max_speakers: int = 8
+    """Most speakers to consider."""
+    piece: float = 3.2
+    """Longest stretch of speech embedded as one piece (seconds)."""
+    window: float = 1.6
+    """Length of one embedding window (seconds; the encoder's training length)."""
+    join_gap: float = 0.3
+    """Words closer than this (seconds) belong to one stretch of speech."""
+    neighbours: float = 0.15
+    """Share of the most similar pieces each piece keeps in the affinity graph."""
+    merge_similarity: float = 0.8
+    """Voices whose mean embeddings are more similar than this are one speaker."""
+    min_turn: float = 1.0
+    """A turn shorter than this between two turns of one speaker is given to that speaker."""
+    recognise_similarity: float = 0.75
+    """A voice this similar to a known speaker's voiceprint takes that speaker's name."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A stretch of speech by one voice."""
+
+    start: float
+    end: float
+    voice: str
+
+
+@dataclass(frozen=True)
+class Voice:
+    """A voice of the session: its label, speaking time, first moment and mean embedding."""
+
+    label: str
+    seconds: float
+    first: float
+    embedding: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Diarization:
+    """The speakers stage's result: turns, voices, the proposed names, what was not heard."""
+
+    session_id: str
+    turns: tuple[Turn, ...]
+    voices: tuple[Voice, ...]
+    names: Mapping[str, str] = field(default_factory=dict)
+    not_heard: tuple[str, ...] = ()
+    provenance: Mapping[str, object] = field(default_factory=dict)
+
+
+def speech_pieces(transcript: Transcript, options: SpeakerOptions) -> list[tuple[float, float]]:
+    """Stretches of speech that carry words, cut into pieces of at most ``options.piece``."""
+    words = sorted((w.start, w.end) for s in transcript.segments for w in s.words if w.end > w.start)
+    stretches: list[list[float]] = []
+    for start, end in words:
+        if stretches and start - stretches[-1][1] < options.join_gap:
+            stretches[-1][1] = max(stretches[-1][1], end)
+        else:
+            stretches.append([start, end])
+    pieces = []
+    for start, end in stretches:
+        count = max(1, int(np.ceil((end - start) / options.piece)))
+        step = (end - start) / count
+        pieces += [(start + i * step, start + (i + 1) * step) for i in range(count)]
+    return pieces
+
+
+def embed_pieces(
+    audio: np.ndarray, pieces: Sequence[tuple[float, float]], embed: Callable[[np.ndarray], np.ndarray], options: SpeakerOptions
+) -> np.ndarray:
+    """One L2-normed embedding per piece: the mean of its windows (a short piece gets one
+    window centred on it)."""
+    from .voices import WINDOW_FRAMES, mel_spectrogram
+
+    mel = mel_spectrogram(audio)
+    frames_per_second = 100
+    windows, owner = [], []
+    for index, (start, end) in enumerate(pieces):
+        count = max(1, int(round((end - start) / options.window)))
+        centre_step = (end - start) / count
+        for k in range(count):
+            centre = start + (k + 0.5) * centre_step
+            first = int(round(centre * frames_per_second)) - WINDOW_FRAMES // 2
+            first = min(max(first, 0), max(mel.shape[0] - WINDOW_FRAMES, 0))
+            window = mel[first : first + WINDOW_FRAMES]
+            if window.shape[0] < WINDOW_FRAMES:
+                window = np.pad(window, ((0, WINDOW_FRAMES - window.shape[0]), (0, 0)))
+            windows.append(window)
+            owner.append(index)
+    embeddings = np.zeros((len(pieces), 256), dtype=np.float32)
+    batch = 256
+    for first in range(0, len(windows), batch):
+        vectors = embed(np.stack(windows[first : first + batch]))
+        np.add.at(embeddings, np.array(owner[first : first + batch]), vectors)
+    norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
+    return np.asarray(embeddings / np.where(norms > 0, norms, 1.0), dtype=np.float32)
+
+
+def _kmeans(points: np.ndarray, k: int, seed: int = 0, rounds: int = 50) -> np.ndarray:
+    """k-means with k-means++ seeding (deterministic)."""
+    rng = np.random.default_rng(seed)
+    centres = [points[rng.integers(len(points))]]
+    for _ in range(1, k):
+        distance = np.min([np.sum((points - c) ** 2, axis=1) for c in centres], axis=0)
+        total = distance.sum()
+        centres.append(points[rng.choice(len(points), p=distance / total)] if total > 0 else points[rng.integers(len(points))])
+    centre = np.array(centres)
+    labels = np.zeros(len(points), dtype=int)
+    for _ in range(rounds):
+        new = np.argmin(((points[:, None, :] - centre[None, :, :]) ** 2).sum(axis=2), axis=1)
+        if _ and np.array_equal(new, labels):
+            break
+        labels = new
+        for j in range(k):
+            if np.any(labels == j):
+                centre[j] = points[labels == j].mean(axis=0)
+    return labels
+
+
+def spectral_labels(embeddings: np.ndarray, options: SpeakerOptions) -> np.ndarray:
+    """Cluster labels of the pieces: affinity graph of each piece's nearest neighbours,
+    number of clusters from the largest eigengap of its Laplacian (or ``options.count``)."""
+    n = len(embeddings)
+    if n < 3:
+        return np.zeros(n, dtype=int)
+    similarity = embeddings @ embeddings.T
+    keep = max(2, int(round(options.neighbours * n)))
+    affinity = np.zeros_like(similarity)
+    nearest = np.argsort(-similarity, axis=1)[:, :keep]
+    rows = np.repeat(np.arange(n), keep)
+    affinity[rows, nearest.ravel()] = np.maximum(similarity[rows, nearest.ravel()], 0.0)
+    affinity = (affinity + affinity.T) / 2
+    degree = affinity.sum(axis=1)
+    inverse = 1.0 / np.sqrt(np.where(degree > 0, degree, 1.0))
+    laplacian = np.eye(n) - inverse[:, None] * affinity * inverse[None, :]
+    values, vectors = np.linalg.eigh(laplacian)
+    highest = min(options.max_speakers, n - 1)
+    if options.count:
+        k = min(options.count, n)
+    else:
+        gaps = np.diff(values[: highest + 1])
+        lowest = max(options.min_speakers, 1)
+        k = int(np.argmax(gaps[lowest - 1 : highest]) + lowest) if highest >= lowest else 1
+    if k <= 1:
+        return np.zeros(n, dtype=int)
+    features = vectors[:, :k]
+    features = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+    return _kmeans(features, k)
+
+
+def merge_close(embeddings: np.ndarray, labels: np.ndarray, threshold: float, minimum: int = 1) -> np.ndarray:
+    """Merge the two clusters whose mean embeddings are most similar, while above
+    ``threshold`` (two clusters of one voice), keeping at least ``minimum`` clusters."""
+    labels = labels.copy()
+    while len(set(labels.tolist())) > minimum:
+        ids = sorted(set(labels.tolist()))
+        centres = np.array([embeddings[labels == i].mean(axis=0) for i in ids])
+        centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+        similarity = centres @ centres.T
+        np.fill_diagonal(similarity, -1.0)
+        a, b = np.unravel_index(np.argmax(similarity), similarity.shape)
+        if similarity[a, b] < threshold:
+            break
+        labels[labels == ids[b]] = ids[a]
+    return labels
+
+
+def smooth(pieces: Sequence[tuple[float, float]], labels: Sequence[int], min_turn: float) -> list[int]:
+    """A short turn between two turns of one voice goes to that voice."""
+    result = list(labels)
+    changed = True
+    while changed:
+        changed = False
+        runs: list[list[int]] = []  # (first piece, last piece, label)
+        for index, label in enumerate(result):
+            if runs and runs[-1][2] == label:
+                runs[-1][1] = index
+            else:
+                runs.append([index, index, label])
+        for k in range(1, len(runs) - 1):
+            first, last, _ = runs[k]
+            if runs[k - 1][2] == runs[k + 1][2] and pieces[last][1] - pieces[first][0] < min_turn:
+                for index in range(first, last + 1):
+                    result[index] = runs[k - 1][2]
+                changed = True
+                break
+    return result
+
+
+def diarize(
+    session_id: str, transcript: Transcript, audio: np.ndarray, embed: Callable[[np.ndarray], np.ndarray], options: SpeakerOptions
+) -> Diarization:
+    """Turns and voices of a session (labels ``SPEAKER_1``… in order of first appearance)."""
+    pieces = speech_pieces(transcript, options)
+    if not pieces:
+        return Diarization(session_id, (), ())
+    embeddings = embed_pieces(audio, pieces, embed, options)
+    labels = spectral_labels(embeddings, options)
+    labels = merge_close(embeddings, labels, options.merge_similarity, max(1, options.count or options.min_speakers))
+    labels = np.array(smooth(pieces, labels.tolist(), options.min_turn))
+    order = list(dict.fromkeys(labels.tolist()))
+    names = {raw: f"SPEAKER_{i + 1}" for i, raw in enumerate(order)}
+    turns: list[Turn] = []
+    for (start, end), raw in zip(pieces, labels.tolist(), strict=True):
+        voice = names[raw]
+        if turns and turns[-1].voice == voice and start - turns[-1].end < 2.0:
+            turns[-1] = Turn(turns[-1].start, round(end, 3), voice)
+        else:
+            turns.append(Turn(round(start, 3), round(end, 3), voice))
+    voices = []
+    for raw in order:
+        mask = labels == raw
+        seconds = sum(end - start for (start, end), m in zip(pieces, mask, strict=True) if m)
+        centre = embeddings[mask].mean(axis=0)
+        centre /= max(float(np.linalg.norm(centre)), 1e-12)
+        first = min(start for (start, _), m in zip(pieces, mask, strict=True) if m)
+        voices.append(Voice(names[raw], round(seconds, 2), round(first, 3), tuple(round(float(x), 6) for x in centre)))
+    return Diarization(session_id, tuple(turns), tuple(voices))
+
+
+# -- names ----------------------------------------------------------------------------------
+
+
+def propose_names(
+    voices: Sequence[Voice], speakers: Sequence[Speaker], voiceprints: Mapping[str, np.ndarray], threshold: float
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """A name per voice, and the catalogue names no voice took (« not heard »).
+
+    First, voices that match a known voiceprint of a catalogue speaker (most similar first);
+    then the others in order of first appearance take the remaining names, a moderator first;
+    then « Intervenant N »."""
+    names: dict[str, str] = {}
+    wanted = [s.name for s in speakers]
+    pairs = []
+    for voice in voices:
+        vector = np.array(voice.embedding, dtype=np.float32)
+        for name in wanted:
+            if name in voiceprints and len(vector):
+                pairs.append((float(vector @ voiceprints[name]), voice.label, name))
+    for similarity, label, name in sorted(pairs, reverse=True):
+        if similarity >= threshold and label not in names and name not in names.values():
+            names[label] = name
+    ordered = sorted(speakers, key=lambda s: 0 if MODERATOR_ROLES.search(s.role) else 1)
+    left = [s.name for s in ordered if s.name not in names.values()]
+    for voice in sorted(voices, key=lambda v: v.first):
+        if voice.label not in names and left:
+            names[voice.label] = left.pop(0)
+    unnamed = 0
+    for voice in voices:
+        if voice.label not in names:
+            unnamed += 1
+            names[voice.label] = UNNAMED.format(n=len(wanted) + unnamed)
+    heard = set(names.values())
+    return {v.label: names[v.label] for v in voices}, tuple(s.name for s in speakers if s.name not in heard)
+
+
+def names_toml(diarization: Diarization, words_by_voice: Mapping[str, str]) -> str:
+    """``speakers.toml``: one line per voice for the editor, with its speaking time and first
+    words, and the catalogue names no voice took."""
+    lines = [
+        "# Qui parle dans cette séance. Corrigez un nom à droite du signe =, enregistrez, puis",
+        "# lancez `pipeline run` : transcription, sous-titres, synthèse, site et archive suivent,",
+        "# sans qu'aucun modèle ne tourne à nouveau.",
+        "",
+    ]
+    for voice in diarization.voices:
+        minutes, seconds = divmod(int(round(voice.seconds)), 60)
+        first = int(voice.first)
+        said = words_by_voice.get(voice.label, "")
+        lines.append(
+            f"# {voice.label} : {minutes} min {seconds:02d} s de parole, à partir de {first // 60:02d}:{first % 60:02d} « {said} »"
+        )
+        lines.append(f"{voice.label} = {json.dumps(diarization.names.get(voice.label, voice.label), ensure_ascii=False)}")
+    if diarization.not_heard:
+        lines += ["", "# Au catalogue, non entendus : " + ", ".join(diarization.not_heard)]
+    return "\n".join(lines) + "\n"
+
+
+def read_names(text: str, source: Path | str | None = None) -> dict[str, str]:
+    """The names an editor gave (``SPEAKER_2 = "Name"``); one-line errors with the line."""
+    from .catalogue import parse_toml_text
+    from .errors import CatalogueError
+
+    data = parse_toml_text(text, source)
+    names = {}
+    for key, value in data.items():
+        if not re.fullmatch(r"SPEAKER_\d+", key):
+            line = next((i for i, row in enumerate(text.splitlines(), start=1) if row.strip().startswith(key)), 0)
+            raise CatalogueError(source, f"line {line}: '{key}' is not a voice label", "keep the labels SPEAKER_1, SPEAKER_2… on the left")
+        if not isinstance(value, str) or not value.strip():
+            line = next((i for i, row in enumerate(text.splitlines(), start=1) if row.strip().startswith(key)), 0)
+            raise CatalogueError(source, f"line {line}: {key} has no name", f'write {key} = "Prénom Nom"')
+        names[key] = value.strip()
+    return names
+
+
+def to_json(diarization: Diarization) -> str:
+    """``speakers.json`` text (versioned)."""
+    body = asdict(diarization)
+    return json.dumps({"schema_version": SCHEMA_VERSION, **body}, ensure_ascii=False) + "\n"
+
+
+def from_json(text: str, source: Path | str | None = None) -> Diarization:
+    """Read ``speakers.json`` back."""
+    from .errors import TranscriptFormatError
+
+    try:
+        data = json.loads(text)
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(f"schema version {data.get('schema_version')!r}")
+        return Diarization(
+            session_id=data["session_id"],
+            turns=tuple(Turn(**t) for t in data["turns"]),
+            voices=tuple(Voice(**{**v, "embedding": tuple(v["embedding"])}) for v in data["voices"]),
+            names=dict(data.get("names") or {}),
+            not_heard=tuple(data.get("not_heard") or ()),
+            provenance=dict(data.get("provenance") or {}),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise TranscriptFormatError(source, f"is not a speakers file this version reads ({exc})", "delete it and run again") from exc
+
+
+def inputs(transcript_sha256: str, options: SpeakerOptions, session: Session) -> dict[str, object]:
+    """What the voices of a session depend on: the decoded words (where speech is), the
+    options and the catalogue's speakers (the name proposal), not the recording's name."""
+    from .voices import WEIGHTS_SHA256
+
+    return {
+        "asr_sha256": transcript_sha256,
+        "options": asdict(options),
+        "speakers": [asdict(s) for s in session.speakers],
+        "encoder": WEIGHTS_SHA256,
+        "version": SPEAKERS_VERSION,
+    }
