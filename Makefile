@@ -9,10 +9,13 @@ STAMP := $(VENV)/.installed-stamp
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[models,test,dev,bench]'
+	# The voice encoder's weights ship in Resemblyzer's wheel; its PyTorch dependency is not
+	# needed (the encoder runs in NumPy), hence --no-deps.
+	$(BIN)/python -m pip install --quiet --no-deps 'resemblyzer==0.1.4'
 	$(BIN)/pipeline model base >/dev/null
 	touch $@
 

@@ -124,7 +124,7 @@ def dublin_core(
     return {
         "title": [session.title],
         "date": [session.date] if session.date else [],
-        "creator": [s.name for s in session.speakers],
+        **_people(session, transcript),
         "subject": list(dict.fromkeys(subjects)),
         "description": [description] if description else [],
         "language": ["fr"],
@@ -134,6 +134,21 @@ def dublin_core(
         "rights": [rights],
         "format": sorted(set(formats)),
         "type": ["Text", "Sound"],
+    }
+
+
+def _people(session: Session, transcript: transcript_io.Transcript) -> dict[str, list[str]]:
+    """Dublin Core creators (the speakers heard) and contributors (the moderators heard);
+    without speaker attribution, the catalogue's speakers are the creators."""
+    from .speakers import MODERATOR_ROLES, UNNAMED
+
+    if not transcript.speakers:
+        return {"creator": [s.name for s in session.speakers], "contributor": []}
+    unnamed = UNNAMED.split("{", 1)[0]
+    heard = [s for s in transcript.speakers if not s.name.startswith(unnamed) and not s.name.startswith("SPEAKER_")]
+    return {
+        "creator": [s.name for s in heard if not MODERATOR_ROLES.search(s.role)],
+        "contributor": [s.name for s in heard if MODERATOR_ROLES.search(s.role)],
     }
 
 

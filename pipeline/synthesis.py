@@ -31,7 +31,7 @@ from .store import Names
 from .subtitles import short_clock
 from .transcript import Transcript
 
-SYNTHESIS_VERSION = 2
+SYNTHESIS_VERSION = 3
 """Bumped when the draft changes for the same inputs."""
 
 MIN_COVERAGE = 0.1
@@ -345,12 +345,13 @@ def synthesize(
     out += ["## Chapitres", ""]
     out += [f"- {_link(c.start)} {_markdown_text(c.title)}" for c in chapters_of(sentences, keywords, transcript.duration, options)]
     out += ["", "## Citations", ""]
+    voices = {s.id: s for s in transcript.speakers}
     for quote in choose_quotes(sentences, brief, options):
-        out += [f"> «\u00a0{_markdown_text(quote.unit.text)}\u00a0» — {_link(quote.unit.start)}", ""]
+        who = voices.get(quote.unit.speaker or "")
+        author = f"{_markdown_text(who.name)}, " if who else ""
+        out += [f"> «\u00a0{_markdown_text(quote.unit.text)}\u00a0» — {author}{_link(quote.unit.start)}", ""]
     out += ["## Intervenants", ""]
-    out += [f"- **{_markdown_text(s.name)}**" + (f", {_markdown_text(s.role)}" if s.role else "") for s in session.speakers] or [
-        "_À compléter._"
-    ]
+    out += speakers_section(transcript, session)
     out += ["", "## Ressources", ""]
     if session.replay_url:
         out.append(f"- Replay\u00a0: <{session.replay_url}>")
@@ -362,6 +363,27 @@ def synthesize(
     out.append(f"- Mots-clés par thème\u00a0: [{Names.KEYWORDS_MD}]({Names.KEYWORDS_MD})")
     out.append("")
     return Synthesis(session_id=session.id, front_matter=front, markdown="\n".join(out))
+
+
+def speakers_section(transcript: Transcript, session: Session) -> list[str]:
+    """« Intervenants »: who spoke, with role, speaking time and share of the speech (from the
+    speakers stage); the catalogue's names nobody heard are named as such."""
+    if not transcript.speakers:
+        lines = [f"- **{_markdown_text(s.name)}**" + (f", {_markdown_text(s.role)}" if s.role else "") for s in session.speakers]
+        return lines or ["_À compléter._"]
+    total = sum(s.seconds for s in transcript.speakers) or 1.0
+    lines = []
+    for speaker in sorted(transcript.speakers, key=lambda s: -s.seconds):
+        role = f", {_markdown_text(speaker.role)}" if speaker.role else ""
+        minutes = max(1, round(speaker.seconds / 60))
+        lines.append(
+            f"- **{_markdown_text(speaker.name)}**{role} — {minutes}\u00a0min de parole ({speaker.seconds / total * 100:.0f}\u202f%)"
+        )
+    heard = {s.name for s in transcript.speakers}
+    missing = [s.name for s in session.speakers if s.name not in heard]
+    if missing:
+        lines += ["", _markdown_text("Au catalogue, mais pas reconnus dans l'enregistrement : " + ", ".join(missing) + ".")]
+    return lines
 
 
 def inputs(

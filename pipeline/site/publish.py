@@ -105,6 +105,7 @@ class SessionPage:
     brief: tuple[str, ...]
     synthesis_html: str
     paragraphs: tuple[Mapping[str, Any], ...]
+    voices: tuple[Mapping[str, Any], ...]
     keywords: tuple[Mapping[str, Any], ...]
     coverage: Mapping[str, float]
     passages: Mapping[str, tuple[Passage, ...]]
@@ -186,7 +187,11 @@ def load_session(store: Store, catalogue: Catalogue, session_id: str, recordings
         ),
         brief=edited.brief,
         synthesis_html=render_markdown(body),
-        paragraphs=tuple({"start": round(p.start, 3), "clock": clock(p.start), "text": p.text} for p in paragraphs(transcript)),
+        paragraphs=tuple(
+            {"start": round(p.start, 3), "clock": clock(p.start), "text": p.text, "speaker": p.speaker, "turn": p.turn}
+            for p in paragraphs(transcript)
+        ),
+        voices=tuple({"name": s.name, "role": s.role, "minutes": max(1, round(s.seconds / 60))} for s in transcript.speakers),
         keywords=tuple(
             {"surface": k.surface, "count": k.count, "theme": next((t for t in k.themes if t in themes_by_id), None)}
             for k in found.keywords

@@ -1,6 +1,15 @@
-// Seek the replay to a transcript paragraph or to a "#t=SECONDS" link, without a server.
+// Seek the replay to a transcript paragraph or to a "#t=SECONDS" link, without a server;
+// show one speaker's paragraphs only.
 (function () {
   "use strict";
+  var filter = document.getElementById("speaker-filter");
+  if (filter) {
+    filter.addEventListener("change", function () {
+      document.querySelectorAll(".transcript li").forEach(function (item) {
+        item.hidden = filter.value !== "" && item.dataset.speaker !== filter.value;
+      });
+    });
+  }
   var player = document.getElementById("player");
   if (!player) { return; }
   function seek(seconds) {

