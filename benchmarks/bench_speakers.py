@@ -159,9 +159,8 @@ def table(label: str, rows: list[dict[str, object]]) -> None:
     exact = sum(r["reference"] == r["found"] for r in rows)
     mean_der = sum(float(r["der"]) for r in rows) / len(rows)
     cost = sum(float(r["seconds"]) for r in rows) / max(sum(float(r.get("transcription_seconds") or 0) for r in rows), 1e-9)
-    print(
-        f"{'mean':10}{mean_der * 100:8.1f}{'':28}  count exact {exact}/{len(rows)}, wrong words {wrong}/{total_words} = {wrong / max(total_words, 1):.1%}, cost {cost:.3f} of transcription"
-    )
+    print(f"{'mean':10}{mean_der * 100:8.1f}{'':28}  count exact {exact}/{len(rows)}, ", end="")
+    print(f"wrong words {wrong}/{total_words} = {wrong / max(total_words, 1):.1%}, cost {cost:.3f} of transcription")
 
 
 def main() -> None:
