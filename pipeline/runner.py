@@ -337,7 +337,7 @@ def run_speakers(
             if checked.sha256 != asr.provenance.input_sha256:
                 raise RecordingError(recording, "is not the file that was transcribed", "run `pipeline run` to transcribe it again")
             reporter.start(f"{recording.name} (voix)", asr.duration)
-            audio = voices.normalise_volume(decode(checked))
+            audio = decode(checked)
             if not encoder:
                 encoder.append((load_encoder or voices.VoiceEncoder.load)())
             session = project.session(session_id)

@@ -114,29 +114,27 @@ def embed_pieces(
     audio: np.ndarray, pieces: Sequence[tuple[float, float]], embed: Callable[[np.ndarray], np.ndarray], options: SpeakerOptions
 ) -> np.ndarray:
     """One L2-normed embedding per piece: the mean of its windows (a short piece gets one
-    window centred on it)."""
-    from .voices import WINDOW_FRAMES, mel_spectrogram
+    window centred on it). Windows are made and embedded a batch at a time: memory does not
+    grow with the recording's length."""
+    from .voices import WINDOW_FRAMES, mel_frames, volume_gain
 
-    mel = mel_spectrogram(audio)
+    gain = volume_gain(audio)
     frames_per_second = 100
-    windows, owner = [], []
+    last = max(len(audio) * frames_per_second // SAMPLING_RATE - WINDOW_FRAMES, 0)
+    places: list[tuple[int, int]] = []  # (piece, first frame)
     for index, (start, end) in enumerate(pieces):
         count = max(1, int(round((end - start) / options.window)))
         centre_step = (end - start) / count
         for k in range(count):
             centre = start + (k + 0.5) * centre_step
             first = int(round(centre * frames_per_second)) - WINDOW_FRAMES // 2
-            first = min(max(first, 0), max(mel.shape[0] - WINDOW_FRAMES, 0))
-            window = mel[first : first + WINDOW_FRAMES]
-            if window.shape[0] < WINDOW_FRAMES:
-                window = np.pad(window, ((0, WINDOW_FRAMES - window.shape[0]), (0, 0)))
-            windows.append(window)
-            owner.append(index)
+            places.append((index, min(max(first, 0), last)))
     embeddings = np.zeros((len(pieces), 256), dtype=np.float32)
-    batch = 256
-    for first in range(0, len(windows), batch):
-        vectors = embed(np.stack(windows[first : first + batch]))
-        np.add.at(embeddings, np.array(owner[first : first + batch]), vectors)
+    batch = 128
+    for offset in range(0, len(places), batch):
+        chunk = places[offset : offset + batch]
+        vectors = embed(np.stack([mel_frames(audio, first, WINDOW_FRAMES, gain) for _, first in chunk]))
+        np.add.at(embeddings, np.array([owner for owner, _ in chunk]), vectors)
     norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
     return np.asarray(embeddings / np.where(norms > 0, norms, 1.0), dtype=np.float32)
 

@@ -215,15 +215,19 @@ class WhisperTranscriber:
         )
 
     def redecode(self, audio: np.ndarray) -> list[Segment]:
-        """One window, sequentially, with Whisper's temperature fallback and no prompt."""
+        """One window on its own: beam search at temperature 0, no prompt. No sampling
+        fallback: it makes reruns give other words (measured), and the guard judges the text
+        itself (:func:`pipeline.guard.repair`)."""
         options = self.options
         segments, _ = self._model.transcribe(
             audio,
             language=options.language,
             beam_size=options.beam_size,
+            temperature=0.0,
             word_timestamps=True,
             condition_on_previous_text=False,
-            compression_ratio_threshold=options.compression_ratio_threshold,
+            compression_ratio_threshold=None,
+            log_prob_threshold=None,
             vad_filter=False,
         )
         return [_convert(i, s) for i, s in enumerate(segments)]

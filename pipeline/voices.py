@@ -158,13 +158,29 @@ def mel_spectrogram(wav: np.ndarray) -> np.ndarray:
     return np.asarray(spectrum.astype(np.float32) @ _FILTERS.T, dtype=np.float32)
 
 
-def normalise_volume(wav: np.ndarray, target_dbfs: float = -30.0) -> np.ndarray:
-    """Raise quiet audio to ``target_dbfs`` (never lower it), as Resemblyzer prepares audio."""
+def mel_frames(audio: np.ndarray, first: int, count: int = WINDOW_FRAMES, gain: float = 1.0) -> np.ndarray:
+    """Frames ``first`` to ``first + count`` of the mel spectrogram of the whole ``audio``,
+    computed from the samples they need only (equal to slicing :func:`mel_spectrogram`), so
+    that memory does not grow with the recording's length. ``gain`` scales the audio."""
+    start = first * HOP - N_FFT // 2
+    stop = start + (count - 1) * HOP + N_FFT
+    clip = np.zeros(stop - start, dtype=np.float32)
+    low, high = max(start, 0), min(stop, len(audio))
+    if high > low:
+        clip[low - start : high - start] = audio[low:high]
+    frames = np.lib.stride_tricks.as_strided(clip, shape=(count, N_FFT), strides=(clip.strides[0] * HOP, clip.strides[0]))
+    spectrum = np.abs(np.fft.rfft(frames * _WINDOW, axis=1)) ** 2 * gain**2
+    return np.asarray(spectrum.astype(np.float32) @ _FILTERS.T, dtype=np.float32)
+
+
+def volume_gain(wav: np.ndarray, target_dbfs: float = -30.0) -> float:
+    """The factor that raises quiet audio to ``target_dbfs`` (never lowers it), as
+    Resemblyzer prepares audio (applied per window, not to a copy of the recording)."""
     rms = float(np.sqrt(np.mean(np.square(wav, dtype=np.float64)))) if len(wav) else 0.0
     if rms <= 0:
-        return wav
+        return 1.0
     change = target_dbfs - 20 * np.log10(rms)
-    return wav if change < 0 else (wav * 10 ** (change / 20)).astype(np.float32)
+    return 1.0 if change < 0 else float(10 ** (change / 20))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

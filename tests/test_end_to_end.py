@@ -59,7 +59,7 @@ def test_pipeline_run_on_the_sample_with_a_bad_file_beside_it(tmp_path: Path, me
 
     found = keywords_io.loads((folder / "keywords.json").read_text(encoding="utf-8"))
     surfaces = {k.surface.lower() for k in found.keywords}
-    assert {"sobriété numérique", "capteurs"} <= surfaces, surfaces
+    assert {"sobriété numérique", "consommation énergétique"} <= surfaces, surfaces
     coverage = {t.theme_id: t.coverage for t in found.themes}
     assert coverage["sobriete"] > 0 and "### Sobriété" in (folder / "keywords.md").read_text(encoding="utf-8")
 
@@ -139,22 +139,26 @@ def test_a_killed_transcription_resumes_after_its_last_finished_segment(tmp_path
     assert resumed_wer <= full_wer + RESUME_WER_TOLERANCE
 
 
-CONVERSATION = SHARED_DATA / "conversations-fr-dev" / "conv01.flac"
-
-
-@pytest.mark.skipif(not CONVERSATION.exists(), reason="../shared/data is absent (dev-only data)")
+@pytest.mark.skipif(not (SHARED_DATA / "conversations-fr-dev" / "sources").exists(), reason="../shared/data is absent (dev-only data)")
 def test_no_speech_window_of_two_seconds_ends_without_words(tmp_path: Path):
-    """Real multi-speaker speech (five speakers, 91 s): every stretch of 2 s or more that
-    Silero VAD calls speech holds decoded words, and the guard is what made it so."""
+    """Real multi-speaker speech (a moderator and four guests, 2 min, built from the dev
+    sources by benchmarks/devdata.py): every stretch of 2 s or more that Silero VAD calls
+    speech holds decoded words, and the guard is what made it so."""
+    import sys
+
     import numpy as np
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     from pipeline.media import decode, probe
 
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import devdata
+
+    conversation = devdata.ensure() / "mix03.flac"
     outputs = tmp_path / "outputs"
-    assert main(["transcribe", str(CONVERSATION), "--catalogue", str(tmp_path), "--outputs", str(outputs)]) == 0
-    transcript = transcript_io.load(outputs / "conv01" / "transcript.json")
-    audio = decode(probe(CONVERSATION))
+    assert main(["transcribe", str(conversation), "--catalogue", str(tmp_path), "--outputs", str(outputs), "--no-speakers"]) == 0
+    transcript = transcript_io.load(outputs / "mix03" / "transcript.json")
+    audio = decode(probe(conversation))
     starts = np.array([(w.start + w.end) / 2 for s in transcript.segments for w in s.words])
     empty = []
     for region in get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=500)):
@@ -163,5 +167,5 @@ def test_no_speech_window_of_two_seconds_ends_without_words(tmp_path: Path):
             empty.append((round(start, 1), round(end, 1)))
     assert empty == [], f"speech without words at {empty}"
     assert transcript.quality.redecoded, "on this file batched decoding loses a window, which the guard recovers"
-    reference = (SHARED_DATA / "conversations-fr-dev" / "conv01.ref.txt").read_text(encoding="utf-8")
-    print(f"conv01 WER {word_error_rate(reference, transcript.text):.3f}, recovered {transcript.quality.redecoded}")
+    reference = (conversation.parent / "mix03.ref.txt").read_text(encoding="utf-8")
+    print(f"mix03 WER {word_error_rate(reference, transcript.text):.3f}, recovered {transcript.quality.redecoded}")

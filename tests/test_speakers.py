@@ -156,3 +156,14 @@ def test_der_and_word_errors_are_scored_as_md_eval_does():
     assert half.confusion == pytest.approx(0.5, abs=0.02) and half.hypothesis_speakers == 1
     words = [(1.0, 1.5, "x"), (12.0, 12.5, "y"), (13.0, 13.5, "x")]
     assert word_errors(words, reference, {"x": "a", "y": "b"}) == (1, 3)
+
+
+def test_windows_of_the_spectrogram_are_computed_from_their_own_samples():
+    from pipeline.voices import mel_frames, mel_spectrogram
+
+    rng = np.random.default_rng(0)
+    audio = rng.normal(scale=0.1, size=16_000 * 5).astype(np.float32)
+    whole = mel_spectrogram(audio)
+    for first in (0, 37, whole.shape[0] - 160):
+        assert np.allclose(mel_frames(audio, first), whole[first : first + 160], rtol=1e-4, atol=1e-6)
+    assert np.allclose(mel_frames(audio, 10, gain=2.0), 4.0 * whole[10:170], rtol=1e-4, atol=1e-6)
