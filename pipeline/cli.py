@@ -131,7 +131,7 @@ def transcription_options(function: Callable[..., Any]) -> Callable[..., Any]:
                 "--speakers", "speaker_count", type=click.IntRange(1, 20), default=None, help="The number of speakers, when known."
             ),
             click.option("--min-speakers", type=click.IntRange(1, 20), default=None, help="Fewest speakers to consider. [default: 1]"),
-            click.option("--max-speakers", type=click.IntRange(1, 20), default=None, help="Most speakers to consider. [default: 8]"),
+            click.option("--max-speakers", type=click.IntRange(1, 20), default=None, help="Most speakers to consider. [default: no bound]"),
             click.option("--no-speakers", is_flag=True, default=None, help="Do not attribute words to speakers."),
             click.option(
                 "--vocabulary/--no-vocabulary",

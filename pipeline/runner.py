@@ -386,8 +386,8 @@ def _first_words(asr: transcript_io.Transcript, found: speakers_stage.Diarizatio
     for segment in attribute(asr.segments, found.turns):
         for word in segment.words:
             if word.speaker and len(said.setdefault(word.speaker, [])) < count:
-                said[word.speaker].append(word.word.strip())
-    return {voice: " ".join(words) + "…" for voice, words in said.items()}
+                said[word.speaker].append(word.word)
+    return {voice: "".join(words).strip() + "…" for voice, words in said.items()}
 
 
 # -- the publishable transcript ------------------------------------------------------------

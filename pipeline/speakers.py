@@ -2,10 +2,12 @@
 
 The ``speakers`` stage runs after transcription and loads no Whisper: it decodes the audio,
 cuts the speech that carries words into pieces of at most ``piece`` seconds, embeds each
-piece with the GE2E voice encoder (:mod:`pipeline.voices`), clusters the pieces by spectral
-clustering (the number of voices from the eigengap, within bounds), merges clusters whose
-voices are too close to be two people, and smooths turns shorter than ``min_turn``. Music,
-silence and applause carry no words, so they never get a speaker.
+piece with the GE2E voice encoder (:mod:`pipeline.voices`; 1.6-s windows every ``hop``
+seconds), groups the pieces by average-linkage agglomerative clustering (the number of
+voices follows from a similarity threshold chosen on the dev files, or is given), gives a
+voice heard less than ``min_voice`` seconds to the nearest other voice, and smooths turns
+shorter than ``min_turn``. Music, silence and applause carry no words, so they never get a
+speaker.
 
 Names: a voice close enough to a voiceprint of a catalogue speaker from earlier sessions takes
 that name; the others take the catalogue's names in order of first appearance (the moderator
@@ -44,20 +46,26 @@ class SpeakerOptions:
     """The number of speakers when it is known (0: estimated from the audio)."""
     min_speakers: int = 1
     """Fewest speakers to consider."""
-    max_speakers: int = 8
-    """Most speakers to consider."""
+    max_speakers: int = 0
+    """Most speakers to consider (0: no bound; a webinar with an audience may have many)."""
     piece: float = 3.2
     """Longest stretch of speech embedded as one piece (seconds)."""
-    window: float = 1.6
-    """Length of one embedding window (seconds; the encoder's training length)."""
+    hop: float = 0.8
+    """Spacing of the embedding windows inside a piece (seconds; each window is 1.6 s,
+    the encoder's training length)."""
     join_gap: float = 0.3
     """Words closer than this (seconds) belong to one stretch of speech."""
-    neighbours: float = 0.15
-    """Share of the most similar pieces each piece keeps in the affinity graph."""
-    merge_similarity: float = 0.8
-    """Voices whose mean embeddings are more similar than this are one speaker."""
+    similarity: float = 0.65
+    """Average cosine similarity between two groups of pieces above which they are one
+    voice (average-linkage agglomerative clustering)."""
+    min_voice: float = 3.0
+    """A voice heard less than this (seconds) is given to the nearest other voice."""
     min_turn: float = 1.0
     """A turn shorter than this between two turns of one speaker is given to that speaker."""
+    bridge: float = 2.0
+    """Pieces of one voice less than this apart (seconds) are one turn."""
+    pad: float = 0.2
+    """Turns are widened by this (seconds) where no other turn is."""
     recognise_similarity: float = 0.75
     """A voice this similar to a known speaker's voiceprint takes that speaker's name."""
 
@@ -123,7 +131,7 @@ def embed_pieces(
     last = max(len(audio) * frames_per_second // SAMPLING_RATE - WINDOW_FRAMES, 0)
     places: list[tuple[int, int]] = []  # (piece, first frame)
     for index, (start, end) in enumerate(pieces):
-        count = max(1, int(round((end - start) / options.window)))
+        count = max(1, int(round((end - start) / options.hop)))
         centre_step = (end - start) / count
         for k in range(count):
             centre = start + (k + 0.5) * centre_step
@@ -139,73 +147,77 @@ def embed_pieces(
     return np.asarray(embeddings / np.where(norms > 0, norms, 1.0), dtype=np.float32)
 
 
-def _kmeans(points: np.ndarray, k: int, seed: int = 0, rounds: int = 50) -> np.ndarray:
-    """k-means with k-means++ seeding (deterministic)."""
-    rng = np.random.default_rng(seed)
-    centres = [points[rng.integers(len(points))]]
-    for _ in range(1, k):
-        distance = np.min([np.sum((points - c) ** 2, axis=1) for c in centres], axis=0)
-        total = distance.sum()
-        centres.append(points[rng.choice(len(points), p=distance / total)] if total > 0 else points[rng.integers(len(points))])
-    centre = np.array(centres)
-    labels = np.zeros(len(points), dtype=int)
-    for _ in range(rounds):
-        new = np.argmin(((points[:, None, :] - centre[None, :, :]) ** 2).sum(axis=2), axis=1)
-        if _ and np.array_equal(new, labels):
-            break
-        labels = new
-        for j in range(k):
-            if np.any(labels == j):
-                centre[j] = points[labels == j].mean(axis=0)
-    return labels
-
-
-def spectral_labels(embeddings: np.ndarray, options: SpeakerOptions) -> np.ndarray:
-    """Cluster labels of the pieces: affinity graph of each piece's nearest neighbours,
-    number of clusters from the largest eigengap of its Laplacian (or ``options.count``)."""
+def agglomerate(embeddings: np.ndarray, threshold: float, fewest: int = 1, most: int = 0) -> np.ndarray:
+    """Average-linkage agglomerative clustering on cosine similarity: the two most similar
+    groups merge while their average similarity is at least ``threshold`` (or while there are
+    more than ``most`` groups), never below ``fewest`` groups. Labels 0..k-1."""
     n = len(embeddings)
-    if n < 3:
-        return np.zeros(n, dtype=int)
-    similarity = embeddings @ embeddings.T
-    keep = max(2, int(round(options.neighbours * n)))
-    affinity = np.zeros_like(similarity)
-    nearest = np.argsort(-similarity, axis=1)[:, :keep]
-    rows = np.repeat(np.arange(n), keep)
-    affinity[rows, nearest.ravel()] = np.maximum(similarity[rows, nearest.ravel()], 0.0)
-    affinity = (affinity + affinity.T) / 2
-    degree = affinity.sum(axis=1)
-    inverse = 1.0 / np.sqrt(np.where(degree > 0, degree, 1.0))
-    laplacian = np.eye(n) - inverse[:, None] * affinity * inverse[None, :]
-    values, vectors = np.linalg.eigh(laplacian)
-    highest = min(options.max_speakers, n - 1)
-    if options.count:
-        k = min(options.count, n)
-    else:
-        gaps = np.diff(values[: highest + 1])
-        lowest = max(options.min_speakers, 1)
-        k = int(np.argmax(gaps[lowest - 1 : highest]) + lowest) if highest >= lowest else 1
-    if k <= 1:
-        return np.zeros(n, dtype=int)
-    features = vectors[:, :k]
-    features = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
-    return _kmeans(features, k)
-
-
-def merge_close(embeddings: np.ndarray, labels: np.ndarray, threshold: float, minimum: int = 1) -> np.ndarray:
-    """Merge the two clusters whose mean embeddings are most similar, while above
-    ``threshold`` (two clusters of one voice), keeping at least ``minimum`` clusters."""
-    labels = labels.copy()
-    while len(set(labels.tolist())) > minimum:
-        ids = sorted(set(labels.tolist()))
-        centres = np.array([embeddings[labels == i].mean(axis=0) for i in ids])
-        centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
-        similarity = centres @ centres.T
-        np.fill_diagonal(similarity, -1.0)
-        a, b = np.unravel_index(np.argmax(similarity), similarity.shape)
-        if similarity[a, b] < threshold:
+    if n == 0:
+        return np.zeros(0, dtype=int)
+    similarity = (embeddings @ embeddings.T).astype(np.float64)
+    np.fill_diagonal(similarity, -np.inf)
+    size = np.ones(n)
+    label = np.arange(n)
+    groups = n
+    while groups > max(fewest, 1):
+        best = int(np.argmax(similarity))
+        a, b = divmod(best, n)
+        if similarity[a, b] < threshold and not (most and groups > most):
             break
-        labels[labels == ids[b]] = ids[a]
-    return labels
+        merged = (similarity[a] * size[a] + similarity[b] * size[b]) / (size[a] + size[b])
+        similarity[a, :] = merged
+        similarity[:, a] = merged
+        similarity[a, a] = -np.inf
+        similarity[b, :] = -np.inf
+        similarity[:, b] = -np.inf
+        size[a] += size[b]
+        label[label == b] = a
+        groups -= 1
+    return np.asarray(np.unique(label, return_inverse=True)[1])
+
+
+def _centres(embeddings: np.ndarray, labels: np.ndarray, ids: Sequence[int]) -> np.ndarray:
+    centres = np.array([embeddings[labels == i].mean(axis=0) for i in ids])
+    return np.asarray(centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12))
+
+
+def absorb_small(embeddings: np.ndarray, labels: np.ndarray, pieces: Sequence[tuple[float, float]], min_seconds: float) -> np.ndarray:
+    """Voices heard less than ``min_seconds`` (a cough, a piece spoiled by noise) go to the
+    nearest voice heard longer."""
+    ids = sorted(set(labels.tolist()))
+    heard = {i: sum(end - start for (start, end), label in zip(pieces, labels.tolist(), strict=True) if label == i) for i in ids}
+    kept = [i for i in ids if heard[i] >= min_seconds]
+    if not kept or len(kept) == len(ids):
+        return labels
+    centres = _centres(embeddings, labels, kept)
+    result = labels.copy()
+    for i in ids:
+        if i not in kept:
+            mask = labels == i
+            result[mask] = np.array(kept)[np.argmax(embeddings[mask] @ centres.T, axis=1)]
+    return np.asarray(np.unique(result, return_inverse=True)[1])
+
+
+def refine(embeddings: np.ndarray, labels: np.ndarray, rounds: int = 3) -> np.ndarray:
+    """Each piece moves to the voice whose mean it is closest to (a few k-means rounds)."""
+    for _ in range(rounds):
+        ids = sorted(set(labels.tolist()))
+        moved = np.array(ids)[np.argmax(embeddings @ _centres(embeddings, labels, ids).T, axis=1)]
+        if np.array_equal(moved, labels):
+            break
+        labels = moved
+    return np.asarray(np.unique(labels, return_inverse=True)[1])
+
+
+def voices_of(embeddings: np.ndarray, pieces: Sequence[tuple[float, float]], options: SpeakerOptions) -> np.ndarray:
+    """A voice label per piece: agglomerative clustering (the number of voices follows from
+    the similarity threshold, or is ``options.count``), small voices absorbed, refined."""
+    if options.count:
+        labels = agglomerate(embeddings, np.inf, options.count, options.count)
+        return refine(embeddings, labels)
+    labels = agglomerate(embeddings, options.similarity, options.min_speakers, options.max_speakers)
+    labels = absorb_small(embeddings, labels, pieces, options.min_voice)
+    return refine(embeddings, labels)
 
 
 def smooth(pieces: Sequence[tuple[float, float]], labels: Sequence[int], min_turn: float) -> list[int]:
@@ -230,6 +242,26 @@ def smooth(pieces: Sequence[tuple[float, float]], labels: Sequence[int], min_tur
     return result
 
 
+def turns_of(pieces: Sequence[tuple[float, float]], voices: Sequence[str], options: SpeakerOptions) -> list[Turn]:
+    """Consecutive pieces of one voice joined into turns (across pauses shorter than
+    ``bridge``), each turn widened by ``pad`` seconds where no other turn is: word timestamps
+    start late and end early, and a turn covers the breath between its words."""
+    spans: list[tuple[float, float, str]] = []
+    for (start, end), voice in zip(pieces, voices, strict=True):
+        if spans and spans[-1][2] == voice and start - spans[-1][1] < options.bridge:
+            spans[-1] = (spans[-1][0], end, voice)
+        else:
+            spans.append((start, end, voice))
+    result = []
+    for index, (start, end, voice) in enumerate(spans):
+        before = spans[index - 1][1] if index else 0.0
+        after = spans[index + 1][0] if index + 1 < len(spans) else end + options.pad
+        low = max(start - options.pad, (before + start) / 2 if index else 0.0)
+        high = min(end + options.pad, (end + after) / 2)
+        result.append(Turn(round(low, 3), round(high, 3), voice))
+    return result
+
+
 def diarize(
     session_id: str, transcript: Transcript, audio: np.ndarray, embed: Callable[[np.ndarray], np.ndarray], options: SpeakerOptions
 ) -> Diarization:
@@ -238,18 +270,10 @@ def diarize(
     if not pieces:
         return Diarization(session_id, (), ())
     embeddings = embed_pieces(audio, pieces, embed, options)
-    labels = spectral_labels(embeddings, options)
-    labels = merge_close(embeddings, labels, options.merge_similarity, max(1, options.count or options.min_speakers))
-    labels = np.array(smooth(pieces, labels.tolist(), options.min_turn))
+    labels = np.array(smooth(pieces, voices_of(embeddings, pieces, options).tolist(), options.min_turn))
     order = list(dict.fromkeys(labels.tolist()))
     names = {raw: f"SPEAKER_{i + 1}" for i, raw in enumerate(order)}
-    turns: list[Turn] = []
-    for (start, end), raw in zip(pieces, labels.tolist(), strict=True):
-        voice = names[raw]
-        if turns and turns[-1].voice == voice and start - turns[-1].end < 2.0:
-            turns[-1] = Turn(turns[-1].start, round(end, 3), voice)
-        else:
-            turns.append(Turn(round(start, 3), round(end, 3), voice))
+    turns = turns_of(pieces, [names[raw] for raw in labels.tolist()], options)
     voices = []
     for raw in order:
         mask = labels == raw

@@ -18,12 +18,11 @@ from pipeline.speakers import (
     SpeakerOptions,
     Turn,
     Voice,
-    merge_close,
     names_toml,
     propose_names,
     read_names,
     smooth,
-    spectral_labels,
+    voices_of,
 )
 from pipeline.subtitles import paragraphs, to_srt, to_txt, to_vtt
 from pipeline.transcript import Transcript
@@ -32,7 +31,7 @@ from pipeline.vocabulary import VocabularyOptions
 from .conftest import make_segments
 
 
-def voices_of(count: int, per_voice: int, spread: float = 0.15, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def made_up_voices(count: int, per_voice: int, spread: float = 0.15, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Unit vectors around ``count`` random directions (a made-up embedding space)."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(count, 256))
@@ -41,25 +40,33 @@ def voices_of(count: int, per_voice: int, spread: float = 0.15, seed: int = 1) -
     return points.astype(np.float32), np.repeat(np.arange(count), per_voice)
 
 
+def pieces_of(count: int) -> list[tuple[float, float]]:
+    return [(3.0 * i, 3.0 * i + 3.0) for i in range(count)]
+
+
 @pytest.mark.parametrize("count", [2, 3, 5])
-def test_the_number_of_voices_comes_from_the_eigengap(count: int):
-    points, truth = voices_of(count, 20)
-    labels = spectral_labels(points, SpeakerOptions())
+def test_the_number_of_voices_follows_from_their_similarity(count: int):
+    points, truth = made_up_voices(count, 20)
+    labels = voices_of(points, pieces_of(len(points)), SpeakerOptions())
     assert len(set(labels.tolist())) == count
-    # every found cluster is one true voice
+    # every found voice is one true voice
     assert all(len(set(truth[labels == k].tolist())) == 1 for k in set(labels.tolist()))
 
 
 def test_one_voice_stays_one_voice():
-    points, _ = voices_of(1, 40, spread=0.3)
-    labels = spectral_labels(points, SpeakerOptions())
-    merged = merge_close(points, labels, SpeakerOptions().merge_similarity)
-    assert len(set(merged.tolist())) == 1
+    points, _ = made_up_voices(1, 40, spread=0.3)
+    assert len(set(voices_of(points, pieces_of(40), SpeakerOptions()).tolist())) == 1
 
 
-def test_a_known_count_is_respected():
-    points, _ = voices_of(3, 15)
-    assert len(set(spectral_labels(points, SpeakerOptions(count=2)).tolist())) == 2
+def test_a_known_count_is_respected_and_a_brief_voice_is_absorbed():
+    points, _ = made_up_voices(3, 15)
+    assert len(set(voices_of(points, pieces_of(45), SpeakerOptions(count=2)).tolist())) == 2
+    # a third voice heard for 1 s in all goes to the nearest of the others
+    pieces = pieces_of(30) + [(90.0 + 0.1 * i, 90.1 + 0.1 * i) for i in range(10)]
+    two, _ = made_up_voices(2, 15)
+    stray, _ = made_up_voices(1, 10, seed=9)
+    labels = voices_of(np.concatenate([two, stray]), pieces, SpeakerOptions())
+    assert len(set(labels.tolist())) == 2
 
 
 def test_a_short_turn_between_two_turns_of_one_voice_is_smoothed_away():
