@@ -50,6 +50,9 @@ class Finding:
 
     path: Path
     problem: str
+    damage: bool = True
+    """False for a file editors are invited to edit, changed since the last run: an edit
+    the next run applies and records, not damage."""
 
 
 def _utc(timestamp: float) -> str:
@@ -92,6 +95,7 @@ def events(
                 ),
             }
         )
+    log += store.events(session_id)  # the editors' corrections, as the runs recorded them
     state = store.state(session_id)
     synthesis = store.path(session_id, Names.SYNTHESIS)
     record = state.stages.get("synthesis")
@@ -274,9 +278,12 @@ def verify(store: Store) -> list[Finding]:
                 if not path.exists():
                     findings.append(Finding(path, f"missing (written by the {stage} stage)"))
                 elif digest and sha256_bytes(path.read_bytes()) != digest:
-                    findings.append(
-                        Finding(path, f"altered since the {stage} stage recorded it (an edit? rerun `pipeline run` to record it)")
-                    )
+                    if name in Names.EDITABLE:
+                        findings.append(Finding(path, "edited since the last run (`pipeline run` applies and records the edit)", False))
+                    else:
+                        findings.append(
+                            Finding(path, f"altered since the {stage} stage recorded it (not a file to edit: rerun with --force)")
+                        )
     archive = store.archive_dir
     for bag_dir in sorted(p for p in archive.glob("*") if p.is_dir() and not p.name.startswith(".")) if archive.is_dir() else []:
         findings += _validate_bag(bag_dir)

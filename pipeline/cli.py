@@ -339,16 +339,18 @@ def archive_command(sessions: tuple[str, ...], recordings_dir: Path, outputs: Pa
 @cli.command("verify")
 @click.option("--outputs", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True)
 def verify_command(outputs: Path) -> None:
-    """Check the fixity of OUTPUTS and of every bag; list each altered or missing file (exit 1)."""
+    """Check the fixity of OUTPUTS and of every bag; list each altered or missing file (exit 1) and each editor's edit not yet applied."""
     from .archive import verify
 
     findings = verify(Store(outputs))
     for finding in findings:
         click.echo(f"{finding.path}: {finding.problem}")
-    if findings:
-        console.print(f"[red]{len(findings)} problem(s) found.[/red]")
+    damaged = [f for f in findings if f.damage]
+    if damaged:
+        console.print(f"[red]{len(damaged)} problem(s) found.[/red]")
         sys.exit(1)
-    console.print("All files match their recorded checksums.")
+    edits = len(findings) - len(damaged)
+    console.print("All files match their recorded checksums" + (f", apart from {edits} edit(s) not yet applied." if edits else "."))
 
 
 COLOURS = {

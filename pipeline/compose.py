@@ -15,7 +15,7 @@ from dataclasses import asdict, replace
 
 from .catalogue import Speaker
 from .speakers import Diarization, Turn
-from .transcript import Segment, SpeakerInfo, Transcript, Word
+from .transcript import Segment, SpeakerInfo, Transcript, Word, speaking
 from .vocabulary import Term, VocabularyOptions, correct
 
 COMPOSE_VERSION = 2
@@ -84,18 +84,12 @@ def speaker_table(
     """Who spoke, in order of first appearance: label, name, role (from the catalogue),
     speaking time (the span of their words) and word count."""
     roles = {s.name: s.role for s in catalogue}
-    seconds: dict[str, float] = {}
-    words: dict[str, int] = {}
-    for segment in segments:
-        for word in segment.words:
-            if word.speaker:
-                seconds[word.speaker] = seconds.get(word.speaker, 0.0) + max(word.end - word.start, 0.0)
-                words[word.speaker] = words.get(word.speaker, 0) + 1
+    spoken = speaking(segments)
     table = []
     for voice in sorted(diarization.voices, key=lambda v: v.first):
-        if voice.label in words:
+        if voice.label in spoken:
             name = names.get(voice.label, voice.label)
-            table.append(SpeakerInfo(voice.label, name, roles.get(name, ""), round(seconds[voice.label], 2), words[voice.label]))
+            table.append(SpeakerInfo(voice.label, name, roles.get(name, ""), *spoken[voice.label]))
     return tuple(table)
 
 

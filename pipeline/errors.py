@@ -40,6 +40,11 @@ class CatalogueError(PipelineError):
     """``sessions.toml`` or ``themes.toml`` is malformed."""
 
 
+class EditorFileError(CatalogueError):
+    """A file an editor writes (corrected transcript, glossary, keyword curation) is
+    malformed; the reason starts with the line."""
+
+
 class ModelError(PipelineError):
     """A Whisper model cannot be found, assembled or verified."""
 

@@ -212,7 +212,9 @@ def transcript_fingerprint(project: Project, session_id: str) -> str:
         names = store.sha256(session_id, Names.SPEAKER_NAMES) if store.path(session_id, Names.SPEAKER_NAMES).exists() else ""
     terms = vocabulary_terms(project, session_id)
     inputs = compose_stage.inputs(store.sha256(session_id, Names.ASR), terms, project.settings.vocabulary, session.title, speakers, names)
-    return fingerprint(inputs)
+    # an editor's corrected transcript.txt is an input of the stage that reads it back
+    edited = store.sha256(session_id, Names.TRANSCRIPT_TXT) if store.is_edited(session_id, Names.TRANSCRIPT_TXT) else ""
+    return fingerprint({**inputs, "corrected_txt_sha256": edited})
 
 
 @dataclass(frozen=True)

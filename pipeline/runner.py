@@ -12,21 +12,22 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import __version__, voices
+from . import __version__, corrections, voices
 from . import keywords as keywords_stage
 from . import plan as planner
 from . import speakers as speakers_stage
 from . import transcript as transcript_io
 from . import voiceprints as voiceprints_io
-from .catalogue import Catalogue, Session
+from .catalogue import Catalogue, Session, Speaker
 from .compose import compose
-from .errors import ModelError, PipelineError, RecordingError, shown
+from .errors import EditorFileError, ModelError, PipelineError, RecordingError, shown
 from .keywords import Candidate, ThemeModel, analyse, extract_keywords
 from .media import Recording, decode, probe, sha256_file
 from .plan import Project, Series, State, Step
@@ -393,6 +394,60 @@ def _first_words(asr: transcript_io.Transcript, found: speakers_stage.Diarizatio
 # -- the publishable transcript ------------------------------------------------------------
 
 
+def _editor_corrections(
+    store: Store, session_id: str, transcript: transcript_io.Transcript, catalogue: Sequence[Speaker]
+) -> tuple[transcript_io.Transcript, corrections.EditSummary] | None:
+    """The composed transcript with an editor's corrections of ``transcript.txt`` carried
+    onto its words, or None when nobody edited it."""
+    if not store.is_edited(session_id, Names.TRANSCRIPT_TXT):
+        return None
+    path = store.path(session_id, Names.TRANSCRIPT_TXT)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise EditorFileError(path, f"byte {exc.start} is not UTF-8", "save the file as UTF-8 in your editor") from exc
+    known = [s.name for s in transcript.speakers] + [s.name for s in catalogue]
+    paragraphs = corrections.read_edited(text, known, path)
+    return corrections.apply_edits(transcript, paragraphs, {s.name: s.role for s in catalogue})
+
+
+def _record_correction(store: Store, session_id: str, corrected: transcript_io.Transcript, total: corrections.EditSummary) -> None:
+    """One ``corrected`` event per version of the editor's text (a rerun adds none): the
+    words changed since the transcript before it, and since the automatic one."""
+    digest = store.sha256(session_id, Names.TRANSCRIPT_TXT)
+    if any(e.get("event") == "corrected" and e.get("sha256") == digest for e in store.events(session_id)):
+        return
+    summary = total
+    if store.path(session_id, Names.TRANSCRIPT).exists():
+        summary = corrections.changes(transcript_io.load(store.path(session_id, Names.TRANSCRIPT)), corrected)
+    store.add_event(
+        session_id,
+        {
+            "event": "corrected",
+            "date": _now(),
+            "object": Names.TRANSCRIPT_TXT,
+            "sha256": digest,
+            "agent": editor_name(),
+            "words_changed": summary.words_changed,
+            "words_replaced": summary.replaced,
+            "words_inserted": summary.inserted,
+            "words_removed": summary.removed,
+            "words_changed_since_automatic": total.words_changed,
+            "paragraphs_given_to_another_speaker": total.speakers_changed,
+        },
+    )
+
+
+def editor_name() -> str:
+    """Who edits: ``$PIPELINE_EDITOR``, else the login name."""
+    import getpass
+
+    try:
+        return os.environ.get("PIPELINE_EDITOR") or f"editor ({getpass.getuser()})"
+    except (KeyError, OSError):
+        return "editor"
+
+
 def run_transcripts(project: Project, reporter: Reporter, session_ids: Sequence[str] | None = None, force: bool = False) -> RunReport:
     """Compose each session's publishable transcript from its decoding: vocabulary applied,
     speakers attributed and named, then ``transcript.json`` and its renderings; the named
@@ -415,8 +470,14 @@ def run_transcripts(project: Project, reporter: Reporter, session_ids: Sequence[
             transcript = compose(
                 asr, planner.vocabulary_terms(project, session_id), project.settings.vocabulary, found, names, session.speakers
             )
+            edit = _editor_corrections(store, session_id, transcript, session.speakers)
+            if edit is not None:
+                transcript, summary = edit
             files = {Names.TRANSCRIPT: transcript_io.dumps(transcript)}
             files.update({Names.RENDERINGS[suffix]: text for suffix, text in all_renderings(transcript, session.title)})
+            if edit is not None:
+                del files[Names.TRANSCRIPT_TXT]  # the editor's transcript.txt is the text: never rewritten
+                _record_correction(store, session_id, transcript, summary)
             facts = {"corrections": len(transcript.corrections), "speakers": [s.name for s in transcript.speakers]}
             record = StageRecord(inputs, finished_utc=_now(), pipeline_version=__version__, facts=facts)
             written = store.write_stage(session_id, "transcript", inputs, files, record)

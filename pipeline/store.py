@@ -42,6 +42,7 @@ class Names:
     KEYWORDS = "keywords.json"
     KEYWORDS_MD = "keywords.md"
     SYNTHESIS = "synthesis.md"
+    EVENTS = "events.jsonl"
     STATE = "state.json"
     SITE = "site"
     ARCHIVE = "archive"
@@ -55,8 +56,21 @@ class Names:
     """Text renderings of the transcript, by suffix."""
     DOWNLOADS = (TRANSCRIPT_TXT, TRANSCRIPT_SRT, TRANSCRIPT_VTT, TRANSCRIPT, KEYWORDS_MD)
     """What readers may download from a session page."""
-    ARCHIVED = (ASR, SPEAKERS, SPEAKER_NAMES, TRANSCRIPT, TRANSCRIPT_TXT, TRANSCRIPT_VTT, TRANSCRIPT_SRT, KEYWORDS, KEYWORDS_MD, SYNTHESIS)
+    ARCHIVED = (
+        ASR,
+        SPEAKERS,
+        SPEAKER_NAMES,
+        TRANSCRIPT,
+        TRANSCRIPT_TXT,
+        TRANSCRIPT_VTT,
+        TRANSCRIPT_SRT,
+        KEYWORDS,
+        KEYWORDS_MD,
+        SYNTHESIS,
+    )
     """What an archive bag carries of a session folder."""
+    EDITABLE = (TRANSCRIPT_TXT, SPEAKER_NAMES, SYNTHESIS)
+    """Files editors are invited to edit: a change is an edit to apply, not damage."""
 
 
 def draft_name(name: str) -> str:
@@ -331,6 +345,33 @@ class Store:
         except OSError as exc:
             raise write_error(exc, folder) from exc
         return [Written(target, kept_edit=edited) for target, _, edited in plan]
+
+    def events(self, session_id: str) -> list[dict[str, Any]]:
+        """The session's recorded events (``events.jsonl``), oldest first."""
+        path = self.path(session_id, Names.EVENTS)
+        if not path.exists():
+            return []
+        found = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line an editor broke by hand: the others still count
+            if isinstance(item, dict):
+                found.append(item)
+        return found
+
+    def add_event(self, session_id: str, event: Mapping[str, Any]) -> None:
+        """Append one event to ``events.jsonl`` (the whole file rewritten atomically, so that
+        a crash leaves either the old log or the new one)."""
+        path = self.path(session_id, Names.EVENTS)
+        before = path.read_bytes() if path.exists() else b""
+        if before and not before.endswith(b"\n"):
+            before += b"\n"
+        try:
+            atomic_write(path, before + json.dumps(dict(event), ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n")
+        except OSError as exc:
+            raise write_error(exc, path.parent) from exc
 
     def record_stage(self, session_id: str, stage: str, record: StageRecord) -> None:
         """Record a stage that writes its files elsewhere (an archive bag)."""

@@ -7,7 +7,7 @@ so :func:`dump` and :func:`load` are exact inverses (tested by a round trip).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,6 +137,18 @@ class Transcript:
     def text(self) -> str:
         """The plain text of all segments, joined by spaces."""
         return " ".join(segment.text.strip() for segment in self.segments).strip()
+
+
+def speaking(segments: Sequence[Segment]) -> dict[str, tuple[float, int]]:
+    """Each speaker's speaking time (the spans of their words, seconds) and word count."""
+    seconds: dict[str, float] = {}
+    words: dict[str, int] = {}
+    for segment in segments:
+        for word in segment.words:
+            if word.speaker:
+                seconds[word.speaker] = seconds.get(word.speaker, 0.0) + max(word.end - word.start, 0.0)
+                words[word.speaker] = words.get(word.speaker, 0) + 1
+    return {speaker: (round(seconds[speaker], 2), words[speaker]) for speaker in words}
 
 
 def to_dict(transcript: Transcript) -> dict[str, Any]:

@@ -85,15 +85,28 @@ def test_verify_names_a_flipped_byte_and_a_missing_file(archived: tuple[Store, P
     content[100] ^= 0x01
     target.write_bytes(bytes(content))
     (bag / "data" / "keywords.md").unlink()
-    outputs_file = store.path(SESSION.id, "transcript.txt")
-    outputs_file.write_text("texte modifié\n", encoding="utf-8")
-    problems = {f.path.name: f.problem for f in verify(store)}
-    assert problems["transcript.json"].startswith("altered: sha")
-    assert problems["keywords.md"] == "missing from the bag"
-    assert problems["transcript.txt"].startswith("altered since the transcribe stage")
+    outputs_file = store.path(SESSION.id, "keywords.json")
+    flipped = bytearray(outputs_file.read_bytes())
+    flipped[-3] ^= 0x01
+    outputs_file.write_bytes(bytes(flipped))
+    edited = store.path(SESSION.id, "transcript.txt")
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n[01:00:00] Une phrase ajoutée.\n", encoding="utf-8")
+    problems = {f.path.name: f for f in verify(store)}
+    assert problems["transcript.json"].problem.startswith("altered: sha")
+    assert problems["keywords.md"].problem == "missing from the bag"
+    assert problems["keywords.json"].problem.startswith("altered since the keywords stage") and problems["keywords.json"].damage
+    assert problems["transcript.txt"].problem.startswith("edited since the last run") and not problems["transcript.txt"].damage
     assert main(["verify", "--outputs", str(store.root)]) == 1
     out = capsys.readouterr().out
     assert f"{bag / 'data' / 'transcript.json'}: altered" in out and f"{outputs_file}: altered" in out
+
+
+def test_an_editors_edit_is_not_damage(archived: tuple[Store, Path], capsys: pytest.CaptureFixture[str]):
+    store, _ = archived
+    edited = store.path(SESSION.id, "transcript.txt")
+    edited.write_text("texte corrigé\n", encoding="utf-8")
+    assert main(["verify", "--outputs", str(store.root)]) == 0
+    assert "apart from 1 edit(s) not yet applied" in capsys.readouterr().err
 
 
 def test_rearchiving_replaces_the_bag_whole(archived: tuple[Store, Path], tmp_path: Path):

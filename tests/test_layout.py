@@ -54,6 +54,7 @@ FLOORS = {
     "sentences": 2,
     "evaluation": 2,
     "diarization_metrics": 2,
+    "corrections": 2,
     "voices": 2,
     "store": 3,
     "transcribe": 3,

@@ -1,0 +1,258 @@
+"""An editor's corrections of ``transcript.txt``, carried back onto the timed words.
+
+``transcript.txt`` is the correctable form of the transcript: one paragraph per line, each
+stamped ``[hh:mm:ss]``, « Nom : » where a speaker's turn begins. It opens in any text editor
+(which is what editors of a webinar series use; subtitle editors work on 2-line cues, too short
+to read a speech), and nothing in it needs a special tool. After an edit, the ``transcript``
+stage reads it back: the edited words are aligned onto the decoded words (difflib on the
+whitespace-separated tokens), unchanged words keep their times and speaker, a changed span gets
+the times of the span it replaces (shared in proportion to the length of each word), inserted
+words take the gap where they stand. A name changed at the head of a paragraph gives that
+paragraph's words to that speaker. No model runs: every other output is composed from the
+result.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .errors import EditorFileError
+from .transcript import Correction, Segment, SpeakerInfo, Transcript, Word, speaking
+
+STAMP = re.compile(r"^\[(\d{1,2}):([0-5]\d):([0-5]\d)\][ \t\u00a0\u202f]*(.*)$")
+NAME_HEAD = re.compile(r"^([^:\[\]]{1,80}?)[ \t\u00a0\u202f]*:[ \t\u00a0\u202f]+(.*)$")
+NAME_WORD = re.compile(r"^(?:[A-ZÀ-ÖØ-Þ][\w'’.-]*|de|du|des|d'|d’|la|le|van|von|ben|el)$")
+EDITOR_RULE = "editor"
+
+
+@dataclass(frozen=True)
+class EditedParagraph:
+    """A paragraph of the edited text: its line, its stamp (seconds), the name at its head
+    (empty when it continues a turn) and its words."""
+
+    line: int
+    start: float
+    speaker: str
+    text: str
+
+
+@dataclass(frozen=True)
+class EditSummary:
+    """What an edit changed: words replaced, inserted and removed, and paragraphs given to
+    another speaker."""
+
+    replaced: int = 0
+    inserted: int = 0
+    removed: int = 0
+    speakers_changed: int = 0
+
+    @property
+    def words_changed(self) -> int:
+        """Words the editor touched, all kinds together."""
+        return self.replaced + self.inserted + self.removed
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.words_changed or self.speakers_changed)
+
+
+def _is_name(candidate: str, known: Iterable[str]) -> bool:
+    if candidate in set(known):
+        return True
+    words = candidate.split()
+    if len(words) == 2 and NAME_WORD.match(words[0]) and words[1].isdigit():
+        return True  # « Intervenant 3 »
+    return 2 <= len(words) <= 5 and all(NAME_WORD.match(w) for w in words) and not any(c.isdigit() for c in candidate)
+
+
+def read_edited(text: str, known_names: Iterable[str], source: Path | str | None = None) -> tuple[EditedParagraph, ...]:
+    """The paragraphs of an edited ``transcript.txt``. Lines before the first stamp are its
+    header; a paragraph runs from a stamped line to the next stamped or blank line (an
+    editor's wrapped lines are joined)."""
+    known = tuple(known_names)
+    paragraphs: list[EditedParagraph] = []
+    current: list[str] | None = None
+    head: tuple[int, float, str] = (0, 0.0, "")
+    previous_start = -1.0
+
+    def close() -> None:
+        if current is not None:
+            paragraphs.append(EditedParagraph(head[0], head[1], head[2], " ".join(current).strip()))
+
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        match = STAMP.match(line)
+        if match:
+            close()
+            hours, minutes, seconds, rest = match.groups()
+            start = int(hours) * 3600 + int(minutes) * 60 + int(seconds)
+            if start < previous_start:
+                raise EditorFileError(
+                    source,
+                    f"line {number}: the stamp [{hours}:{minutes}:{seconds}] comes before the one above it",
+                    "keep the stamps in order",
+                )
+            previous_start = start
+            speaker = ""
+            named = NAME_HEAD.match(rest)
+            if named and _is_name(named.group(1).strip(), known):
+                speaker, rest = named.group(1).strip(), named.group(2)
+            current, head = [rest], (number, float(start), speaker)
+        elif not line:
+            close()
+            current = None
+        elif current is not None:
+            current.append(line)
+        # text between the header and the first stamp, or after a blank line without a stamp,
+        # belongs to no paragraph: an editor's note, left alone
+    close()
+    if not paragraphs:
+        raise EditorFileError(source, "line 1: no paragraph stamped [hh:mm:ss] was found", "keep the stamp at the start of each paragraph")
+    return tuple(paragraphs)
+
+
+@dataclass(frozen=True)
+class _Token:
+    """A whitespace-separated token of the transcript and the word pieces it is made of."""
+
+    text: str
+    words: tuple[Word, ...]
+    segment: int
+
+
+def _tokens(segments: Sequence[Segment]) -> list[_Token]:
+    tokens: list[_Token] = []
+    for index, segment in enumerate(segments):
+        pieces: list[Word] = []
+        for word in segment.words:
+            if pieces and word.word and not word.word[0].isspace():
+                pieces.append(word)
+                continue
+            if pieces:
+                tokens.append(_Token("".join(w.word for w in pieces).strip(), tuple(pieces), index))
+            pieces = [word]
+        if pieces:
+            tokens.append(_Token("".join(w.word for w in pieces).strip(), tuple(pieces), index))
+    return [t for t in tokens if t.text]
+
+
+def _spread(texts: Sequence[str], start: float, end: float) -> list[tuple[float, float]]:
+    """Times for new words filling [start, end], in proportion to their length."""
+    total = sum(len(t) for t in texts) or 1
+    times, moment = [], start
+    for text in texts:
+        step = (end - start) * len(text) / total
+        times.append((round(moment, 3), round(moment + step, 3)))
+        moment += step
+    return times
+
+
+def apply_edits(
+    transcript: Transcript, paragraphs: Sequence[EditedParagraph], roles: Mapping[str, str] | None = None
+) -> tuple[Transcript, EditSummary]:
+    """The transcript as the editor corrected it, and what changed."""
+    roles = roles or {}
+    old = _tokens(transcript.segments)
+    new: list[tuple[str, int]] = [(token, index) for index, p in enumerate(paragraphs) for token in p.text.split()]
+    ids = {s.name: s.id for s in transcript.speakers}
+    speakers = list(transcript.speakers)
+    wanted: list[str | None] = []  # speaker id per edited paragraph, None: the words keep theirs
+    for paragraph in paragraphs:
+        if not paragraph.speaker:
+            wanted.append(None)
+            continue
+        if paragraph.speaker not in ids:
+            ids[paragraph.speaker] = f"EDITOR_{sum(1 for s in speakers if s.id.startswith('EDITOR_')) + 1}"
+            speakers.append(SpeakerInfo(ids[paragraph.speaker], paragraph.speaker, roles.get(paragraph.speaker, "")))
+        wanted.append(ids[paragraph.speaker])
+
+    placed: list[tuple[tuple[Word, ...], int, int]] = []  # (words, segment, edited paragraph)
+    corrections: list[Correction] = []
+    replaced = inserted = removed = 0
+    matcher = difflib.SequenceMatcher(None, [t.text for t in old], [t for t, _ in new], autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            placed += [(old[i].words, old[i].segment, new[j][1]) for i, j in zip(range(i1, i2), range(j1, j2), strict=True)]
+            continue
+        texts = [t for t, _ in new[j1:j2]]
+        if i2 > i1:
+            start, end = old[i1].words[0].start, old[i2 - 1].words[-1].end
+            segment = old[i1].segment
+            speaker = old[i1].words[0].speaker
+        else:
+            before = placed[-1][0][-1] if placed else None
+            after = old[i1].words[0] if i1 < len(old) else None
+            start = before.end if before else (after.start if after else 0.0)
+            end = after.start if after else start
+            end = max(end, start)
+            segment = placed[-1][1] if placed else (old[i1].segment if i1 < len(old) else 0)
+            speaker = before.speaker if before else (after.speaker if after else None)
+        for (text, (first, last)), (_, where) in zip(zip(texts, _spread(texts, start, end), strict=True), new[j1:j2], strict=True):
+            placed.append(((Word(first, last, " " + text, 1.0, speaker),), segment, where))
+        heard = " ".join(t.text for t in old[i1:i2])
+        corrections.append(Correction(round(start, 3), round(end, 3), heard, " ".join(texts), EDITOR_RULE))
+        replaced, inserted, removed = (a + b for a, b in zip((replaced, inserted, removed), _counts(i2 - i1, j2 - j1), strict=True))
+
+    # speakers named at the head of a paragraph
+    speakers_changed = 0
+    words_by_segment: dict[tuple[int, int], list[Word]] = {}
+    for words, segment, index in placed:
+        voice = wanted[index]
+        if voice is not None and any(w.speaker != voice for w in words):
+            words = tuple(replace(w, speaker=voice) for w in words)
+            speakers_changed += 1
+        words_by_segment.setdefault((segment, index), []).extend(words)
+    segments = _segments(transcript.segments, words_by_segment)
+    spoken = speaking(segments)
+    counted = tuple(replace(s, seconds=spoken[s.id][0], words=spoken[s.id][1]) for s in speakers if s.id in spoken)
+    result = replace(transcript, segments=segments, speakers=counted, corrections=(*transcript.corrections, *corrections))
+    return result, EditSummary(replaced, inserted, removed, speakers_changed)
+
+
+def _counts(before: int, after: int) -> tuple[int, int, int]:
+    """Words replaced, inserted and removed when ``before`` tokens became ``after`` tokens."""
+    common = min(before, after)
+    return common, after - common, before - common
+
+
+def changes(before: Transcript, after: Transcript) -> EditSummary:
+    """What changed in the words from one transcript to the other (speakers not counted)."""
+    matcher = difflib.SequenceMatcher(
+        None, [t.text for t in _tokens(before.segments)], [t.text for t in _tokens(after.segments)], autojunk=False
+    )
+    totals = [0, 0, 0]
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "equal":
+            totals = [a + b for a, b in zip(totals, _counts(i2 - i1, j2 - j1), strict=True)]
+    return EditSummary(*totals)
+
+
+def _segments(original: Sequence[Segment], words_by_segment: Mapping[tuple[int, int], list[Word]]) -> tuple[Segment, ...]:
+    """Segments rebuilt around their words (in the editor's paragraphs), cut where the
+    speaker changes, renumbered; a segment whose words were all removed disappears."""
+    result: list[Segment] = []
+    for (segment, _), words in sorted(words_by_segment.items(), key=lambda item: (item[1][0].start, item[0])):
+        runs: list[list[Word]] = []
+        for word in words:
+            if runs and runs[-1][-1].speaker == word.speaker:
+                runs[-1].append(word)
+            else:
+                runs.append([word])
+        for run in runs:
+            text = "".join(w.word for w in run).strip()
+            result.append(
+                replace(
+                    original[segment],
+                    id=len(result),
+                    start=run[0].start,
+                    end=run[-1].end,
+                    text=text,
+                    words=tuple(run),
+                    speaker=run[0].speaker,
+                )
+            )
+    return tuple(result)
