@@ -85,7 +85,7 @@ def slugify(text: str) -> str:
     return slug or "session"
 
 
-class _Locator:
+class TomlLocator:
     """Finds the line of a table or a field in TOML text (tomllib keeps no positions)."""
 
     def __init__(self, text: str, array_name: str) -> None:
@@ -134,7 +134,7 @@ def read_toml(path: Path) -> tuple[str, dict[str, Any]]:
 SESSION_FIELDS = {"id", "number", "title", "date", "themes", "speakers", "replay_url", "recording"}
 
 
-def _field_error(path: Path, locator: _Locator, index: int, key: str, reason: str, fix: str, kind: str = "session") -> CatalogueError:
+def _field_error(path: Path, locator: TomlLocator, index: int, key: str, reason: str, fix: str, kind: str = "session") -> CatalogueError:
     line = locator.line_of(index, key)
     return CatalogueError(path, f"line {line}: {kind} #{index + 1}, field '{key}': {reason}", fix)
 
@@ -151,7 +151,7 @@ def _check_fields(
             raise fail(key, "missing or not a non-empty string", f'add {key} = "..."')
 
 
-def _parse_session(path: Path, locator: _Locator, index: int, raw: Mapping[str, Any]) -> Session:
+def _parse_session(path: Path, locator: TomlLocator, index: int, raw: Mapping[str, Any]) -> Session:
     def fail(key: str, reason: str, fix: str) -> CatalogueError:
         return _field_error(path, locator, index, key, reason, fix)
 
@@ -206,7 +206,7 @@ def load_sessions(path: Path) -> tuple[Session, ...]:
     if not path.exists():
         return ()
     text, data = read_toml(path)
-    locator = _Locator(text, "session")
+    locator = TomlLocator(text, "session")
     extra = sorted(set(data) - {"session"})
     if extra:
         raise CatalogueError(path, f"unexpected top-level key '{extra[0]}'", "put every session under [[session]]")
@@ -230,7 +230,7 @@ THEME_FIELDS = {"id", "label", "description", "terms"}
 RESERVED_THEME_IDS = frozenset({"index"})  # themes/index.html lists the themes
 
 
-def _parse_theme(path: Path, locator: _Locator, index: int, raw: Mapping[str, Any], kind: str) -> Theme:
+def _parse_theme(path: Path, locator: TomlLocator, index: int, raw: Mapping[str, Any], kind: str) -> Theme:
     def fail(key: str, reason: str, fix: str) -> CatalogueError:
         return _field_error(path, locator, index, key, reason, fix, kind=kind)
 
@@ -261,7 +261,7 @@ def load_themes(path: Path) -> tuple[Theme, ...]:
         entries = data.get(kind, [])
         if not isinstance(entries, list):
             raise CatalogueError(path, f"'{kind}' must be an array of tables", f"write each entry under [[{kind}]]")
-        locator = _Locator(text, kind)
+        locator = TomlLocator(text, kind)
         themes.extend(_parse_theme(path, locator, i, raw, kind) for i, raw in enumerate(entries))
     ids = [t.id for t in themes]
     duplicate = next((i for i in ids if ids.count(i) > 1), None)

@@ -19,6 +19,7 @@ from rich.table import Table
 from . import __version__
 from .catalogue import load_catalogue
 from .errors import PipelineError, shown
+from .glossary import GLOSSARY_FILE, read_glossary
 from .keywords import load_nlp
 from .media import MEDIA_SUFFIXES
 from .models import resolve_model
@@ -182,7 +183,8 @@ def _project(recordings_dir: Path, outputs: Path, kwargs: dict[str, Any], explic
         from dataclasses import replace
 
         settings = replace(settings, transcription=replace(settings.transcription, language=None))
-    return Project(recordings_dir, catalogue, settings, Store(outputs), tuple(explicit) if explicit is not None else None)
+    glossary = read_glossary(recordings_dir / GLOSSARY_FILE)
+    return Project(recordings_dir, catalogue, settings, Store(outputs), tuple(explicit) if explicit is not None else None, glossary)
 
 
 def _execute(project: Project, stages: Sequence[str], session_ids: Sequence[str] | None, force: bool, wait: bool) -> RunReport:
@@ -407,6 +409,42 @@ def status_command(recordings_dir: Path, outputs: Path, as_json: bool) -> None:
         )
     if plan.running:
         console.print(f"Running now: {escape(plan.running)}", highlight=False)
+
+
+@cli.command("glossary")
+@folder_options
+@click.option("--accept", "accepted", type=int, multiple=True, metavar="N", help="Add proposal N to glossary.toml (repeatable).")
+@click.option("--accept-all", is_flag=True, help="Add every proposal.")
+def glossary_command(recordings_dir: Path, outputs: Path, accepted: tuple[int, ...], accept_all: bool) -> None:
+    """The glossary's terms, and what the editors' corrections propose to add to it."""
+    from . import transcript as transcript_io
+    from .glossary import HEADER, appended, proposals
+    from .store import Names, atomic_write
+
+    path = recordings_dir / GLOSSARY_FILE
+    glossary = read_glossary(path)
+    store = Store(outputs)
+    found = proposals((transcript_io.load(store.path(s, Names.TRANSCRIPT)) for s in store.sessions_with(Names.TRANSCRIPT)), glossary)
+    chosen = list(range(1, len(found) + 1)) if accept_all else list(accepted)
+    wrong = [n for n in chosen if not 1 <= n <= len(found)]
+    if wrong:
+        raise click.BadParameter(
+            f"no proposal {wrong[0]} (there are {len(found)}): run `pipeline glossary` to list them", param_hint="--accept"
+        )
+    if chosen:
+        existing = path.read_text(encoding="utf-8-sig") if path.exists() else HEADER
+        atomic_write(path, appended(existing, [found[n - 1] for n in chosen]).encode("utf-8"))
+        for n in chosen:
+            console.print(f"added: « {escape(found[n - 1].heard)} » → « {escape(found[n - 1].text)} »", highlight=False)
+        console.print(f"{path} updated: the next run corrects every session with it.", highlight=False)
+        return
+    console.print(f"{path}: {len(glossary)} term(s).", highlight=False)
+    if not found:
+        console.print("No proposal: the editors' corrections hold nothing the glossary lacks.")
+        return
+    console.print("Proposed by the editors' corrections (accept with --accept N):")
+    for n, proposal in enumerate(found, start=1):
+        click.echo(f"{n:3}. « {proposal.heard} » → « {proposal.text} »  ({proposal.session_id}, {proposal.start:.0f} s)")
 
 
 @cli.command("model")

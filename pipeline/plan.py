@@ -115,6 +115,8 @@ class Project:
     store: Store
     explicit: tuple[Path, ...] | None = None
     """Recordings named on the command line (else: every media file of ``recordings_dir``)."""
+    glossary: tuple[Term, ...] = ()
+    """The series' glossary (``glossary.toml`` beside the catalogue)."""
 
     def recordings(self) -> list[Path]:
         """The recordings this project transcribes."""
@@ -168,7 +170,7 @@ def transcribe_fingerprint(project: Project, session: Session, recording: Path) 
 
 def vocabulary_terms(project: Project, session_id: str) -> tuple[Term, ...]:
     """The vocabulary a session's transcript is corrected with."""
-    return terms_of(project.session(session_id))
+    return terms_of(project.session(session_id), project.glossary)
 
 
 def speakers_fingerprint(project: Project, session_id: str) -> str:

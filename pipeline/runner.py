@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from . import __version__, corrections, voices
 from . import keywords as keywords_stage
 from . import plan as planner
+from . import review as review_stage
 from . import speakers as speakers_stage
 from . import transcript as transcript_io
 from . import voiceprints as voiceprints_io
@@ -438,6 +439,15 @@ def _record_correction(store: Store, session_id: str, corrected: transcript_io.T
     )
 
 
+def _review_report(project: Project, session: Session, transcript: transcript_io.Transcript) -> str:
+    """``review.md``: what to check before publishing, linked to the moments of the replay."""
+    known = [s.name for s in session.speakers] + [s.name for s in transcript.speakers] + [t.text for t in project.glossary]
+    known += [label for theme in project.catalogue.themes for label in (theme.label, *theme.terms)]
+    flags = review_stage.review(transcript, known)
+    replay = f"../{Names.SITE}/sessions/{session.id}/index.html"
+    return review_stage.to_markdown(transcript, flags, session.title or session.id, replay)
+
+
 def editor_name() -> str:
     """Who edits: ``$PIPELINE_EDITOR``, else the login name."""
     import getpass
@@ -475,6 +485,7 @@ def run_transcripts(project: Project, reporter: Reporter, session_ids: Sequence[
                 transcript, summary = edit
             files = {Names.TRANSCRIPT: transcript_io.dumps(transcript)}
             files.update({Names.RENDERINGS[suffix]: text for suffix, text in all_renderings(transcript, session.title)})
+            files[Names.REVIEW] = _review_report(project, session, transcript)
             if edit is not None:
                 del files[Names.TRANSCRIPT_TXT]  # the editor's transcript.txt is the text: never rewritten
                 _record_correction(store, session_id, transcript, summary)

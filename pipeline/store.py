@@ -43,6 +43,7 @@ class Names:
     KEYWORDS_MD = "keywords.md"
     SYNTHESIS = "synthesis.md"
     EVENTS = "events.jsonl"
+    REVIEW = "review.md"
     STATE = "state.json"
     SITE = "site"
     ARCHIVE = "archive"

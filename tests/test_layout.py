@@ -63,6 +63,8 @@ FLOORS = {
     "vocabulary": 3,
     "speakers": 3,
     "voiceprints": 3,
+    "review": 3,
+    "glossary": 4,
     "compose": 4,
     "synthesis": 4,
     "settings": 4,

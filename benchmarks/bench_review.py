@@ -1,0 +1,155 @@
+"""The review report as a detector of transcription errors, on the dev files with references.
+
+For each file, Whisper's words (the pipeline's ``asr.json``, cached by ``bench_speakers.py``
+in ``benchmarks/.data/asr``; ej-fra and the Asterisk file are transcribed here when missing)
+are aligned with the reference (difflib on normalised words). Each error gets a moment: a
+substituted or inserted word, its own middle; a deleted reference word, the boundary between
+the hypothesis words around it. Reported, over all files:
+
+- recall: the share of errors whose moment falls inside a flagged span;
+- flagged: the share of hypothesis words inside a flagged span;
+
+for the report's defaults, for each kind of flag alone, for a sweep of the probability bound,
+and for two baselines at the same flagged share: flagging words at random (recall = share on
+average), and flagging whole segments by Whisper's average log-probability, worst first (what a
+reviewer would do with segment confidence alone).
+
+    python benchmarks/bench_review.py
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import random
+import subprocess
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import devdata  # noqa: E402
+
+from pipeline import transcript as transcript_io  # noqa: E402
+from pipeline.evaluation import normalize  # noqa: E402
+from pipeline.review import Flag, ReviewOptions, covered, flagged_share, review  # noqa: E402
+
+CACHE = ROOT / "benchmarks" / ".data" / "asr"
+KNOWN = ["Camille Durand", "Julien Moreau"]  # the catalogue the long-form bench gives every file
+
+
+def files() -> list[tuple[Path, Path]]:
+    built = devdata.ensure()
+    shared = devdata.SHARED
+    found = [(shared / "speech-fr-dev" / "ej-fra.m4a", shared / "speech-fr-dev" / "ej-fra.ref.txt")]
+    found += [
+        (shared / "conversations-fr-dev" / f"conv0{i}.flac", shared / "conversations-fr-dev" / f"conv0{i}.ref.txt") for i in (1, 2, 3)
+    ]
+    found += [(built / f"mix0{i}.flac", built / f"mix0{i}.ref.txt") for i in (1, 2, 3, 4)]
+    found += [(built / "longform.flac", built / "longform.ref.txt")]
+    found += [(shared / "speech-fr-dev" / "asterisk-fr-june-concat.flac", shared / "speech-fr-dev" / "asterisk-fr-june-concat.ref.txt")]
+    return found
+
+
+def decoded(audio: Path) -> transcript_io.Transcript:
+    cached = CACHE / f"{audio.stem}.json"
+    if not cached.exists():
+        from pipeline.catalogue import slugify
+
+        with tempfile.TemporaryDirectory() as tmp:
+            command = [sys.executable, "-m", "pipeline", "transcribe", str(audio), "--catalogue", tmp, "--outputs", tmp, "--no-speakers"]
+            subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+            data = json.loads((Path(tmp) / slugify(audio.stem) / "asr.json").read_text(encoding="utf-8"))
+        data["bench_transcription_seconds"] = 0.0
+        CACHE.mkdir(parents=True, exist_ok=True)
+        cached.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return transcript_io.from_dict(json.loads(cached.read_text(encoding="utf-8")))
+
+
+def error_moments(transcript: transcript_io.Transcript, reference: str) -> list[float]:
+    """The moment of each word error (substitution, insertion, deletion)."""
+    hypothesis: list[tuple[str, float]] = []
+    for segment in transcript.segments:
+        for word in segment.words:
+            for part in normalize(word.word).split():
+                hypothesis.append((part, (word.start + word.end) / 2))
+    ref = normalize(reference).split()
+    moments = []
+    matcher = difflib.SequenceMatcher(None, [h for h, _ in hypothesis], ref, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        here = [hypothesis[i][1] for i in range(i1, i2)]
+        if not here:  # deletion: between the words around it
+            before = hypothesis[i1 - 1][1] if i1 else 0.0
+            after = hypothesis[i1][1] if i1 < len(hypothesis) else before
+            here = [(before + after) / 2]
+        count = max(i2 - i1, j2 - j1)
+        moments += [here[min(k, len(here) - 1)] for k in range(count)]
+    return moments
+
+
+def segment_baseline(transcript: transcript_io.Transcript, share: float) -> list[Flag]:
+    """Whole segments, lowest average log-probability first, until ``share`` of the words."""
+    total = sum(len(s.words) for s in transcript.segments) or 1
+    flags, taken = [], 0
+    for segment in sorted(transcript.segments, key=lambda s: s.avg_logprob):
+        if taken / total >= share:
+            break
+        flags.append(Flag(segment.start, segment.end, "segment", ""))
+        taken += len(segment.words)
+    return flags
+
+
+def random_baseline(transcript: transcript_io.Transcript, share: float, seed: int) -> list[Flag]:
+    rng = random.Random(seed)
+    return [Flag(w.start, w.end, "random", "") for s in transcript.segments for w in s.words if rng.random() < share]
+
+
+def score(data: list[tuple[transcript_io.Transcript, list[float]]], flagger) -> tuple[float, float, int]:
+    caught = errors = flagged_words = words = 0
+    for transcript, moments in data:
+        flags = flagger(transcript)
+        caught += sum(1 for m in moments if covered(m, flags))
+        errors += len(moments)
+        count = sum(len(s.words) for s in transcript.segments)
+        flagged_words += round(flagged_share(transcript, flags) * count)
+        words += count
+    return caught / max(errors, 1), flagged_words / max(words, 1), errors
+
+
+def main() -> None:
+    if not devdata.available():
+        print("../shared/data is absent: nothing to measure")
+        return
+    data = []
+    for audio, ref in files():
+        transcript = decoded(audio)
+        data.append((transcript, error_moments(transcript, ref.read_text(encoding="utf-8"))))
+    words = sum(len(s.words) for t, _ in data for s in t.segments)
+    print(f"{len(data)} files, {words} words, {sum(len(m) for _, m in data)} word errors\n")
+    print(f"{'flags':44}{'recall %':>10}{'flagged %':>11}")
+    defaults = ReviewOptions()
+    recall, share, _ = score(data, lambda t: list(review(t, KNOWN, defaults)))
+    print(f"{'report, defaults (all kinds)':44}{recall * 100:10.1f}{share * 100:11.1f}")
+    for kind in ("doubt", "loop", "no-speech", "lost", "number", "name"):
+        r, s, _ = score(data, lambda t, k=kind: [f for f in review(t, KNOWN, defaults) if f.kind == k])
+        print(f"{'  ' + kind + ' alone':44}{r * 100:10.1f}{s * 100:11.1f}")
+    for bound in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+        options = replace(defaults, min_probability=bound)
+        r, s, _ = score(data, lambda t, o=options: list(review(t, KNOWN, o)))
+        print(f"{f'report, probability bound {bound}':44}{r * 100:10.1f}{s * 100:11.1f}")
+    r, s, _ = score(data, lambda t: segment_baseline(t, share))
+    print(f"{'baseline: worst segments (avg_logprob)':44}{r * 100:10.1f}{s * 100:11.1f}")
+    runs = [score(data, lambda t, seed=seed: random_baseline(t, share, seed)) for seed in range(5)]
+    print(
+        f"{'baseline: random words (5 seeds)':44}{sum(r for r, _, _ in runs) / 5 * 100:10.1f}{sum(s for _, s, _ in runs) / 5 * 100:11.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

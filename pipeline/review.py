@@ -1,0 +1,172 @@
+"""The review report: where an editor should listen before publishing a transcript.
+
+Spans to check, in audio order, each with its reason and a link to that moment of the replay:
+
+- ``doubt``: words Whisper itself was unsure of (probability below ``min_probability``);
+- ``loop``: a word or phrase repeated three times or more in a row (Whisper's repetition loop);
+- ``no-speech``: text where Whisper thought nobody spoke (a hallucination over music or noise?);
+- ``lost``: speech the guard found without any text (``quality.speech_without_words``);
+- ``number``: figures, amounts, percentages (a wrong digit changes the meaning);
+- ``name``: a proper name or acronym the catalogue and the glossary do not know;
+- ``replaced``: a replacement made by the series' vocabulary or glossary.
+
+The report is a detector and is measured as one (README, « Review report »): the share of word
+errors inside flagged spans, and the share of words flagged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .store import Names
+from .subtitles import short_clock
+from .transcript import Transcript, Word
+from .vocabulary import normalise
+
+REVIEW_VERSION = 1
+
+REASONS = {
+    "doubt": "mots incertains",
+    "loop": "répétition en boucle",
+    "no-speech": "texte sur un passage sans parole ?",
+    "lost": "parole sans texte",
+    "number": "nombre",
+    "name": "nom propre inconnu du catalogue et du glossaire",
+    "replaced": "remplacement par le vocabulaire de la série",
+}
+NUMBER = re.compile(r"\d|%|€|\bpour ?cent\b|\bmillions?\b|\bmilliards?\b", re.IGNORECASE)
+SENTENCE_END = (".", "?", "!", "…", ":")
+
+
+@dataclass(frozen=True)
+class ReviewOptions:
+    """What the report flags."""
+
+    min_probability: float = 0.5
+    """A word Whisper gave a lower probability than this is doubtful."""
+    no_speech_probability: float = 0.6
+    """A segment Whisper thought silent with at least this probability is suspect."""
+    loop_repeats: int = 3
+    """A phrase of up to four words said this many times in a row is a loop."""
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A span to check: where, why, and the text there."""
+
+    start: float
+    end: float
+    kind: str
+    text: str
+    note: str = ""
+
+
+def _tokens(words: Sequence[Word]) -> list[tuple[str, float, float, float]]:
+    """Written words (pieces glued) with their times and lowest probability."""
+    tokens: list[tuple[str, float, float, float]] = []
+    for word in words:
+        if tokens and word.word and not word.word[0].isspace():
+            text, start, _, probability = tokens[-1]
+            tokens[-1] = (text + word.word, start, word.end, min(probability, word.probability))
+        else:
+            tokens.append((word.word.strip(), word.start, word.end, word.probability))
+    return [t for t in tokens if t[0]]
+
+
+def _runs(flags: Iterable[Flag]) -> list[Flag]:
+    """Doubtful words or numbers that follow each other (no word between) become one flag."""
+    merged: list[Flag] = []
+    for flag in sorted(flags, key=lambda f: (f.kind, f.start)):
+        last = merged[-1] if merged else None
+        if last is not None and last.kind == flag.kind and flag.start - last.end <= 0.1 and flag.kind in {"doubt", "number"}:
+            merged[-1] = Flag(last.start, max(last.end, flag.end), last.kind, f"{last.text} {flag.text}", last.note)
+        else:
+            merged.append(flag)
+    return merged
+
+
+def _loops(tokens: Sequence[tuple[str, float, float, float]], repeats: int) -> list[Flag]:
+    found: list[Flag] = []
+    keys = [normalise(t[0]) for t in tokens]
+    index = 0
+    while index < len(tokens):
+        best = 0
+        for size in range(1, 5):
+            count = 1
+            while (
+                index + (count + 1) * size <= len(keys)
+                and keys[index + count * size : index + (count + 1) * size] == keys[index : index + size]
+            ):
+                count += 1
+            if count >= repeats and all(keys[index : index + size]):
+                best = max(best, count * size)
+        if best:
+            span = tokens[index : index + best]
+            found.append(Flag(span[0][1], span[-1][2], "loop", " ".join(t[0] for t in span)))
+            index += best
+        else:
+            index += 1
+    return found
+
+
+def review(transcript: Transcript, known: Iterable[str] = (), options: ReviewOptions | None = None) -> tuple[Flag, ...]:
+    """The spans of a transcript to check, in audio order. ``known``: names and terms the
+    catalogue and the glossary spell (never flagged as unknown names)."""
+    options = options or ReviewOptions()
+    known_words = {normalise(w) for term in known for w in term.split()}
+    flags: list[Flag] = []
+    for segment in transcript.segments:
+        tokens = _tokens(segment.words)
+        if segment.text.strip() and segment.no_speech_prob >= options.no_speech_probability:
+            flags.append(Flag(segment.start, segment.end, "no-speech", segment.text.strip(), f"{segment.no_speech_prob:.0%}"))
+        flags += _loops(tokens, options.loop_repeats)
+        previous = ""
+        for index, (text, start, end, probability) in enumerate(tokens):
+            if probability < options.min_probability:
+                flags.append(Flag(start, end, "doubt", text, f"{probability:.0%}"))
+            if NUMBER.search(text):
+                flags.append(Flag(start, end, "number", text))
+            core = text.strip('.,;:!?…«»"()[]')
+            sentence_start = index == 0 or previous.endswith(SENTENCE_END)
+            capital = core[:1].isupper() and (not sentence_start or (len(core) > 1 and core.isupper()))
+            if capital and normalise(core) and normalise(core) not in known_words:
+                flags.append(Flag(start, end, "name", core))
+            previous = text
+    flags += [Flag(s.start, s.end, "lost", "", s.note) for s in transcript.quality.speech_without_words]
+    flags += [Flag(c.start, c.end, "replaced", f"{c.heard} → {c.written}", c.rule) for c in transcript.corrections if c.rule != "editor"]
+    return tuple(sorted(_runs(flags), key=lambda f: (f.start, f.kind)))
+
+
+def flagged_share(transcript: Transcript, flags: Sequence[Flag]) -> float:
+    """The share of the transcript's words that fall in a flagged span."""
+    words = [w for s in transcript.segments for w in s.words]
+    if not words:
+        return 0.0
+    return sum(1 for w in words if covered((w.start + w.end) / 2, flags)) / len(words)
+
+
+def covered(moment: float, flags: Sequence[Flag], margin: float = 0.05) -> bool:
+    """Whether a moment falls in one of the flagged spans."""
+    return any(f.start - margin <= moment <= f.end + margin for f in flags)
+
+
+def to_markdown(transcript: Transcript, flags: Sequence[Flag], title: str, replay: str) -> str:
+    """``review.md``: a checklist in audio order, each item linked to its moment
+    (``replay`` is the session page, relative to the report)."""
+    counts = {kind: sum(1 for f in flags if f.kind == kind) for kind in REASONS}
+    lines = [
+        f"# À relire : {title}",
+        "",
+        f"{len(flags)} passage(s) à vérifier, dans l'ordre de l'enregistrement. Corrigez `{Names.TRANSCRIPT_TXT}`,",
+        "puis lancez `pipeline run` : toutes les sorties suivent.",
+        "",
+        ", ".join(f"{REASONS[k]} : {n}" for k, n in counts.items() if n) or "Rien à signaler.",
+        "",
+    ]
+    for flag in flags:
+        note = f" ({flag.note})" if flag.note else ""
+        text = f" « {flag.text} »" if flag.text else ""
+        lines.append(f"- [ ] [{short_clock(flag.start)}]({replay}#t={int(flag.start)}) {REASONS[flag.kind]}{note}{text}")
+    return "\n".join(lines) + "\n"
