@@ -383,14 +383,36 @@ def plan_as_dicts(plan: Plan) -> dict[str, Any]:
     }
 
 
+def _editorial_status(store: Store, session_id: str) -> str:
+    """A session's synthesis as editors see it: its editorial status, or why it cannot be read."""
+    from .store import Names
+    from .synthesis import STATUS_LABELS, read_synthesis
+
+    path = store.path(session_id, Names.SYNTHESIS)
+    if not path.exists():
+        return ""
+    try:
+        status = read_synthesis(path.read_text(encoding="utf-8"), path).status
+    except PipelineError as exc:
+        return exc.one_line()
+    except UnicodeDecodeError:
+        return f"{path}: not UTF-8 text (save it as UTF-8)"
+    edited = "edited" if store.is_edited(session_id, Names.SYNTHESIS) else "as drafted"
+    return f"{STATUS_LABELS[status]} ({status}), {edited}"
+
+
 @cli.command("status")
 @folder_options
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 def status_command(recordings_dir: Path, outputs: Path, as_json: bool) -> None:
     """Sessions by stage (done, stale, missing, waiting, interrupted, failed, running) and what a run would do."""
-    plan = make_plan(_project(recordings_dir, outputs, {}))
+    project = _project(recordings_dir, outputs, {})
+    plan, plan_store = make_plan(project), project.store
     if as_json:
-        click.echo(json.dumps(plan_as_dicts(plan), ensure_ascii=False, indent=2))
+        data = plan_as_dicts(plan)
+        for entry in data["sessions"]:
+            entry["synthesis"] = _editorial_status(plan_store, entry["session_id"])
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     width = max((len(s.stage) for p in plan.sessions for s in p.steps), default=10)
     for session in plan.sessions:
@@ -403,6 +425,9 @@ def status_command(recordings_dir: Path, outputs: Path, as_json: bool) -> None:
                 f"  {step.stage:<{width}}  [{COLOURS[step.state]}]{step.state}[/]{seconds}{reason}", highlight=False, soft_wrap=True
             )
         console.print(f"  next run: {escape(session.next_run)}", highlight=False, soft_wrap=True)
+        editorial = _editorial_status(plan_store, session.session.id)
+        if editorial:
+            console.print(f"  synthesis: {escape(editorial)}", highlight=False, soft_wrap=True)
     for step in plan.series:
         console.print(
             f"{step.stage}: [{COLOURS[step.state]}]{step.state}[/]" + (f" ({escape(step.reason)})" if step.reason else ""), highlight=False

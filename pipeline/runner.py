@@ -691,11 +691,25 @@ def run_publish(project: Project, reporter: Reporter, force: bool = False) -> Ru
             result = StepResult("", "publish", "up to date", inputs=inputs)
             reporter.finish(result)
             return RunReport((result,))
-        site, skipped = publish(store, project.catalogue, project.settings.publish.base_url, recordings=project.recordings_dir)
-        rows = tuple(StepResult(e.session_id, "publish", "failed", error=e.one_line()) for e in skipped)
+        options = project.settings.publish
+        site, skipped = publish(store, project.catalogue, options.base_url, recordings=project.recordings_dir, drafts=options.drafts)
+        rows = tuple(
+            StepResult(e.session_id, "publish", "failed", error=e.one_line())
+            if e.failed
+            else StepResult(e.session_id, "publish", "held back (not published yet)")
+            for e in skipped
+        )
         store.record_series(
             "publish",
-            StageRecord(inputs, finished_utc=_now(), pipeline_version=__version__, facts={"skipped": [e.session_id for e in skipped]}),
+            StageRecord(
+                inputs,
+                finished_utc=_now(),
+                pipeline_version=__version__,
+                facts={
+                    "skipped": [e.session_id for e in skipped if e.failed],
+                    "held_back": [e.session_id for e in skipped if not e.failed],
+                },
+            ),
         )
         result = StepResult("", "publish", "published", None, 0.0, time.perf_counter() - started, (site / "index.html",), inputs=inputs)
     except ModelError:

@@ -37,6 +37,13 @@ class PublishOptions:
 
     base_url: str = ""
     """Absolute address of the published site (for the feed's links); empty: relative links."""
+    drafts: str = "mark"
+    """A synthesis not yet published: ``mark`` (on the site, marked as a draft wherever it
+    appears) or ``hide`` (kept off the site)."""
+
+    def __post_init__(self) -> None:
+        if self.drafts not in {"mark", "hide"}:
+            raise ValueError(f'drafts = {self.drafts!r} is neither "mark" nor "hide"')
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,9 @@ MIN_CUE_SECONDS = 0.3
 PAUSE_SECONDS = 1.5
 PARAGRAPH_CHARS = 600
 NAME_SEPARATOR = "\u00a0: "
-"""« Name : » opens a turn (French spacing: a no-break space before the colon)."""
+"""« Name : » opens a caption's turn (French spacing: a no-break space before the colon)."""
+TEXT_NAME_SEPARATOR = " : "
+"""The same in ``transcript.txt``, with a plain space: editors search and replace in it."""
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,7 @@ def to_txt(transcript: Transcript, title: str = "") -> str:
     header = [title or transcript.session_id, f"Transcription automatique ({prov.model.id}), langue {transcript.language}, non relue.", ""]
     if transcript.speakers:
         header[-1:] = ["Intervenants : " + ", ".join(s.name for s in transcript.speakers) + ".", ""]
-    body = [f"[{clock(p.start)}] {p.speaker + NAME_SEPARATOR if p.turn else ''}{p.text}\n" for p in paragraphs(transcript)]
+    body = [f"[{clock(p.start)}] {p.speaker + TEXT_NAME_SEPARATOR if p.turn else ''}{p.text}\n" for p in paragraphs(transcript)]
     return "\n".join(header) + "\n" + "\n".join(body)
 
 

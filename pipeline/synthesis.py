@@ -93,12 +93,13 @@ class Synthesis:
 
 def french_typography(text: str) -> str:
     """Non-breaking spaces where French typography wants them: a narrow one before ; ! ?
-    and a normal one before : and inside « », replacing ordinary spaces there."""
-    text = re.sub(r"\s*([;!?])", "\u202f\\1", text)
-    text = re.sub(r"(?<=\w)\u202f([;!?])", "\u202f\\1", text)
-    text = re.sub(r"\s+:", "\u00a0:", text)
-    text = re.sub(r"«\s*", "«\u00a0", text)
-    text = re.sub(r"\s*»", "\u00a0»", text)
+    and % and a normal one before : and inside « », replacing ordinary spaces there. For
+    plain text (HTML goes through :func:`pipeline.site.publish.typeset`)."""
+    text = re.sub(r"(?<=\S)[ \t]*([;!?])", "\u202f\\1", text)
+    text = re.sub(r"(?<=\d) %", "\u202f%", text)
+    text = re.sub(r"[ \t]+:", "\u00a0:", text)
+    text = re.sub(r"«[ \t]*", "«\u00a0", text)
+    text = re.sub(r"[ \t]*»", "\u00a0»", text)
     return text
 
 
@@ -108,9 +109,10 @@ def _link(seconds: float) -> str:
 
 
 def _markdown_text(text: str) -> str:
-    """Transcript text made inert for Markdown (no markup, no HTML), then typeset."""
-    escaped = re.sub(r"([\\`*_{}\[\]<>#|])", r"\\\1", text)
-    return french_typography(escaped)
+    """Transcript text made inert for Markdown (no markup, no HTML). Plain spaces only: the
+    site sets the no-break spaces of French typography when it renders, so that an
+    editor's find-and-replace in the draft finds what it looks for."""
+    return re.sub(r"([\\`*_{}\[\]<>#|])", r"\\\1", text)
 
 
 def _normalised(text: str) -> str:
@@ -334,13 +336,13 @@ def synthesize(
         if not summary.keywords and not passages:
             continue
         out += [
-            f"### {_markdown_text(theme_labels.get(summary.theme_id, summary.label))} ({summary.coverage * 100:.0f}\u202f% de la séance)",
+            f"### {_markdown_text(theme_labels.get(summary.theme_id, summary.label))} ({summary.coverage * 100:.0f} % de la séance)",
             "",
         ]
         if summary.keywords:
             names = ", ".join(_markdown_text(by_lemma[k].surface) for k in summary.keywords[: options.keywords_per_theme])
             out += [_markdown_text("Mots-clés :") + f" {names}.", ""]
-        out += [f"- {_link(s.unit.start)} «\u00a0{_markdown_text(s.unit.text)}\u00a0»" for s in sorted(passages, key=lambda s: s.index)]
+        out += [f"- {_link(s.unit.start)} « {_markdown_text(s.unit.text)} »" for s in sorted(passages, key=lambda s: s.index)]
         out.append("")
     out += ["## Chapitres", ""]
     out += [f"- {_link(c.start)} {_markdown_text(c.title)}" for c in chapters_of(sentences, keywords, transcript.duration, options)]
@@ -349,18 +351,18 @@ def synthesize(
     for quote in choose_quotes(sentences, brief, options):
         who = voices.get(quote.unit.speaker or "")
         author = f"{_markdown_text(who.name)}, " if who else ""
-        out += [f"> «\u00a0{_markdown_text(quote.unit.text)}\u00a0» — {author}{_link(quote.unit.start)}", ""]
+        out += [f"> « {_markdown_text(quote.unit.text)} » — {author}{_link(quote.unit.start)}", ""]
     out += ["## Intervenants", ""]
     out += speakers_section(transcript, session)
     out += ["", "## Ressources", ""]
     if session.replay_url:
-        out.append(f"- Replay\u00a0: <{session.replay_url}>")
-    out.append(f"- Enregistrement\u00a0: {_markdown_text(session.recording)}")
+        out.append(f"- Replay : <{session.replay_url}>")
+    out.append(f"- Enregistrement : {_markdown_text(session.recording)}")
     out.append(
-        f"- Transcription\u00a0: [texte]({Names.TRANSCRIPT_TXT}), [sous-titres WebVTT]({Names.TRANSCRIPT_VTT}), "
+        f"- Transcription : [texte]({Names.TRANSCRIPT_TXT}), [sous-titres WebVTT]({Names.TRANSCRIPT_VTT}), "
         f"[SRT]({Names.TRANSCRIPT_SRT}), [JSON]({Names.TRANSCRIPT})"
     )
-    out.append(f"- Mots-clés par thème\u00a0: [{Names.KEYWORDS_MD}]({Names.KEYWORDS_MD})")
+    out.append(f"- Mots-clés par thème : [{Names.KEYWORDS_MD}]({Names.KEYWORDS_MD})")
     out.append("")
     return Synthesis(session_id=session.id, front_matter=front, markdown="\n".join(out))
 
@@ -376,9 +378,7 @@ def speakers_section(transcript: Transcript, session: Session) -> list[str]:
     for speaker in sorted(transcript.speakers, key=lambda s: -s.seconds):
         role = f", {_markdown_text(speaker.role)}" if speaker.role else ""
         minutes = max(1, round(speaker.seconds / 60))
-        lines.append(
-            f"- **{_markdown_text(speaker.name)}**{role} — {minutes}\u00a0min de parole ({speaker.seconds / total * 100:.0f}\u202f%)"
-        )
+        lines.append(f"- **{_markdown_text(speaker.name)}**{role} — {minutes} min de parole ({speaker.seconds / total * 100:.0f} %)")
     heard = {s.name for s in transcript.speakers}
     missing = [s.name for s in session.speakers if s.name not in heard]
     if missing:
@@ -404,10 +404,18 @@ def inputs(
 
 @dataclass(frozen=True)
 class EditedSynthesis:
-    """A synthesis as the editor left it: its front matter, Markdown body and « En bref »."""
+    """A synthesis as the editor left it: its front matter, Markdown body, editorial status
+    and « En bref »."""
 
     front_matter: Mapping[str, Any]
     body: str
+    status: str = "draft"
+    """``draft``, ``review`` or ``published`` (what the front matter's ``status`` says)."""
+
+    @property
+    def published(self) -> bool:
+        """Whether an editor declared it reviewed and ready."""
+        return self.status == "published"
 
     @property
     def brief(self) -> tuple[str, ...]:
@@ -430,6 +438,33 @@ def _plain_item(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text).strip()
 
 
+STATUSES = {
+    "draft": ("draft", "brouillon", "ebauche"),
+    "review": ("review", "in review", "en relecture", "relecture", "a relire"),
+    "published": ("published", "publie", "publiee", "reviewed", "relu", "relue", "valide", "validee"),
+}
+"""Editorial statuses and the words accepted for each (compared without case or accents)."""
+STATUS_LABELS = {"draft": "brouillon", "review": "en relecture", "published": "publiée"}
+
+
+def editorial_status(value: Any, source: Any = None, line: int = 0) -> str:
+    """The editorial status a front matter's ``status`` means; absent: draft (a synthesis is
+    never published by default); an unknown word is a one-line error."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return "draft"
+    decomposed = unicodedata.normalize("NFKD", str(value).casefold())
+    key = " ".join(re.sub(r"[-_]", " ", "".join(c for c in decomposed if not unicodedata.combining(c))).split())
+    for status, words in STATUSES.items():
+        if key in words:
+            return status
+    where = f"line {line}: " if line else ""
+    raise PipelineError(
+        source,
+        f"{where}status: {value!r} is not an editorial status",
+        "write status: draft, review or published (or brouillon, en relecture, publié)",
+    )
+
+
 def read_synthesis(text: str, source: Any = None) -> EditedSynthesis:
     """Split a synthesis into its YAML front matter and Markdown body; one-line errors."""
     if not text.startswith("---\n"):
@@ -447,4 +482,5 @@ def read_synthesis(text: str, source: Any = None) -> EditedSynthesis:
         raise PipelineError(source, f"{where}front matter is not valid YAML ({reason})", "fix that line between the two '---'") from exc
     if not isinstance(data, dict):
         raise PipelineError(source, "front matter is not a set of 'key: value' lines", "fix the lines between the two '---'")
-    return EditedSynthesis(data, body)
+    line = next((n for n, row in enumerate(head.splitlines(), start=2) if row.startswith("status:")), 0)
+    return EditedSynthesis(data, body, editorial_status(data.get("status"), source, line))

@@ -75,7 +75,7 @@ def test_words_inserted_and_removed_get_times_inside_their_span():
 
 def test_a_name_changed_at_the_head_of_a_paragraph_gives_it_to_that_speaker():
     transcript = two_speakers()
-    text = to_txt(transcript).replace("Intervenant 2\u00a0: Merci", "Inès Martin : Merci")
+    text = to_txt(transcript).replace("Intervenant 2 : Merci", "Inès Martin : Merci")
     corrected, summary = apply_edits(transcript, read_edited(text, ["Camille Durand", "Intervenant 2"]), {"Inès Martin": "Chercheuse"})
     assert summary.speakers_changed == 2 and summary.words_changed == 0
     assert [(s.name, s.role, s.words) for s in corrected.speakers] == [

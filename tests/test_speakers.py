@@ -149,7 +149,7 @@ def test_every_rendering_names_who_speaks():
     ]
     assert all(w.speaker for s in named.segments for w in s.words)
     text = to_txt(named)
-    assert "Camille Durand\u00a0: Bonjour" in text and "Inès Martin-Roux\u00a0: Merci" in text
+    assert "Camille Durand : Bonjour" in text and "Inès Martin-Roux : Merci" in text, "plain spaces: editors search in it"
     assert [p.speaker for p in paragraphs(named)] == ["Camille Durand", "Inès Martin-Roux"]
     captions = webvtt.from_buffer(io.StringIO(to_vtt(named))).captions
     assert [c.voice for c in captions] == ["Camille Durand", "Inès Martin-Roux"]

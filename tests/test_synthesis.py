@@ -66,8 +66,8 @@ def test_every_quoted_sentence_is_a_timestamped_transcript_sentence(parts):
     units: dict[int, list[str]] = {}
     for unit in sentences_of(transcript):
         units.setdefault(int(unit.start), []).append(unit.text)
-    quoted = re.findall(r"\[\d\d:\d\d\]\(#t=(\d+)\)\s*(?:«\u00a0)?([^\n»]+?)(?:\u00a0»)?$", markdown, flags=re.M)
-    quoted += [(t, text) for text, t in re.findall(r"^> «\u00a0(.+?)\u00a0» — \[\d\d:\d\d\]\(#t=(\d+)\)", markdown, flags=re.M)]
+    quoted = re.findall(r"\[\d\d:\d\d\]\(#t=(\d+)\)\s*(?:« )?([^\n»]+?)(?: »)?$", markdown, flags=re.M)
+    quoted += [(t, text) for text, t in re.findall(r"^> « (.+?) » — \[\d\d:\d\d\]\(#t=(\d+)\)", markdown, flags=re.M)]
     sentences = [(t, text) for t, text in quoted if len(text.split()) > 4]
     assert len(sentences) >= 6
 

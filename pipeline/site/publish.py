@@ -18,6 +18,7 @@ import datetime as dt
 import functools
 import json
 import os
+import re
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from ..media import MEDIA_SUFFIXES
 from ..sentences import sentences_of
 from ..store import Names, Store, write_error
 from ..subtitles import clock, paragraphs, to_vtt
-from ..synthesis import read_synthesis
+from ..synthesis import french_typography, read_synthesis
 
 SITE_TITLE = "Les nouveaux enjeux de la transition numérique des villes"
 ALLOWED_TAGS = {
@@ -99,6 +100,7 @@ class SessionPage:
     date_label: str
     duration: str
     status: str
+    """Editorial status: ``draft``, ``review`` or ``published``."""
     replay_url: str | None
     themes: tuple[Theme, ...]
     speakers: tuple[Mapping[str, str], ...]
@@ -117,6 +119,16 @@ class SessionPage:
     files: Mapping[str, Path] = field(default_factory=dict)
 
     @property
+    def draft(self) -> bool:
+        """Not (yet) declared published by an editor: marked wherever it appears."""
+        return self.status != "published"
+
+    @property
+    def status_label(self) -> str:
+        """The status as readers see it."""
+        return {"draft": "Brouillon non relu", "review": "En relecture, non validé"}.get(self.status, "Relu et publié")
+
+    @property
     def media_kind(self) -> str:
         """``video`` or ``audio``, for the player element."""
         source = self.recording.suffix if self.recording else Path(self.replay_url or "").suffix
@@ -128,6 +140,25 @@ def sanitize(html: str) -> str:
     return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes={"http", "https", "mailto"})
 
 
+def typeset(html: str) -> str:
+    """French typography (no-break spaces) in the text of HTML, never inside a tag, an
+    entity, ``<code>`` or ``<pre>``."""
+    out, verbatim = [], 0
+    for part in re.split(r"(<[^>]*>)", html):
+        if part.startswith("<"):
+            name = re.match(r"</?\s*(\w+)", part)
+            if name and name.group(1).lower() in {"code", "pre"}:
+                verbatim += -1 if part.startswith("</") else 1
+            out.append(part)
+        elif verbatim > 0 or not part:
+            out.append(part)
+        else:
+            # entities (&amp; &#39;) end with a ';' that is not punctuation
+            pieces = re.split(r"(&#?\w+;)", part)
+            out.append("".join(p if p.startswith("&") and p.endswith(";") else french_typography(p) for p in pieces))
+    return "".join(out)
+
+
 def render_markdown(body: str) -> str:
     """Synthesis body to safe HTML; its own title is dropped (the page has one)."""
     lines = body.lstrip("\n").splitlines()
@@ -135,7 +166,7 @@ def render_markdown(body: str) -> str:
         lines = lines[1:]
     # The page puts the synthesis under its own h2: its headings move one level down.
     lines = ["#" + line if line.startswith("#") else line for line in lines]
-    return sanitize(markdown.markdown("\n".join(lines), extensions=["extra", "sane_lists"], output_format="html"))
+    return typeset(sanitize(markdown.markdown("\n".join(lines), extensions=["extra", "sane_lists"], output_format="html")))
 
 
 def _date_label(date: str | None) -> str:
@@ -179,7 +210,7 @@ def load_session(store: Store, catalogue: Catalogue, session_id: str, recordings
         date=str(front.get("date")) if front.get("date") else (session.date if session else None),
         date_label=_date_label(front.get("date") or (session.date if session else None)),
         duration=clock(transcript.duration),
-        status=str(front.get("status", "draft")),
+        status=edited.status,
         replay_url=replay if isinstance(replay, str) and replay.startswith(("http://", "https://")) else None,
         themes=tuple(themes_by_id[t] for t in theme_ids),
         speakers=tuple(
@@ -271,11 +302,12 @@ def search_index(sessions: Sequence[SessionPage]) -> str:
     entries = []
     for s in sessions:
         url = f"sessions/{s.id}/index.html"
+        title = f"{s.title} ({s.status_label.lower()})" if s.draft else s.title
         for line in s.brief:
-            entries.append({"title": s.title, "kind": "synthèse", "clock": "", "url": url, "text": line})
+            entries.append({"title": title, "kind": "synthèse", "clock": "", "url": url, "text": line})
         for p in s.paragraphs:
             entries.append(
-                {"title": s.title, "kind": "transcription", "clock": p["clock"], "url": f"{url}#t={int(p['start'])}", "text": p["text"]}
+                {"title": title, "kind": "transcription", "clock": p["clock"], "url": f"{url}#t={int(p['start'])}", "text": p["text"]}
             )
     # Inside a <script> file, "</" cannot end anything, but keep the JSON inert anyway.
     payload = json.dumps(entries, ensure_ascii=False).replace("</", "<\\/")
@@ -294,6 +326,8 @@ class Skipped:
 
     session_id: str
     error: str
+    failed: bool = True
+    """False for a draft kept off the site on purpose (``[publish] drafts = "hide"``)."""
 
     def one_line(self) -> str:
         """The reason, as the run summary prints it."""
@@ -328,11 +362,23 @@ def load_sessions(store: Store, catalogue: Catalogue, recordings: Path | None = 
 
 
 def build_site(
-    store: Store, catalogue: Catalogue, base_url: str = "", recordings: Path | None = None
+    store: Store, catalogue: Catalogue, base_url: str = "", recordings: Path | None = None, drafts: str = "mark"
 ) -> tuple[dict[str, bytes | Path], list[Skipped]]:
     """Every file of the site, by relative path (rendered bytes, or a file to copy), and
-    the sessions left out."""
+    the sessions left out. A synthesis not declared published is marked as a draft wherever
+    it appears (``drafts="mark"``) or kept off the site (``"hide"``)."""
     sessions, skipped = load_sessions(store, catalogue, recordings)
+    if drafts == "hide":
+        skipped += [
+            Skipped(
+                s.id,
+                f"{store.path(s.id, Names.SYNTHESIS)}: {s.status_label.lower()}, kept off the site until its status is published",
+                False,
+            )
+            for s in sessions
+            if s.draft
+        ]
+        sessions = [s for s in sessions if not s.draft]
     env = _environment()
     common = {"site_title": SITE_TITLE, "generator": f"villes-numeriques-pipeline {__version__}", "names": Names}
     svg, table = coverage_chart(sessions, catalogue.themes)
@@ -395,8 +441,10 @@ def write_site(store: Store, files: Mapping[str, bytes | Path]) -> Path:
     return store.site_dir
 
 
-def publish(store: Store, catalogue: Catalogue, base_url: str = "", recordings: Path | None = None) -> tuple[Path, list[Skipped]]:
+def publish(
+    store: Store, catalogue: Catalogue, base_url: str = "", recordings: Path | None = None, drafts: str = "mark"
+) -> tuple[Path, list[Skipped]]:
     """Build the whole site from ``store`` and write it to ``outputs/site``; the sessions that
     could not be published are returned with their reason."""
-    files, skipped = build_site(store, catalogue, base_url, recordings)
+    files, skipped = build_site(store, catalogue, base_url, recordings, drafts)
     return write_site(store, files), skipped
