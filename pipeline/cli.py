@@ -18,6 +18,7 @@ from rich.table import Table
 
 from . import __version__
 from .catalogue import load_catalogue
+from .curation import CURATION_FILE, read_curation
 from .errors import PipelineError, shown
 from .glossary import GLOSSARY_FILE, read_glossary
 from .keywords import load_nlp
@@ -184,7 +185,9 @@ def _project(recordings_dir: Path, outputs: Path, kwargs: dict[str, Any], explic
 
         settings = replace(settings, transcription=replace(settings.transcription, language=None))
     glossary = read_glossary(recordings_dir / GLOSSARY_FILE)
-    return Project(recordings_dir, catalogue, settings, Store(outputs), tuple(explicit) if explicit is not None else None, glossary)
+    curation = read_curation(recordings_dir / CURATION_FILE)
+    chosen = tuple(explicit) if explicit is not None else None
+    return Project(recordings_dir, catalogue, settings, Store(outputs), chosen, glossary, curation)
 
 
 def _execute(project: Project, stages: Sequence[str], session_ids: Sequence[str] | None, force: bool, wait: bool) -> RunReport:

@@ -23,6 +23,7 @@ from . import speakers as speakers_stage
 from . import synthesis as synthesis_stage
 from . import transcribe as transcribe_stage
 from .catalogue import Catalogue, Session
+from .curation import KeywordCuration
 from .errors import PipelineError, RecordingError
 from .keywords import document_frequencies
 from .media import MEDIA_SUFFIXES
@@ -117,6 +118,8 @@ class Project:
     """Recordings named on the command line (else: every media file of ``recordings_dir``)."""
     glossary: tuple[Term, ...] = ()
     """The series' glossary (``glossary.toml`` beside the catalogue)."""
+    curation: KeywordCuration = KeywordCuration()
+    """Keywords editors pinned and banned (``keywords.toml`` beside the catalogue)."""
 
     def recordings(self) -> list[Path]:
         """The recordings this project transcribes."""
@@ -279,6 +282,9 @@ def keywords_fingerprints(project: Project, session_id: str, series: Series) -> 
         series.digest,
     )
     own = fingerprint({k: v for k, v in inputs.items() if k != "series"})
+    curation = project.curation.of(session_id)
+    if curation:  # an editor's pins and bans: the ranking changes, not the candidates
+        inputs = {**inputs, "curation": {"pin": list(curation.pin), "ban": list(curation.ban)}}
     return fingerprint(inputs), own
 
 

@@ -576,13 +576,14 @@ def run_keywords(
             theme_model = theme_model or ThemeModel.build(nlp, project.catalogue.themes)
             transcript = loaded(session_id)
             title = project.session(session_id).title
-            extracted = extract_keywords(transcript, found, nlp, theme_model, title, frequencies, series.documents, options)
-            extracted = replace(
-                extracted,
-                provenance=keywords_stage.provenance(
-                    nlp, store.sha256(session_id, Names.TRANSCRIPT), planner.keywords_options_digest(project), series.documents
-                ),
+            curation = project.curation.of(session_id)
+            extracted = extract_keywords(
+                transcript, found, nlp, theme_model, title, frequencies, series.documents, options, curation=curation
             )
+            made = keywords_stage.provenance(
+                nlp, store.sha256(session_id, Names.TRANSCRIPT), planner.keywords_options_digest(project), series.documents
+            )
+            extracted = replace(extracted, provenance={**made, **extracted.provenance})
             files = {
                 Names.KEYWORDS: keywords_stage.dumps(extracted),
                 Names.KEYWORDS_MD: keywords_stage.to_markdown(extracted, title, project.catalogue.themes),

@@ -49,6 +49,14 @@ TOML_CASES = {
         '[[theme]]\nid = "index"\nlabel = "Index"\n',
         r"line 2: theme #1, field 'id': 'index' is reserved.*\(choose another id",
     ),
+    "glossary.toml": (
+        '[[term]]\ntext = "commande publique"\nheard = "umache"\n\n[[term]]\nheard = ["x"]\n',
+        r"line 5: term #2 has no text \(write text = ",
+    ),
+    "keywords.toml": (
+        '[sessions.s-1]\npin = ["capteurs"]\nban = "données"\n',
+        r"line 3: \[sessions.s-1\] ban must be a list of texts \(write ban = ",
+    ),
     "pipeline.toml": (
         '[transcription]\nbeam_size = "cinq"\n',
         r"line 2: \[transcription\] beam_size = 'cinq' is not a int \(write beam_size = 5\)",

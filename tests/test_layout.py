@@ -55,6 +55,7 @@ FLOORS = {
     "evaluation": 2,
     "diarization_metrics": 2,
     "corrections": 2,
+    "curation": 2,
     "voices": 2,
     "store": 3,
     "transcribe": 3,

@@ -17,6 +17,8 @@ from typing import Any
 
 from .. import __version__
 from ..catalogue import Theme
+from ..curation import Curation
+from ..evaluation import normalize
 from ..sentences import Sentence, sentences_of
 from ..transcript import Transcript
 from .candidates import analyse, collect_candidates, lemma_of, tag_of
@@ -81,13 +83,30 @@ def extract_keywords(
     options: KeywordOptions | None = None,
     background: Background | None = wordfreq_background,
     sentences: Sequence[Sentence] | None = None,
+    curation: Curation | None = None,
 ) -> SessionKeywords:
     """Phase two: rank a session's candidates against the series, assign themes, measure
-    each theme's coverage of the session."""
+    each theme's coverage of the session. An editor's ``curation`` pins keywords (first,
+    whatever their rank) and bans others."""
     options = options or KeywordOptions()
     sentences = sentences if sentences is not None else sentences_of(transcript)
     title_words = frozenset(lemma_of(t) for t in nlp(title) if tag_of(t) in "NPA") if title else frozenset()
-    ranked = rank(candidates, document_frequency or {}, documents, options, background, title_words)[: options.top_n]
+    ranked = rank(candidates, document_frequency or {}, documents, options, background, title_words)
+    provenance: dict[str, Any] = {}
+    if curation:
+        banned = {lemma for term in curation.ban for lemma in [_candidate_of(term, candidates, nlp)] if lemma}
+        pinned = {term: _candidate_of(term, candidates, nlp) for term in curation.pin}
+        first = list(dict.fromkeys(lemma for lemma in pinned.values() if lemma and lemma not in banned))
+        scores = dict(ranked)
+        ranked = [(lemma, scores[lemma]) for lemma in first] + [(k, v) for k, v in ranked if k not in banned and k not in first]
+        provenance["curation"] = {
+            "pinned": list(curation.pin),
+            "banned": list(curation.ban),
+            "pinned_not_said": [term for term, lemma in pinned.items() if not lemma],
+        }
+        ranked = ranked[: max(options.top_n, len(first))]
+    else:
+        ranked = ranked[: options.top_n]
     keywords = tuple(
         Keyword(
             lemma=lemma,
@@ -104,7 +123,18 @@ def extract_keywords(
         keywords=keywords,
         themes=theme_summaries(sentences, keywords, theme_model, candidates),
         candidates=tuple(sorted(candidates)),
+        provenance=provenance,
     )
+
+
+def _candidate_of(term: str, candidates: Mapping[str, Candidate], nlp: Any) -> str:
+    """The candidate an editor's term names: by its lemmas, else by its spelling (no case,
+    no accents); empty when the session never says it."""
+    key = " ".join(lemma_of(t) for t in nlp(term))
+    if key in candidates:
+        return key
+    wanted = normalize(term)
+    return next((lemma for lemma, c in candidates.items() if normalize(c.surface) == wanted or normalize(lemma) == wanted), "")
 
 
 def load_nlp(name: str = "fr_core_news_md") -> Any:
