@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import EditorFileError
+from .subtitles import paragraphs as text_paragraphs
 from .transcript import Correction, Segment, SpeakerInfo, Transcript, Word, speaking
 
 STAMP = re.compile(r"^\[(\d{1,2}):([0-5]\d):([0-5]\d)\][ \t\u00a0\u202f]*(.*)$")
@@ -173,8 +174,9 @@ def apply_edits(
     placed: list[tuple[tuple[Word, ...], int, int]] = []  # (words, segment, edited paragraph)
     corrections: list[Correction] = []
     replaced = inserted = removed = 0
-    matcher = difflib.SequenceMatcher(None, [t.text for t in old], [t for t, _ in new], autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    old_groups = _by_paragraph(transcript, old)
+    new_groups = [p.text.split() for p in paragraphs]
+    for tag, i1, i2, j1, j2 in opcodes(old_groups, new_groups):
         if tag == "equal":
             placed += [(old[i].words, old[i].segment, new[j][1]) for i, j in zip(range(i1, i2), range(j1, j2), strict=True)]
             continue
@@ -219,13 +221,48 @@ def _counts(before: int, after: int) -> tuple[int, int, int]:
     return common, after - common, before - common
 
 
+def opcodes(old: Sequence[Sequence[str]], new: Sequence[Sequence[str]]) -> list[tuple[str, int, int, int, int]]:
+    """difflib opcodes between two token sequences given in groups (paragraphs), over the
+    flattened tokens. Groups are matched first and tokens only inside groups that differ:
+    a correction of a few words in an hour of speech costs milliseconds, where one
+    SequenceMatcher over 15,000 tokens of spoken French (« de », « la », « et » everywhere)
+    takes seconds."""
+    old_starts = [0]
+    for group in old:
+        old_starts.append(old_starts[-1] + len(group))
+    new_starts = [0]
+    for group in new:
+        new_starts.append(new_starts[-1] + len(group))
+    result: list[tuple[str, int, int, int, int]] = []
+    outer = difflib.SequenceMatcher(None, [tuple(g) for g in old], [tuple(g) for g in new], autojunk=False)
+    for tag, g1, g2, h1, h2 in outer.get_opcodes():
+        i1, i2, j1, j2 = old_starts[g1], old_starts[g2], new_starts[h1], new_starts[h2]
+        if tag == "equal":
+            if i2 > i1:
+                result.append(("equal", i1, i2, j1, j2))
+            continue
+        left = [t for g in old[g1:g2] for t in g]
+        right = [t for g in new[h1:h2] for t in g]
+        inner = difflib.SequenceMatcher(None, left, right, autojunk=False)
+        result += [(op, i1 + a1, i1 + a2, j1 + b1, j1 + b2) for op, a1, a2, b1, b2 in inner.get_opcodes() if a2 > a1 or b2 > b1]
+    return result
+
+
+def _by_paragraph(transcript: Transcript, tokens: Sequence[_Token]) -> list[list[str]]:
+    """The tokens' texts grouped as ``transcript.txt`` shows them, one group per paragraph."""
+    position = {segment.id: index for index, segment in enumerate(transcript.segments)}
+    paragraph_of = {position[i]: n for n, p in enumerate(text_paragraphs(transcript)) for i in p.segment_ids if i in position}
+    groups: dict[int, list[str]] = {}
+    for token in tokens:
+        groups.setdefault(paragraph_of.get(token.segment, -1), []).append(token.text)
+    return [groups[k] for k in sorted(groups)]
+
+
 def changes(before: Transcript, after: Transcript) -> EditSummary:
     """What changed in the words from one transcript to the other (speakers not counted)."""
-    matcher = difflib.SequenceMatcher(
-        None, [t.text for t in _tokens(before.segments)], [t.text for t in _tokens(after.segments)], autojunk=False
-    )
+    old, new = _tokens(before.segments), _tokens(after.segments)
     totals = [0, 0, 0]
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, i2, j1, j2 in opcodes(_by_paragraph(before, old), _by_paragraph(after, new)):
         if tag != "equal":
             totals = [a + b for a, b in zip(totals, _counts(i2 - i1, j2 - j1), strict=True)]
     return EditSummary(*totals)

@@ -12,6 +12,7 @@ changed, ``missing`` when it never ran, ``waiting`` when an earlier stage must r
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,10 +231,17 @@ class Series:
     candidates: Mapping[str, tuple[str, ...]]
     complete: bool
 
-    @property
-    def digest(self) -> str:
-        """Fingerprint of the document frequencies."""
-        return fingerprint(dict(document_frequencies(self.candidates.values())))
+    @functools.cached_property
+    def frequencies(self) -> Mapping[str, int]:
+        """In how many sessions each candidate lemma occurs."""
+        return dict(document_frequencies(self.candidates.values()))
+
+    def digest_for(self, session_id: str) -> str:
+        """Fingerprint of what a session's ranking reads of the series: the number of
+        sessions and the document frequencies of its own candidates. A correction in one
+        session leaves the others up to date unless it changes a lemma they share."""
+        own = self.candidates.get(session_id, ())
+        return fingerprint({"documents": self.documents, "frequencies": {lemma: self.frequencies.get(lemma, 0) for lemma in own}})
 
     @property
     def documents(self) -> int:
@@ -279,7 +287,7 @@ def keywords_fingerprints(project: Project, session_id: str, series: Series) -> 
         project.catalogue.themes,
         project.session(session_id).title,
         project.settings.keywords,
-        series.digest,
+        series.digest_for(session_id),
     )
     own = fingerprint({k: v for k, v in inputs.items() if k != "series"})
     curation = project.curation.of(session_id)

@@ -560,7 +560,7 @@ def run_keywords(
             except PipelineError:
                 candidates[session_id] = ()  # reported below if it is a target
     series = Series(candidates, True)
-    frequencies = keywords_stage.document_frequencies(series.candidates.values())
+    frequencies = series.frequencies
     results: list[StepResult] = []
     for session_id in targets:
 
@@ -590,7 +590,7 @@ def run_keywords(
             }
             facts = {
                 "own": own,
-                "series": series.digest,
+                "series": series.digest_for(session_id),
                 "candidates_of": planner.candidates_key(project, session_id),
                 "candidates": sorted(found),
             }

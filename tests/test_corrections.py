@@ -99,3 +99,28 @@ def test_wrapped_lines_join_their_paragraph_and_stamps_out_of_order_are_one_erro
         read_edited("[00:00:05] A.\n\n[00:00:02] B.\n", [], "transcript.txt")
     with pytest.raises(EditorFileError, match="no paragraph stamped"):
         read_edited("tout le texte sans repère\n", [], "transcript.txt")
+
+
+def test_paragraph_first_alignment_rebuilds_the_edited_text_exactly():
+    import random
+
+    from pipeline.corrections import opcodes
+
+    rng = random.Random(7)
+    vocabulary = ["de", "la", "et", "données", "sobriété", "ville", "capteurs", "le", "numérique", "public"]
+    old = [[rng.choice(vocabulary) for _ in range(rng.randint(1, 30))] for _ in range(60)]
+    new = [list(g) for g in old]
+    for _ in range(12):  # replace, insert and delete words, merge and drop paragraphs
+        g = rng.randrange(len(new))
+        if new[g]:
+            k = rng.randrange(len(new[g]))
+            new[g][k : k + 1] = rng.choice([[], ["CORRIGÉ"], ["deux", "mots"]])
+    new[10:12] = [new[10] + new[11]]
+    del new[30]
+    flat_old, flat_new = [t for g in old for t in g], [t for g in new for t in g]
+    rebuilt: list[str] = []
+    for tag, i1, i2, j1, j2 in opcodes(old, new):
+        rebuilt += flat_old[i1:i2] if tag == "equal" else flat_new[j1:j2]
+        if tag == "equal":
+            assert flat_old[i1:i2] == flat_new[j1:j2]
+    assert rebuilt == flat_new

@@ -142,7 +142,7 @@ def test_status_and_run_agree(base: Project, nlp, scenario: str):
 
 EXPECTED = {
     "nothing changed": set(),
-    "transcript.txt edited": {("alpha", "archive"), ("", "publish")},
+    "transcript.txt edited": {("alpha", "transcript")},  # read back; what follows waits for its result
     "synthesis edited": {("alpha", "archive"), ("", "publish")},
     "--jobs 2 and 1 thread": set(),
     "replay url changed": {("alpha", "synthesis")},
@@ -154,7 +154,8 @@ EXPECTED = {
 
 @pytest.mark.parametrize("scenario", list(EXPECTED))
 def test_what_status_says_for_sure(base: Project, scenario: str):
-    """Engine options (--jobs, threads) never make work; an editor's edit reaches the site
-    and the archive only; a replay URL changes the synthesis, not the transcript."""
+    """Engine options (--jobs, threads) never make work; an edited synthesis reaches the site
+    and the archive only, a corrected transcript.txt is read back by the transcript stage;
+    a replay URL changes the synthesis, not the transcript."""
     sure, _ = planned(SCENARIOS[scenario](base))
     assert sure == EXPECTED[scenario]

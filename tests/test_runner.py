@@ -40,6 +40,7 @@ def test_bad_recordings_are_reported_and_the_good_one_completes(tmp_path: Path, 
     session_dir = store.session_dir(good.session_id)
     assert sorted(p.name for p in session_dir.iterdir()) == [
         "asr.json",
+        "review.md",
         "speakers.json",
         "speakers.toml",
         "state.json",
@@ -80,14 +81,14 @@ def test_an_editors_changes_are_never_overwritten(tmp_path: Path, media_dir: Pat
     txt = store.session_dir("good") / "transcript.txt"
     edited = txt.read_text(encoding="utf-8").replace("Bonjour", "Bonjour (corrigé)")
     txt.write_text(edited, encoding="utf-8")
-    report = transcribe_recordings(recordings, Catalogue(), store, TranscriptionOptions(), FakeTranscriber, force=True)
-    assert txt.read_text(encoding="utf-8") == edited
-    draft = store.session_dir("good") / "transcript.draft.txt"
-    assert [path for r in report.results for path in r.kept_edits] == [draft]
-    assert "corrigé" not in draft.read_text(encoding="utf-8")
-    # a third run still sees the editor's file as theirs
     transcribe_recordings(recordings, Catalogue(), store, TranscriptionOptions(), FakeTranscriber, force=True)
     assert txt.read_text(encoding="utf-8") == edited
+    assert not (store.session_dir("good") / "transcript.draft.txt").exists(), "the correction is applied, not set aside"
+    assert "Bonjour (corrigé)" in transcript_io.load(store.session_dir("good") / "transcript.json").text
+    # a third run, transcribing again, still reads the editor's file as the text
+    transcribe_recordings(recordings, Catalogue(), store, TranscriptionOptions(beam_size=1), FakeTranscriber, force=True)
+    assert txt.read_text(encoding="utf-8") == edited
+    assert "Bonjour (corrigé)" in transcript_io.load(store.session_dir("good") / "transcript.json").text
 
 
 def test_a_crash_during_a_write_leaves_the_old_file_whole_and_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
