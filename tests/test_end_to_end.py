@@ -210,3 +210,48 @@ def test_a_panel_of_real_voices_loses_no_speech_and_its_speakers_are_told_apart_
     print("mix04 speakers:", [(s.name, round(s.seconds)) for s in second.speakers])
     assert max(second.speakers, key=lambda s: s.seconds).name == "Claire Martin"
     assert "Claire Martin" in (outputs / "voiceprints.json").read_text(encoding="utf-8")
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "speech-fr-dev" / "ej-fra.m4a").exists(), reason="../shared/data is absent (dev-only data)")
+def test_a_term_corrected_once_is_spelled_right_in_the_next_recording(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """Real speech, the real model: Whisper misspells a term of ej-fra; the editor corrects it
+    in transcript.txt, accepts the glossary's proposal, and the next recording (the same
+    speech, re-encoded as another file) is transcribed with the term spelled right."""
+    import difflib
+    import re
+
+    from pipeline.evaluation import normalize
+
+    from .conftest import ffmpeg
+
+    source = SHARED_DATA / "speech-fr-dev" / "ej-fra.m4a"
+    recordings, outputs = tmp_path / "recordings", tmp_path / "outputs"
+    recordings.mkdir()
+    shutil.copy(source, recordings / "premiere.m4a")
+    folders = ["--catalogue", str(recordings), "--outputs", str(outputs)]
+    assert main(["transcribe", str(recordings / "premiere.m4a"), *folders]) == 0
+    txt = outputs / "premiere" / "transcript.txt"
+    text = txt.read_text(encoding="utf-8")
+    heard = re.findall(r"[\wÀ-ÿ'-]+", text.split("\n\n", 1)[1])
+    right = re.findall(r"[\wÀ-ÿ'-]+", (SHARED_DATA / "speech-fr-dev" / "ej-fra.ref.txt").read_text(encoding="utf-8"))
+    matcher = difflib.SequenceMatcher(None, [normalize(w) for w in heard], [normalize(w) for w in right], autojunk=False)
+    wrong = [
+        (heard[i1], right[j1])
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes()
+        if tag == "replace" and i2 - i1 == 1 and j2 - j1 == 1 and len(right[j1]) >= 5 and heard[i1].isalpha()
+    ]
+    assert wrong, "Whisper base misspells at least one long word of ej-fra"
+    mistake, correction = wrong[0]
+    print(f"corrected « {mistake} » → « {correction} »")
+    txt.write_text(re.sub(rf"\b{re.escape(mistake)}\b", correction, text, count=1), encoding="utf-8")
+    assert main(["transcribe", str(recordings / "premiere.m4a"), *folders]) == 0
+    assert correction in transcript_io.load(outputs / "premiere" / "transcript.json").text
+    capsys.readouterr()
+    assert main(["glossary", "--recordings", str(recordings), "--outputs", str(outputs), "--accept-all"]) == 0
+    assert "added:" in capsys.readouterr().err
+
+    ffmpeg("-i", str(source), "-ac", "1", str(recordings / "seconde.flac"))
+    assert main(["transcribe", str(recordings / "seconde.flac"), *folders]) == 0
+    second = transcript_io.load(outputs / "seconde" / "transcript.json")
+    assert correction in second.text, second.text
+    assert any(c.rule == "known" and correction in c.written for c in second.corrections)
