@@ -29,6 +29,7 @@ from .errors import PipelineError
 from .settings import DEFAULT_RIGHTS
 from .store import Names, Store, sha256_bytes, write_error
 from .synthesis import read_synthesis
+from .text import xml_safe
 
 SERIES = "Les nouveaux enjeux de la transition numérique des villes"
 PAYLOAD = Names.ARCHIVED
@@ -122,10 +123,11 @@ def dublin_core(
     formats: Sequence[str],
     description: str,
 ) -> dict[str, list[str]]:
-    """Dublin Core elements of a session (each may repeat)."""
+    """Dublin Core elements of a session (each may repeat), in text XML and ``bag-info.txt``
+    can carry."""
     subjects = [t.label for t in found.themes if t.coverage >= 0.1] if found else []
     subjects += [k.surface for k in found.keywords[:15]] if found else []
-    return {
+    elements = {
         "title": [session.title],
         "date": [session.date] if session.date else [],
         **_people(session, transcript),
@@ -139,6 +141,7 @@ def dublin_core(
         "format": sorted(set(formats)),
         "type": ["Text", "Sound"],
     }
+    return {name: [" ".join(xml_safe(v).split()) for v in values] for name, values in elements.items()}
 
 
 def _people(session: Session, transcript: transcript_io.Transcript) -> dict[str, list[str]]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CatalogueError
+from .text import xml_safe
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -185,13 +186,13 @@ def _parse_session(path: Path, locator: TomlLocator, index: int, raw: Mapping[st
             raise fail("speakers", f"{speaker!r} has no name", 'give each speaker name = "..."')
         if set(speaker) - {"name", "role"} or not isinstance(speaker.get("role", ""), str):
             raise fail("speakers", f"{speaker!r} has fields other than name and role", "keep name and role only")
-        speakers.append(Speaker(name=speaker["name"].strip(), role=speaker.get("role", "").strip()))
+        speakers.append(Speaker(name=xml_safe(speaker["name"]).strip(), role=xml_safe(speaker.get("role", "")).strip()))
     replay_url = raw.get("replay_url")
     if replay_url is not None and (not isinstance(replay_url, str) or not re.match(r"^https?://", replay_url)):
         raise fail("replay_url", f"{replay_url!r} is not an http(s) URL", 'write replay_url = "https://..."')
     return Session(
         id=session_id,
-        title=raw["title"].strip(),
+        title=xml_safe(raw["title"]).strip(),  # a control character pasted in would break every XML output
         recording=recording,
         number=number,
         date=date,
@@ -245,7 +246,9 @@ def _parse_theme(path: Path, locator: TomlLocator, index: int, raw: Mapping[str,
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise fail("description", "must be a string", 'write description = "..."')
-    return Theme(id=raw["id"], label=raw["label"].strip(), description=description.strip(), terms=tuple(terms), kind=kind)
+    return Theme(
+        id=raw["id"], label=xml_safe(raw["label"]).strip(), description=xml_safe(description).strip(), terms=tuple(terms), kind=kind
+    )
 
 
 def load_themes(path: Path) -> tuple[Theme, ...]:

@@ -46,6 +46,7 @@ def test_no_output_file_name_is_spelled_outside_the_store():
 
 FLOORS = {
     "errors": 1,
+    "text": 1,
     "transcript": 1,
     "catalogue": 2,
     "media": 2,

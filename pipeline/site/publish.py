@@ -24,11 +24,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape as sax_escape
 
 import markdown
 import nh3
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from .. import __version__
 from .. import keywords as keywords_io
@@ -41,6 +42,7 @@ from ..sentences import sentences_of
 from ..store import Names, Store, write_error
 from ..subtitles import clock, paragraphs, to_vtt
 from ..synthesis import french_typography, read_synthesis
+from ..text import xml_safe
 
 SITE_TITLE = "Les nouveaux enjeux de la transition numérique des villes"
 ALLOWED_TAGS = {
@@ -159,8 +161,17 @@ def typeset(html: str) -> str:
     return "".join(out)
 
 
+SWALLOWING = re.compile(
+    r"<(/?)(style|script|noscript|textarea|title|iframe|xmp|plaintext|template|noembed|noframes|object|svg|math)\b", re.IGNORECASE
+)
+"""Elements whose content is not text, or that swallow everything after them when left
+open: in an editor's Markdown they are shown as text, never interpreted."""
+
+
 def render_markdown(body: str) -> str:
-    """Synthesis body to safe HTML; its own title is dropped (the page has one)."""
+    """Synthesis body to safe HTML; its own title is dropped (the page has one). An element
+    that would swallow the rest of the page (an unclosed ``<style>``) is shown as text."""
+    body = SWALLOWING.sub(lambda m: f"&lt;{m.group(1)}{m.group(2)}", body)
     lines = body.lstrip("\n").splitlines()
     if lines and lines[0].startswith("# "):
         lines = lines[1:]
@@ -314,9 +325,24 @@ def search_index(sessions: Sequence[SessionPage]) -> str:
     return f"window.SEARCH_INDEX = {payload};\n"
 
 
+def escape(text: str) -> str:
+    """Text for the SVG chart and the feed: XML-escaped, without what XML cannot hold."""
+    return sax_escape(xml_safe(text))
+
+
+def _finalize(value: Any) -> Any:
+    """Every value a template prints, without what XML and HTML cannot hold."""
+    if isinstance(value, Markup):
+        return Markup(xml_safe(str(value)))
+    return xml_safe(value) if isinstance(value, str) else value
+
+
 def _environment() -> Environment:
     return Environment(
-        loader=PackageLoader("pipeline.site", "templates"), autoescape=select_autoescape(["html", "xml"]), keep_trailing_newline=True
+        loader=PackageLoader("pipeline.site", "templates"),
+        autoescape=select_autoescape(["html", "xml"]),
+        keep_trailing_newline=True,
+        finalize=_finalize,
     )
 
 
