@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import CatalogueError
+from .errors import CatalogueError, shown
 from .text import xml_safe
 
 if sys.version_info >= (3, 11):
@@ -76,7 +76,8 @@ class Catalogue:
         for session in self.sessions:
             if session.recording == recording.name:
                 return session
-        return Session(id=slugify(recording.stem), title=recording.stem, recording=recording.name)
+        title = shown(recording.stem)  # a name that is not UTF-8 keeps its readable part
+        return Session(id=slugify(title), title=title, recording=recording.name)
 
 
 def slugify(text: str) -> str:
@@ -131,6 +132,9 @@ def read_toml(path: Path) -> tuple[str, dict[str, Any]]:
     except tomllib.TOMLDecodeError as exc:
         raise CatalogueError(path, f"invalid TOML: {exc}", "fix the syntax at that line") from exc
 
+
+SESSIONS_FILE = "sessions.toml"
+THEMES_FILE = "themes.toml"
 
 SESSION_FIELDS = {"id", "number", "title", "date", "themes", "speakers", "replay_url", "recording"}
 
@@ -276,6 +280,6 @@ def load_themes(path: Path) -> tuple[Theme, ...]:
 def load_catalogue(recordings_dir: Path) -> Catalogue:
     """Both catalogues of a recordings folder (``sessions.toml`` and ``themes.toml``)."""
     return Catalogue(
-        sessions=load_sessions(recordings_dir / "sessions.toml"),
-        themes=load_themes(recordings_dir / "themes.toml"),
+        sessions=load_sessions(recordings_dir / SESSIONS_FILE),
+        themes=load_themes(recordings_dir / THEMES_FILE),
     )

@@ -288,7 +288,29 @@ def run_command(
             raise PipelineError(
                 recordings_dir, f"no recording or outputs for session(s) {', '.join(unknown)}", "check the ids with `pipeline status`"
             )
+    from .check import check_project
+
+    for problem in check_project(project):
+        if not problem.error:  # errors come back as failed rows, in the run's summary
+            console.print(f"[yellow]![/yellow] {escape(problem.one_line())}", highlight=False, soft_wrap=True)
     _exit(_execute(project, only or STAGES, list(sessions) or None, force, wait))
+
+
+@cli.command("check")
+@folder_options
+def check_command(recordings_dir: Path, outputs: Path) -> None:
+    """Check the catalogue and the recordings folder before any work: errors (exit 1) and warnings."""
+    from .check import check_project
+
+    problems = check_project(_project(recordings_dir, outputs, {}))
+    for problem in problems:
+        mark = "[red]✗[/red]" if problem.error else "[yellow]![/yellow]"
+        console.print(f"{mark} {escape(problem.one_line())}", highlight=False, soft_wrap=True)
+    errors = sum(p.error for p in problems)
+    console.print(
+        f"{errors} error(s), {len(problems) - errors} warning(s)." if problems else "The catalogue and the recordings are in order."
+    )
+    sys.exit(1 if errors else 0)
 
 
 @cli.command("transcribe")

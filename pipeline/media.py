@@ -7,9 +7,13 @@ streams its output into one preallocated buffer, so memory holds the decoded aud
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import shutil
+import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -151,6 +155,21 @@ def _drain(pipe: IO[bytes], sink: list[bytes]) -> None:
     sink.append(pipe.read())
 
 
+@contextlib.contextmanager
+def _utf8_name(path: Path) -> Iterator[Path]:
+    """``path``, or, when its name is not valid UTF-8 (ffmpeg-python cannot pass it), a
+    link to it with a plain name in a temporary folder, for as long as ffmpeg opens it."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        with tempfile.TemporaryDirectory(prefix="pipeline-") as folder:
+            link = Path(folder) / ("recording" + (path.suffix if path.suffix.isascii() else ""))
+            os.symlink(path.resolve(), link)
+            yield link
+        return
+    yield path
+
+
 def decode(recording: Recording, sampling_rate: int = SAMPLING_RATE) -> np.ndarray:
     """Decode the chosen audio stream to mono float32 at ``sampling_rate``.
 
@@ -158,34 +177,35 @@ def decode(recording: Recording, sampling_rate: int = SAMPLING_RATE) -> np.ndarr
     declared duration (a truncated or corrupt file), with ffmpeg's reason.
     """
     path = recording.path
-    process = (
-        ffmpeg.input(str(path))
-        .output("pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=sampling_rate, map=f"0:a:{recording.audio_stream}")
-        .global_args("-nostdin", "-v", "error")
-        .run_async(cmd=ffmpeg_executable(), pipe_stdout=True, pipe_stderr=True)
-    )
-    errors: list[bytes] = []
-    reader = threading.Thread(target=_drain, args=(process.stderr, errors), daemon=True)
-    reader.start()
-    capacity = int((recording.duration + 1.0) * sampling_rate) or sampling_rate * 60
-    audio = np.empty(capacity, dtype=np.float32)
-    filled = 0
-    while True:
-        if filled == len(audio):
-            audio = np.resize(audio, len(audio) * 2)
-        view = memoryview(audio[filled:]).cast("B")  # type: ignore[arg-type]
-        count = process.stdout.readinto(view)
-        if not count:
-            break
-        # ffmpeg writes whole samples except, rarely, at a pipe boundary.
-        while count % 4:
-            more = process.stdout.readinto(view[count:])
-            if not more:
+    with _utf8_name(path) as readable:
+        process = (
+            ffmpeg.input(str(readable))
+            .output("pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=sampling_rate, map=f"0:a:{recording.audio_stream}")
+            .global_args("-nostdin", "-v", "error")
+            .run_async(cmd=ffmpeg_executable(), pipe_stdout=True, pipe_stderr=True)
+        )
+        errors: list[bytes] = []
+        reader = threading.Thread(target=_drain, args=(process.stderr, errors), daemon=True)
+        reader.start()
+        capacity = int((recording.duration + 1.0) * sampling_rate) or sampling_rate * 60
+        audio = np.empty(capacity, dtype=np.float32)
+        filled = 0
+        while True:
+            if filled == len(audio):
+                audio = np.resize(audio, len(audio) * 2)
+            view = memoryview(audio[filled:]).cast("B")  # type: ignore[arg-type]
+            count = process.stdout.readinto(view)
+            if not count:
                 break
-            count += more
-        filled += count // 4
-    process.wait()
-    reader.join()
+            # ffmpeg writes whole samples except, rarely, at a pipe boundary.
+            while count % 4:
+                more = process.stdout.readinto(view[count:])
+                if not more:
+                    break
+                count += more
+            filled += count // 4
+        process.wait()
+        reader.join()
     stderr = b"".join(errors).decode("utf-8", "replace")
     reason = _strip_path(next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), ""), path)
     if process.returncode != 0:

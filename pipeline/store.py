@@ -138,8 +138,9 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def fingerprint(inputs: Mapping[str, Any]) -> str:
-    """A stable hash of a stage's inputs (JSON with sorted keys)."""
-    return sha256_bytes(json.dumps(inputs, sort_keys=True, ensure_ascii=False, default=str).encode())
+    """A stable hash of a stage's inputs (JSON with sorted keys; a file name that is not
+    UTF-8 is hashed as its bytes)."""
+    return sha256_bytes(json.dumps(inputs, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8", "surrogateescape"))
 
 
 STATE_SCHEMA_VERSION = 2
@@ -453,7 +454,7 @@ class Store:
         cache = {k: v for k, v in cache.items() if not k.startswith(f"{path.resolve()}|")}
         cache[key] = digest
         with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
-            atomic_write(cache_path, json.dumps(cache, ensure_ascii=False).encode())
+            atomic_write(cache_path, json.dumps(cache).encode())  # ASCII: a name that is not UTF-8 is escaped
         return digest
 
     # -- the run lock -------------------------------------------------------------------

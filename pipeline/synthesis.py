@@ -24,7 +24,7 @@ import yaml
 
 from . import __version__
 from .catalogue import Session, Theme
-from .errors import PipelineError
+from .errors import PipelineError, shown
 from .keywords import SessionKeywords
 from .sentences import Sentence, sentences_of
 from .store import Names
@@ -357,7 +357,7 @@ def synthesize(
     out += ["", "## Ressources", ""]
     if session.replay_url:
         out.append(f"- Replay : <{session.replay_url}>")
-    out.append(f"- Enregistrement : {_markdown_text(session.recording)}")
+    out.append(f"- Enregistrement : {_markdown_text(shown(session.recording))}")
     out.append(
         f"- Transcription : [texte]({Names.TRANSCRIPT_TXT}), [sous-titres WebVTT]({Names.TRANSCRIPT_VTT}), "
         f"[SRT]({Names.TRANSCRIPT_SRT}), [JSON]({Names.TRANSCRIPT})"

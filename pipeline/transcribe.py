@@ -23,7 +23,7 @@ import numpy as np
 
 from . import __version__
 from . import guard as lost_speech
-from .errors import ModelError
+from .errors import ModelError, shown
 from .media import SAMPLING_RATE, Recording
 from .models import ResolvedModel, resolve_model
 from .transcript import ModelInfo, Provenance, Quality, Segment, Transcript, Word
@@ -321,7 +321,7 @@ def transcribe(
         duration=round(duration, 3),
         segments=tuple(segments),
         provenance=Provenance(
-            input_name=recording.path.name,
+            input_name=shown(recording.path.name),  # a name that is not UTF-8 cannot go into JSON as it is
             input_sha256=recording.sha256,
             input_duration=round(recording.duration, 3),
             model=ModelInfo(id=info.model.id, path=str(info.model.path), sha256=dict(info.model.sha256)),

@@ -74,6 +74,7 @@ FLOORS = {
     "archive": 5,
     "plan": 5,
     "runner": 6,
+    "check": 6,
     "cli": 7,
     "__main__": 8,
     "__init__": 0,

@@ -1,0 +1,104 @@
+"""The catalogue and the recordings folder checked before any work (``pipeline check``, and
+the first thing ``pipeline run`` does).
+
+The rule: an **error** is something the run cannot do as the editor asked, and would do wrong
+(two recordings claiming one session); the run refuses that recording, one line each, and the
+others go on. A **warning** is something the run will leave out or ignore (a catalogued
+recording that is not there, a theme id that does not exist, a file that is not a recording):
+it is printed first, one line each, and the run goes on. A malformed catalogue file is refused
+earlier, when it is read, with its line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .catalogue import SESSIONS_FILE, THEMES_FILE
+from .curation import CURATION_FILE
+from .errors import shown
+from .glossary import GLOSSARY_FILE
+from .media import MEDIA_SUFFIXES
+from .plan import Project
+from .settings import SETTINGS_FILE
+
+EDITOR_FILES = frozenset({SESSIONS_FILE, THEMES_FILE, SETTINGS_FILE, GLOSSARY_FILE, CURATION_FILE})
+"""Files of the recordings folder that are not recordings, and are read."""
+NOTES = frozenset({".txt", ".md", ".pdf", ".odt", ".docx", ".doc", ".srt", ".vtt", ".jpg", ".jpeg", ".png"})
+"""Companions an editor may keep beside a recording (a script, notes, slides): never warned about."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing found: which file (and line), what, how to fix it, and whether it is an error."""
+
+    path: Path
+    reason: str
+    fix: str
+    error: bool = False
+    line: int = 0
+    said: str = ""
+    """The whole line, when another part of the pipeline already worded it."""
+
+    def one_line(self) -> str:
+        """``file: line N: reason (fix)``."""
+        if self.said:
+            return self.said
+        where = f"line {self.line}: " if self.line else ""
+        return f"{shown(self.path)}: {where}{self.reason} ({self.fix})"
+
+
+def _line(text: str, pattern: str) -> int:
+    regex = re.compile(pattern)
+    return next((n for n, row in enumerate(text.splitlines(), start=1) if regex.search(row)), 0)
+
+
+def check_project(project: Project) -> list[Problem]:
+    """Every problem of the catalogue and the recordings folder, errors first."""
+    folder = project.recordings_dir
+    sessions_file, themes_file = folder / SESSIONS_FILE, folder / THEMES_FILE
+    sessions_text = sessions_file.read_text(encoding="utf-8-sig") if sessions_file.exists() else ""
+    problems: list[Problem] = []
+    for source in project.sources():
+        if source.error:
+            problems.append(Problem(source.path, "", "", True, said=source.error))
+    known_themes = {t.id for t in project.catalogue.themes}
+    for session in project.catalogue.sessions:
+        if session.recording and not (folder / session.recording).exists():
+            problems.append(
+                Problem(
+                    sessions_file,
+                    f"session '{session.id}': its recording {session.recording} is not in {shown(folder)}",
+                    "put the file there, correct the name, or remove the entry",
+                    line=_line(sessions_text, rf"recording\s*=\s*[\"']{re.escape(session.recording)}[\"']"),
+                )
+            )
+        for theme in session.themes:
+            if theme not in known_themes:
+                problems.append(
+                    Problem(
+                        sessions_file,
+                        f"session '{session.id}': theme '{theme}' is not in {THEMES_FILE}, it is ignored",
+                        f"use one of: {', '.join(sorted(known_themes)) or 'none (themes.toml is empty)'}",
+                        line=_line(sessions_text, rf"[\"']{re.escape(theme)}[\"']"),
+                    )
+                )
+    if not any(t.kind == "theme" for t in project.catalogue.themes):
+        state = "is missing" if not themes_file.exists() else "has no [[theme]]"
+        problems.append(
+            Problem(themes_file, f"{state}: keywords will have no theme and the site no theme pages", "copy the programme's themes.toml")
+        )
+    if folder.is_dir():
+        for path in sorted(folder.iterdir()):
+            suffix = path.suffix.lower()
+            if path.name.startswith(".") or path.is_dir() or path.name in EDITOR_FILES or suffix in MEDIA_SUFFIXES or suffix in NOTES:
+                continue
+            problems.append(
+                Problem(
+                    path,
+                    f"is not a recording this pipeline reads ({suffix or 'no extension'}); it is ignored",
+                    f"convert it, e.g. ffmpeg -i '{shown(path.name)}' '{shown(path.stem)}.mp4', or move it elsewhere",
+                )
+            )
+    return sorted(problems, key=lambda p: not p.error)
