@@ -80,7 +80,7 @@ def main() -> None:
             keywords_io.loads(store.path(session.id, "keywords.json").read_text(encoding="utf-8"))
         reading = time.perf_counter() - started
         started = time.perf_counter()
-        site = publish(store, catalogue)
+        site = publish(store, catalogue)[0]
         wall = time.perf_counter() - started
         pages = len(list(site.rglob("*.html")))
         print(f"{SESSIONS} sessions of {SEGMENTS} segments ({words:,} words in all), {pages} pages written")

@@ -26,6 +26,7 @@ from . import keywords as keywords_io
 from . import transcript as transcript_io
 from .catalogue import Catalogue, Session
 from .errors import PipelineError
+from .media import sha256_file
 from .settings import DEFAULT_RIGHTS
 from .store import Names, Store, sha256_bytes, write_error
 from .synthesis import read_synthesis
@@ -274,8 +275,32 @@ def verify(store: Store) -> list[Finding]:
     """Fixity of ``outputs/`` (each file against the hash recorded when it was written or
     last accepted) and of every bag under ``outputs/archive/``; empty when all is intact."""
     findings: list[Finding] = []
+    if not store.root.is_dir():
+        return [Finding(store.root, "is not a folder: nothing to verify (check the path given to --outputs)")]
+    seals = store.seals()
+    for session_id, digest in seals.items():
+        state_path = store.path(session_id, Names.STATE)
+        if not store.session_dir(session_id).is_dir():
+            findings.append(Finding(store.session_dir(session_id), "missing: the whole session folder is gone"))
+        elif not state_path.exists():
+            findings.append(Finding(state_path, "missing (the record of this session's files)"))
+        elif sha256_bytes(state_path.read_bytes()) != digest:
+            findings.append(Finding(state_path, f"altered since the pipeline wrote it (its seal is in {Names.SEALS})"))
     for session_id in store.sessions_with(Names.STATE):
-        for stage, record in store.state(session_id).stages.items():
+        stages = store.state(session_id).stages
+        archived = stages.get("archive")
+        if archived is not None:
+            bag = store.bag_dir(session_id)
+            sealed = archived.facts.get("tagmanifests")
+            if not bag.is_dir():
+                findings.append(Finding(bag, "missing: the session's bag is gone"))
+            for name, digest in (sealed or {}).items() if isinstance(sealed, dict) and bag.is_dir() else ():
+                tags = bag / name
+                if not tags.exists():
+                    findings.append(Finding(tags, "missing from the bag (it seals bag-info.txt and the manifests)"))
+                elif sha256_bytes(tags.read_bytes()) != digest:
+                    findings.append(Finding(tags, "altered since the bag was made"))
+        for stage, record in stages.items():
             for name, digest in record.files.items():
                 path = store.path(session_id, name)
                 if not path.exists():
@@ -287,6 +312,14 @@ def verify(store: Store) -> list[Finding]:
                         findings.append(
                             Finding(path, f"altered since the {stage} stage recorded it (not a file to edit: rerun with --force)")
                         )
+    published = store.series_state().get("publish")
+    site_files = published.facts.get("files") if published is not None else None
+    for relative, digest in (site_files or {}).items() if isinstance(site_files, dict) else ():
+        path = store.site_dir / relative
+        if not path.exists():
+            findings.append(Finding(path, "missing from the published site"))
+        elif sha256_file(path) != digest:
+            findings.append(Finding(path, "altered since the site was published (rerun `pipeline publish --force`)"))
     archive = store.archive_dir
     for bag_dir in sorted(p for p in archive.glob("*") if p.is_dir() and not p.name.startswith(".")) if archive.is_dir() else []:
         findings += _validate_bag(bag_dir)

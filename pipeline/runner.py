@@ -693,7 +693,9 @@ def run_publish(project: Project, reporter: Reporter, force: bool = False) -> Ru
             reporter.finish(result)
             return RunReport((result,))
         options = project.settings.publish
-        site, skipped = publish(store, project.catalogue, options.base_url, recordings=project.recordings_dir, drafts=options.drafts)
+        site, skipped, written = publish(
+            store, project.catalogue, options.base_url, recordings=project.recordings_dir, drafts=options.drafts
+        )
         rows = tuple(
             StepResult(e.session_id, "publish", "failed", error=e.one_line())
             if e.failed
@@ -709,6 +711,7 @@ def run_publish(project: Project, reporter: Reporter, force: bool = False) -> Ru
                 facts={
                     "skipped": [e.session_id for e in skipped if e.failed],
                     "held_back": [e.session_id for e in skipped if not e.failed],
+                    "files": written,
                 },
             ),
         )
@@ -740,7 +743,9 @@ def run_archive(project: Project, reporter: Reporter, session_ids: Sequence[str]
                 return StepResult(session_id, "archive", "up to date", inputs=inputs)
             options = project.settings.archive
             bag = archive_session(store, project.catalogue, session_id, project.recordings_dir, options.with_media, options.rights)
-            store.record_stage(session_id, "archive", StageRecord(inputs, finished_utc=_now(), pipeline_version=__version__))
+            # the tag manifests seal bag-info.txt and the manifests: their hashes kept apart, so that their loss is noticed
+            facts = {"tagmanifests": {p.name: sha256_file(p) for p in sorted(bag.glob("tagmanifest-*.txt"))}}
+            store.record_stage(session_id, "archive", StageRecord(inputs, finished_utc=_now(), pipeline_version=__version__, facts=facts))
             return StepResult(session_id, "archive", "archived", None, 0.0, time.perf_counter() - started, (bag,), inputs=inputs)
 
         result = isolated(session_id, "archive", session_id, step)

@@ -51,6 +51,7 @@ class Names:
     LAST_RUN = ".last-run.json"
     SERIES_STATE = ".series-state.json"
     HASH_CACHE = ".hash-cache.json"
+    SEALS = ".seals.json"
     STAGING_PREFIX = ".staging-"
 
     RENDERINGS = {"txt": TRANSCRIPT_TXT, "srt": TRANSCRIPT_SRT, "vtt": TRANSCRIPT_VTT}
@@ -384,7 +385,22 @@ class Store:
             raise write_error(exc, self.session_dir(session_id)) from exc
 
     def _write_state(self, state: SessionState) -> None:
-        atomic_write(self.path(state.session_id, Names.STATE), state.to_json().encode())
+        data = state.to_json().encode()
+        atomic_write(self.path(state.session_id, Names.STATE), data)
+        self._seal(state.session_id, sha256_bytes(data))
+
+    def seals(self) -> dict[str, str]:
+        """The SHA-256 of each session's ``state.json`` as the pipeline last wrote it, kept
+        apart (``outputs/.seals.json``): a session's record altered or removed is noticed."""
+        try:
+            data = json.loads((self.root / Names.SEALS).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def _seal(self, session_id: str, digest: str) -> None:
+        seals = {**self.seals(), session_id: digest}
+        atomic_write(self.root / Names.SEALS, (json.dumps(dict(sorted(seals.items())), indent=1) + "\n").encode())
 
     # -- series-wide records ----------------------------------------------------------
     def series_state(self) -> Mapping[str, StageRecord]:

@@ -103,7 +103,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, nlp) -> Path:
             "synthesis.md": draft.markdown + f"\n{EVIL}\n",
         }.items():
             atomic_write(store.path(session.id, name), text.encode())
-    site, skipped = publish(store, Catalogue(sessions=tuple(sessions), themes=themes), recordings=recordings)
+    site, skipped, _ = publish(store, Catalogue(sessions=tuple(sessions), themes=themes), recordings=recordings)
     assert skipped == []
     return site
 

@@ -39,7 +39,7 @@ from ..errors import PipelineError
 from ..keywords import SessionKeywords
 from ..media import MEDIA_SUFFIXES
 from ..sentences import sentences_of
-from ..store import Names, Store, write_error
+from ..store import Names, Store, sha256_bytes, write_error
 from ..subtitles import clock, paragraphs, to_vtt
 from ..synthesis import french_typography, read_synthesis
 from ..text import xml_safe
@@ -469,8 +469,13 @@ def write_site(store: Store, files: Mapping[str, bytes | Path]) -> Path:
 
 def publish(
     store: Store, catalogue: Catalogue, base_url: str = "", recordings: Path | None = None, drafts: str = "mark"
-) -> tuple[Path, list[Skipped]]:
+) -> tuple[Path, list[Skipped], dict[str, str]]:
     """Build the whole site from ``store`` and write it to ``outputs/site``; the sessions that
-    could not be published are returned with their reason."""
+    could not be published are returned with their reason, and the SHA-256 of every file
+    written (for ``verify``)."""
     files, skipped = build_site(store, catalogue, base_url, recordings, drafts)
-    return write_site(store, files), skipped
+    digests = {
+        relative: sha256_bytes(content) if isinstance(content, bytes) else store.recording_sha256(content)
+        for relative, content in files.items()
+    }
+    return write_site(store, files), skipped, dict(sorted(digests.items()))
