@@ -1,11 +1,11 @@
-# One command each: `make run` (set-up + the pipeline over recordings/), `make test`, `make bench`,
-# `make bench-keywords`.
+# One command each: `make run` (set-up + the pipeline over recordings/), `make test`, `make bench`
+# (and the other bench-* targets, see the README).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test test-fast bench bench-compare bench-keywords bench-publish bench-jobs lint format clean
+.PHONY: setup run test test-fast bench bench-transcribe bench-compare bench-speakers bench-review bench-corrections bench-keywords bench-publish bench-jobs lint format clean
 
 setup: $(STAMP)
 
@@ -34,10 +34,22 @@ test-fast: setup
 	$(BIN)/python -m pytest -q -m 'not slow'
 
 bench: setup
+	$(BIN)/python benchmarks/bench_longform.py --overhead
+
+bench-transcribe: setup
 	$(BIN)/python benchmarks/bench_transcribe.py --resume
 
 bench-compare: setup
 	$(BIN)/python benchmarks/bench_transcribe.py --compare
+
+bench-speakers: setup
+	$(BIN)/python benchmarks/bench_speakers.py
+
+bench-review: setup
+	$(BIN)/python benchmarks/bench_review.py
+
+bench-corrections: setup
+	$(BIN)/python benchmarks/bench_corrections.py
 
 bench-keywords: setup
 	$(BIN)/python benchmarks/bench_keywords.py --variants

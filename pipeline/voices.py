@@ -176,7 +176,9 @@ def mel_frames(audio: np.ndarray, first: int, count: int = WINDOW_FRAMES, gain: 
 def volume_gain(wav: np.ndarray, target_dbfs: float = -30.0) -> float:
     """The factor that raises quiet audio to ``target_dbfs`` (never lowers it), as
     Resemblyzer prepares audio (applied per window, not to a copy of the recording)."""
-    rms = float(np.sqrt(np.mean(np.square(wav, dtype=np.float64)))) if len(wav) else 0.0
+    block = 1 << 20  # summed a block at a time: a one-hour recording is never copied whole
+    total = sum(float(np.dot(part, part)) for part in (wav[i : i + block].astype(np.float64) for i in range(0, len(wav), block)))
+    rms = float(np.sqrt(total / len(wav))) if len(wav) else 0.0
     if rms <= 0:
         return 1.0
     change = target_dbfs - 20 * np.log10(rms)
