@@ -194,7 +194,7 @@ def test_a_panel_of_real_voices_loses_no_speech_and_its_speakers_are_told_apart_
     # split in two, or two merged, gives a DER of 0.15 or more.
     found = speakers_io.from_json((outputs / "mix03" / "speakers.json").read_text(encoding="utf-8"))
     reference = read_rttm(built / "mix03.rttm")
-    result = score(reference, [(t.start, t.end, t.speaker) for t in found.turns])
+    result = score(reference, [(t.start, t.end, t.voice) for t in found.turns])
     words = [(w.start, w.end, w.speaker or "") for s in transcript.segments for w in s.words]
     wrong, scored = word_errors(words, reference, result.mapping)
     wer = word_error_rate((built / "mix03.ref.txt").read_text(encoding="utf-8"), transcript.text)
