@@ -332,6 +332,7 @@ def run_speakers(
                 return StepResult(session_id, "speakers", "up to date")
             inputs = planner.speakers_fingerprint(project, session_id)
             if not force and store.is_fresh(session_id, "speakers", inputs):
+                store.accept_edits(session_id, "speakers")
                 return StepResult(session_id, "speakers", "up to date", inputs=inputs)
             asr = transcript_io.load(store.path(session_id, Names.ASR))
             recording = planner.recording_of(project, session_id, asr.provenance.input_name)
@@ -473,6 +474,7 @@ def run_transcripts(project: Project, reporter: Reporter, session_ids: Sequence[
                 raise PipelineError(store.path(session_id, Names.ASR), "no transcription yet", "run `pipeline transcribe` first")
             inputs = planner.transcript_fingerprint(project, session_id)
             if not force and store.is_fresh(session_id, "transcript", inputs):
+                store.accept_edits(session_id, "transcript")
                 return StepResult(session_id, "transcript", "up to date", inputs=inputs)
             session = project.session(session_id)
             asr = transcript_io.load(store.path(session_id, Names.ASR))
@@ -643,6 +645,7 @@ def run_synthesis(project: Project, reporter: Reporter, session_ids: Sequence[st
                 raise PipelineError(store.path(session_id, Names.KEYWORDS), "no keywords yet", "run `pipeline keywords` first")
             inputs = planner.synthesis_fingerprint(project, session_id)
             if not force and store.is_fresh(session_id, "synthesis", inputs):
+                store.accept_edits(session_id, "synthesis")
                 return StepResult(session_id, "synthesis", "up to date", inputs=inputs)
             transcript = transcript_io.load(store.path(session_id, Names.TRANSCRIPT))
             found = keywords_stage.load(store.path(session_id, Names.KEYWORDS))

@@ -376,6 +376,22 @@ class Store:
         except OSError as exc:
             raise write_error(exc, path.parent) from exc
 
+    def accept_edits(self, session_id: str, stage: str) -> None:
+        """Record the editor's present version of the files of ``stage`` editors are invited
+        to edit (``Names.EDITABLE``), when the stage itself has nothing to redo: ``verify``
+        then checks them against what the editor left, and a later change is a new edit."""
+        state = self.state(session_id)
+        record = state.stages.get(stage)
+        if record is None:
+            return
+        files = dict(record.files)
+        for name in files:
+            path = self.path(session_id, name)
+            if name in Names.EDITABLE and path.exists():
+                files[name] = sha256_bytes(path.read_bytes())
+        if files != dict(record.files):
+            self.record_stage(session_id, stage, replace(record, files=files))
+
     def record_stage(self, session_id: str, stage: str, record: StageRecord) -> None:
         """Record a stage that writes its files elsewhere (an archive bag)."""
         state = self.state(session_id)

@@ -77,8 +77,9 @@ def test_whole_sessions_and_bags_removed_and_sealed_bag_metadata_are_noticed(out
 
 def test_an_edited_synthesis_and_a_corrected_transcript_are_not_damage(outputs: Store, series: tuple[Path, Store]):  # noqa: F811
     store = outputs
-    for name, before, after in ((Names.SYNTHESIS, "status: draft", "status: review"), (Names.TRANSCRIPT_TXT, "Euh bonjour", "Bonjour")):
+    for name, before, after in ((Names.SYNTHESIS, 'status: "draft"', 'status: "review"'), (Names.TRANSCRIPT_TXT, "Euh bonjour", "Bonjour")):
         path = store.path("s-1", name)
+        assert before in path.read_text(encoding="utf-8")
         path.write_text(path.read_text(encoding="utf-8").replace(before, after), encoding="utf-8")
     assert [f for f in verify(store) if f.damage] == []
     recordings, _ = series
