@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +153,8 @@ def speaking(segments: Sequence[Segment]) -> dict[str, tuple[float, int]]:
 
 def to_dict(transcript: Transcript) -> dict[str, Any]:
     """The JSON-ready form of a transcript, with its schema and version."""
-    body = asdict(transcript)
+    body = asdict(replace(transcript, segments=()))
+    body["segments"] = [_segment_dict(s) for s in transcript.segments]
     quality = body.pop("quality")
     quality["seconds_without_words"] = transcript.quality.seconds_without_words
     return {
@@ -170,6 +171,25 @@ def to_dict(transcript: Transcript) -> dict[str, Any]:
         "corrections": body["corrections"],
         "segments": body["segments"],
         "provenance": body["provenance"],
+    }
+
+
+def _segment_dict(segment: Segment) -> dict[str, Any]:
+    """``asdict(segment)``, written out: ``asdict`` deep-copies 15,000 words of an hour of
+    speech one by one, ten times slower (a test checks both give the same)."""
+    return {
+        "id": segment.id,
+        "start": segment.start,
+        "end": segment.end,
+        "text": segment.text,
+        "words": [
+            {"start": w.start, "end": w.end, "word": w.word, "probability": w.probability, "speaker": w.speaker} for w in segment.words
+        ],
+        "avg_logprob": segment.avg_logprob,
+        "no_speech_prob": segment.no_speech_prob,
+        "compression_ratio": segment.compression_ratio,
+        "temperature": segment.temperature,
+        "speaker": segment.speaker,
     }
 
 

@@ -76,3 +76,16 @@ def test_errors_survive_a_process_boundary():
     error = OutputError(Path("outputs/x"), "cannot be published (boom)", "fix it")
     again = pickle.loads(pickle.dumps(error))
     assert type(again) is OutputError and again.one_line() == error.one_line()
+
+
+def test_the_fast_segment_form_is_exactly_asdict():
+    from dataclasses import asdict
+
+    from pipeline.transcript import _segment_dict
+
+    from .conftest import make_segments
+
+    import json
+
+    for segment in make_segments(["Bonjour à tous.", "Une deuxième phrase."]):
+        assert json.dumps(_segment_dict(segment)) == json.dumps(asdict(segment)), "same JSON, same key order"
