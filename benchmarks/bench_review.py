@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import devdata  # noqa: E402
+from bench_longform import dev_files  # noqa: E402
 
 from pipeline import transcript as transcript_io  # noqa: E402
 from pipeline.evaluation import normalize  # noqa: E402
@@ -40,19 +41,6 @@ from pipeline.review import Flag, ReviewOptions, covered, flagged_share, review 
 
 CACHE = ROOT / "benchmarks" / ".data" / "asr"
 KNOWN = ["Camille Durand", "Julien Moreau"]  # the catalogue the long-form bench gives every file
-
-
-def files() -> list[tuple[Path, Path]]:
-    built = devdata.ensure()
-    shared = devdata.SHARED
-    found = [(shared / "speech-fr-dev" / "ej-fra.m4a", shared / "speech-fr-dev" / "ej-fra.ref.txt")]
-    found += [
-        (shared / "conversations-fr-dev" / f"conv0{i}.flac", shared / "conversations-fr-dev" / f"conv0{i}.ref.txt") for i in (1, 2, 3)
-    ]
-    found += [(built / f"mix0{i}.flac", built / f"mix0{i}.ref.txt") for i in (1, 2, 3, 4)]
-    found += [(built / "longform.flac", built / "longform.ref.txt")]
-    found += [(shared / "speech-fr-dev" / "asterisk-fr-june-concat.flac", shared / "speech-fr-dev" / "asterisk-fr-june-concat.ref.txt")]
-    return found
 
 
 def decoded(audio: Path) -> transcript_io.Transcript:
@@ -128,7 +116,7 @@ def main() -> None:
         print("../shared/data is absent: nothing to measure")
         return
     data = []
-    for audio, ref in files():
+    for audio, ref in dev_files():
         transcript = decoded(audio)
         data.append((transcript, error_moments(transcript, ref.read_text(encoding="utf-8"))))
     words = sum(len(s.words) for t, _ in data for s in t.segments)

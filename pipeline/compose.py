@@ -15,7 +15,7 @@ from dataclasses import asdict, replace
 
 from .catalogue import Speaker
 from .speakers import Diarization, Turn
-from .transcript import Segment, SpeakerInfo, Transcript, Word, speaking
+from .transcript import Segment, SpeakerInfo, Transcript, speaking, split_by_speaker
 from .vocabulary import Term, VocabularyOptions, correct
 
 COMPOSE_VERSION = 2
@@ -66,15 +66,7 @@ def attribute(segments: Sequence[Segment], turns: Sequence[Turn]) -> list[Segmen
         for i in range(1, len(words)):
             if words[i].word and not words[i].word[0].isspace():
                 words[i] = replace(words[i], speaker=words[i - 1].speaker)
-        runs: list[list[Word]] = []
-        for word in words:
-            if runs and runs[-1][-1].speaker == word.speaker:
-                runs[-1].append(word)
-            else:
-                runs.append([word])
-        for run in runs:
-            text = "".join(w.word for w in run).strip()
-            result.append(replace(segment, start=run[0].start, end=run[-1].end, text=text, words=tuple(run), speaker=run[0].speaker))
+        result += split_by_speaker(segment, words)
     return [replace(s, id=i) for i, s in enumerate(result)]
 
 

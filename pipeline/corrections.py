@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .errors import EditorFileError
 from .subtitles import paragraphs as text_paragraphs
-from .transcript import Correction, Segment, SpeakerInfo, Transcript, Word, speaking
+from .transcript import Correction, Segment, SpeakerInfo, Transcript, Word, speaking, split_by_speaker
 
 STAMP = re.compile(r"^\[(\d{1,2}):([0-5]\d):([0-5]\d)\][ \t\u00a0\u202f]*(.*)$")
 NAME_HEAD = re.compile(r"^([^:\[\]]{1,80}?)[ \t\u00a0\u202f]*:[ \t\u00a0\u202f]+(.*)$")
@@ -273,23 +273,5 @@ def _segments(original: Sequence[Segment], words_by_segment: Mapping[tuple[int, 
     speaker changes, renumbered; a segment whose words were all removed disappears."""
     result: list[Segment] = []
     for (segment, _), words in sorted(words_by_segment.items(), key=lambda item: (item[1][0].start, item[0])):
-        runs: list[list[Word]] = []
-        for word in words:
-            if runs and runs[-1][-1].speaker == word.speaker:
-                runs[-1].append(word)
-            else:
-                runs.append([word])
-        for run in runs:
-            text = "".join(w.word for w in run).strip()
-            result.append(
-                replace(
-                    original[segment],
-                    id=len(result),
-                    start=run[0].start,
-                    end=run[-1].end,
-                    text=text,
-                    words=tuple(run),
-                    speaker=run[0].speaker,
-                )
-            )
-    return tuple(result)
+        result += split_by_speaker(original[segment], words)
+    return tuple(replace(s, id=i) for i, s in enumerate(result))

@@ -139,6 +139,28 @@ class Transcript:
         return " ".join(segment.text.strip() for segment in self.segments).strip()
 
 
+def split_by_speaker(segment: Segment, words: Sequence[Word]) -> list[Segment]:
+    """``segment`` holding ``words`` instead of its own, cut where the speaker changes (one
+    segment per run of one speaker's words; ids are the caller's to renumber)."""
+    runs: list[list[Word]] = []
+    for word in words:
+        if runs and runs[-1][-1].speaker == word.speaker:
+            runs[-1].append(word)
+        else:
+            runs.append([word])
+    return [
+        replace(
+            segment,
+            start=run[0].start,
+            end=run[-1].end,
+            text="".join(w.word for w in run).strip(),
+            words=tuple(run),
+            speaker=run[0].speaker,
+        )
+        for run in runs
+    ]
+
+
 def speaking(segments: Sequence[Segment]) -> dict[str, tuple[float, int]]:
     """Each speaker's speaking time (the spans of their words, seconds) and word count."""
     seconds: dict[str, float] = {}
