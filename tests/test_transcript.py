@@ -79,13 +79,12 @@ def test_errors_survive_a_process_boundary():
 
 
 def test_the_fast_segment_form_is_exactly_asdict():
+    import json
     from dataclasses import asdict
 
     from pipeline.transcript import _segment_dict
 
     from .conftest import make_segments
-
-    import json
 
     for segment in make_segments(["Bonjour à tous.", "Une deuxième phrase."]):
         assert json.dumps(_segment_dict(segment)) == json.dumps(asdict(segment)), "same JSON, same key order"
