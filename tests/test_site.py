@@ -163,6 +163,12 @@ def test_session_page_has_player_captions_and_seekable_transcript(site: Path):
     assert (site / "media" / "2022-01-11-seance-1.mp4").stat().st_size == SAMPLE.stat().st_size
 
 
+def test_a_page_without_playable_media_offers_no_seek_control(site: Path):
+    text = (site / "sessions" / "2022-02-12-seance-2" / "index.html").read_text(encoding="utf-8")
+    assert 'id="player"' not in text and 'class="seek"' not in text
+    assert "Aucun enregistrement n'est publié" in text and '<span class="clock">00:00:' in text
+
+
 def test_index_is_newest_first_with_chart_theme_pages_search_and_feed(site: Path):
     index = (site / "index.html").read_text(encoding="utf-8")
     assert index.index("seance-3/index.html") < index.index("seance-2/index.html") < index.index("seance-1/index.html")
@@ -273,6 +279,14 @@ def test_real_browser_seeks_the_player_and_loads_captions(site: Path, tmp_path: 
             page.wait_for_function("!document.getElementById('player').seeking", timeout=10_000)
             current = page.evaluate("document.getElementById('player').currentTime")
             assert start > 0 and start - 0.01 <= current <= start + 0.5, (start, current)
+            # the moment is in the address bar, to share; the page did not jump back to the player
+            assert page.evaluate("window.location.hash") == f"#t={int(start)}"
+            assert page.evaluate("document.activeElement.classList.contains('seek')")
+            # Media Fragments forms typed on the open page seek
+            for fragment, expected in (("1:30", 90.0), ("00:00:40", 40.0), ("npt:12.5", 12.5), ("20,25", 20.0)):
+                page.evaluate(f"window.location.hash = '#t={fragment}'")
+                player = "document.getElementById('player')"
+                page.wait_for_function(f"Math.abs({player}.currentTime - {expected}) < 0.6 && !{player}.seeking", timeout=10_000)
             page.wait_for_function("document.querySelector('track').readyState === 2", timeout=10_000)
             cues = page.evaluate("document.getElementById('player').textTracks[0].cues.length")
             assert cues > 5

@@ -1,5 +1,7 @@
-// Seek the replay to a transcript paragraph or to a "#t=SECONDS" link, without a server;
-// show one speaker's paragraphs only.
+// Seek the replay to a transcript paragraph or to a "#t=" moment, without a server; show one
+// speaker's paragraphs only. Moments follow W3C Media Fragments: #t=90, #t=1:30, #t=00:01:30,
+// #t=npt:90, and #t=50,60 (plays from 50 s and stops at 60 s). Every seek puts its moment in the
+// address bar (a link to share) without moving the page; a moment typed on an open page seeks.
 (function () {
   "use strict";
   var filter = document.getElementById("speaker-filter");
@@ -12,24 +14,50 @@
   }
   var player = document.getElementById("player");
   if (!player) { return; }
-  function seek(seconds) {
-    if (isNaN(seconds)) { return; }
-    player.currentTime = seconds;
-    var playing = player.play();
-    if (playing && playing.catch) { playing.catch(function () {}); }
+  var stopAt = null;
+
+  function seconds(text) {
+    if (!/^\d+(?::\d{1,2}){0,2}(?:\.\d+)?$/.test(text)) { return NaN; }
+    return text.split(":").reduce(function (total, part) { return total * 60 + parseFloat(part); }, 0);
   }
+
+  function parseMoment(text) {
+    var parts = text.replace(/^npt:/, "").split(",");
+    var start = parts[0] === "" ? 0 : seconds(parts[0]);
+    var end = parts.length > 1 ? seconds(parts[1]) : NaN;
+    return { start: start, end: end > start ? end : null };
+  }
+
+  function momentOfHash() {
+    var match = /^#t=(.+)$/.exec(window.location.hash);
+    return match ? parseMoment(decodeURIComponent(match[1])) : null;
+  }
+
+  function seek(moment, play) {
+    if (!moment || isNaN(moment.start)) { return; }
+    stopAt = moment.end;
+    var go = function () { player.currentTime = moment.start; };
+    if (player.readyState >= 1) { go(); } else { player.addEventListener("loadedmetadata", go, { once: true }); }
+    if (play) {
+      var playing = player.play();
+      if (playing && playing.catch) { playing.catch(function () {}); }
+    }
+  }
+
+  player.addEventListener("timeupdate", function () {
+    if (stopAt !== null && player.currentTime >= stopAt) { player.pause(); stopAt = null; }
+  });
   document.addEventListener("click", function (event) {
     var target = event.target.closest("button.seek, a[href^='#t=']");
     if (!target) { return; }
     event.preventDefault();
-    var seconds = target.dataset.start !== undefined ? target.dataset.start : target.getAttribute("href").slice(3);
-    seek(parseFloat(seconds));
-    player.focus();
+    var text = target.dataset.start !== undefined ? target.dataset.start : target.getAttribute("href").slice(3);
+    var moment = parseMoment(text);
+    if (isNaN(moment.start)) { return; }
+    // keyboard focus stays on the control, and the page does not scroll back to the player
+    history.replaceState(null, "", "#t=" + Math.floor(moment.start));
+    seek(moment, true);
   });
-  var match = /^#t=(\d+(?:\.\d+)?)$/.exec(window.location.hash);
-  if (match) {
-    var start = parseFloat(match[1]);
-    if (player.readyState >= 1) { player.currentTime = start; }
-    else { player.addEventListener("loadedmetadata", function () { player.currentTime = start; }, { once: true }); }
-  }
+  window.addEventListener("hashchange", function () { seek(momentOfHash(), true); });
+  seek(momentOfHash(), false);
 })();
