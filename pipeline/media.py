@@ -123,6 +123,14 @@ def probe(path: Path) -> Recording:
         sample_rate = int(chosen.codec_context.sample_rate or 0)
         channels = int(chosen.codec_context.channels or 0)
         container_name = container.format.name
+    if container_name == "wav":
+        announced, present = _wav_seconds(path, size)
+        if announced and present < announced * TRUNCATION_TOLERANCE:
+            raise RecordingError(
+                path,
+                f"is truncated: its header announces {announced:.1f} s of audio, the file holds {present:.1f} s",
+                "copy or export the recording again",
+            )
     if duration is not None and duration < MIN_DURATION:
         raise RecordingError(
             path,
@@ -141,6 +149,27 @@ def probe(path: Path) -> Recording:
         channels=channels,
         has_video=has_video,
     )
+
+
+def _wav_seconds(path: Path, size: int) -> tuple[float, float]:
+    """The seconds a WAV header announces and those its file holds (ffmpeg trusts the file
+    size, so a cut copy would pass for a shorter recording); (0, 0) when the header is not
+    plain RIFF/WAVE or announces no length (a stream written without one)."""
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return 0.0, 0.0
+    position, byte_rate = 12, 0
+    while position + 8 <= len(head):
+        chunk, length = head[position : position + 4], int.from_bytes(head[position + 4 : position + 8], "little")
+        if chunk == b"fmt " and position + 16 <= len(head):
+            byte_rate = int.from_bytes(head[position + 16 : position + 20], "little")
+        if chunk == b"data":
+            if not byte_rate or length in (0, 0xFFFFFFFF):
+                return 0.0, 0.0
+            return length / byte_rate, max(size - position - 8, 0) / byte_rate
+        position += 8 + length + (length & 1)
+    return 0.0, 0.0
 
 
 def _duration(container: av.container.InputContainer, stream: av.stream.Stream) -> float | None:

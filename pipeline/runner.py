@@ -217,7 +217,9 @@ def _transcription_steps(
         if session_ids is not None and source.session.id not in session_ids:
             continue
         if source.error:
-            yield source, None, StepResult(source.session.id, "transcribe", "failed", source.path, error=source.error)
+            # keyed by the file too: the session itself belongs to the other recording, which goes on
+            key = f"{source.session.id} ({shown(source.path.name)})"
+            yield source, None, StepResult(key, "transcribe", "failed", source.path, error=source.error)
             continue
         started = time.perf_counter()
         try:
