@@ -180,6 +180,20 @@ def test_index_is_newest_first_with_chart_theme_pages_search_and_feed(site: Path
     ns = {"a": "http://www.w3.org/2005/Atom"}
     assert len(feed.findall("a:entry", ns)) == 3
     assert all(e.find("a:content", ns).get("type") == "html" for e in feed.findall("a:entry", ns))
+    contents = [e.find("a:content", ns).text or "" for e in feed.findall("a:entry", ns)]
+    assert all('href="#t=' not in c for c in contents), "a moment in the feed resolves against its session page"
+    assert any('href="sessions/2022-01-11-seance-1/index.html#t=' in c for c in contents)
+    assert [e.find("a:published", ns).text for e in feed.findall("a:entry", ns)][-1] == "2022-01-11T00:00:00Z"
+
+
+def test_pages_describe_themselves_and_downloads_read_as_utf8_anywhere(site: Path):
+    page = (site / "sessions" / "2022-01-11-seance-1" / "index.html").read_text(encoding="utf-8")
+    assert '<meta name="description" content="' in page and '<meta property="og:title" content="Sobriété numérique">' in page
+    assert '<meta name="color-scheme" content="light dark">' in page
+    download = (site / "sessions" / "2022-01-11-seance-1" / "transcript.txt").read_bytes()
+    assert download.startswith(b"\xef\xbb\xbf"), "a byte-order mark: read as UTF-8 even without a charset header"
+    css = (site / "assets" / "style.css").read_text(encoding="utf-8")
+    assert "prefers-color-scheme: dark" in css and "@media print" in css
 
 
 def _browser_or_skip() -> str:

@@ -137,6 +137,9 @@ class SessionPage:
         return "video" if source.lower() in VIDEO_SUFFIXES else "audio"
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
 def sanitize(html: str) -> str:
     """Editors' Markdown as HTML, reduced to an allowlist of tags, attributes and schemes."""
     return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes={"http", "https", "mailto"})
@@ -444,7 +447,8 @@ def build_site(
         files[prefix + "index.html"] = html.encode()
         files[prefix + "captions.vtt"] = s.captions.encode()
         for name, path in s.files.items():
-            files[prefix + name] = path
+            # a byte-order mark: browsers read the text as UTF-8 even from a server that names no charset
+            files[prefix + name] = UTF8_BOM + path.read_bytes() if name.endswith((".txt", ".md", ".srt")) else path
     updated = max((s.updated for s in sessions), default=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     files["feed.xml"] = env.get_template("feed.xml").render(common, sessions=sessions, updated=updated, base_url=base_url).encode()
     return files, skipped
