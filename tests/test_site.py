@@ -196,6 +196,17 @@ def test_pages_describe_themselves_and_downloads_read_as_utf8_anywhere(site: Pat
     assert "prefers-color-scheme: dark" in css and "@media print" in css
 
 
+BROWSER_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--mute-audio",
+]
+
+
 def _browser_or_skip() -> str:
     import os
     import shutil
@@ -272,18 +283,9 @@ def test_real_browser_seeks_the_player_and_loads_captions(site: Path, tmp_path: 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/sessions/2022-01-11-seance-1/index.html"
-    flags = [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--disable-sync",
-        "--mute-audio",
-    ]
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=executable, args=flags)
+            browser = p.chromium.launch(executable_path=executable, args=BROWSER_FLAGS)
             page = browser.new_page(viewport={"width": 1000, "height": 1400})
             page.goto(url)
             page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=20_000)
@@ -315,6 +317,26 @@ def test_real_browser_seeks_the_player_and_loads_captions(site: Path, tmp_path: 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
 
+def test_real_browser_search_finds_whole_words_without_accents(site: Path):
+    executable = _browser_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=BROWSER_FLAGS)
+        page = browser.new_page()
+        page.goto((site / "search.html").as_uri() + "?q=donnees%20PUBLIQUES")
+        page.wait_for_selector("#results mark", timeout=10_000)
+        marked = page.eval_on_selector_all("#results mark", "ms => ms.map(m => m.textContent.toLowerCase())")
+        assert marked and set(marked) <= {"données", "publiques"}, marked
+        assert page.eval_on_selector_all("#results > li > h2", "hs => hs.length") >= 1, "grouped by session"
+        assert "résultat" in page.inner_text("#search-status")
+        page.fill("#q", "mer")  # the transcripts say « Merci », never « mer »
+        page.click("#search-form button[type=submit]")
+        page.wait_for_function("document.getElementById('search-status').textContent === 'Aucun résultat.'", timeout=5_000)
+        assert page.evaluate("window.location.search") == "?q=mer", "the query is kept in the address"
+        browser.close()
+
+
 def test_axe_finds_no_accessibility_violation(site: Path):
     """axe-core (WCAG 2.1 A and AA rules) on every kind of page, in the real browser."""
     import os
@@ -327,18 +349,9 @@ def test_axe_finds_no_accessibility_violation(site: Path):
             pytest.fail("axe-core is missing: run `npm ci`")
         pytest.skip("axe-core is not installed (npm ci)")
     urls = ["index.html", "sessions/2022-01-11-seance-1/index.html", "themes/index.html", "themes/sobriete.html", "search.html"]
-    flags = [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--disable-sync",
-        "--mute-audio",
-    ]
     problems = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=flags)
+        browser = p.chromium.launch(executable_path=executable, args=BROWSER_FLAGS)
         page = browser.new_page()
         for relative in urls:
             page.goto((site / relative).as_uri())

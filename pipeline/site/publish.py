@@ -319,6 +319,12 @@ def search_index(sessions: Sequence[SessionPage]) -> str:
         title = f"{s.title} ({s.status_label.lower()})" if s.draft else s.title
         for line in s.brief:
             entries.append({"title": title, "kind": "synthèse", "clock": "", "url": url, "text": line})
+        if s.voices:
+            names = ", ".join(f"{v['name']} ({v['role']})" if v["role"] else str(v["name"]) for v in s.voices)
+            entries.append({"title": title, "kind": "intervenants", "clock": "", "url": url, "text": names})
+        if s.keywords:
+            words = ", ".join(str(k["surface"]) for k in s.keywords)
+            entries.append({"title": title, "kind": "mots-clés", "clock": "", "url": url, "text": words})
         for p in s.paragraphs:
             entries.append(
                 {"title": title, "kind": "transcription", "clock": p["clock"], "url": f"{url}#t={int(p['start'])}", "text": p["text"]}
