@@ -160,6 +160,8 @@ def test_session_page_has_player_captions_and_seekable_transcript(site: Path):
     assert '<video id="player"' in text and 'src="../../media/2022-01-11-seance-1.mp4"' in text
     assert '<track kind="captions" srclang="fr"' in text and "data:text/vtt" in text
     assert len(re.findall(r'<button type="button" class="seek" data-start="', text)) >= 3
+    assert len(re.findall(r'<span class="sentence" data-start="', text)) > len(re.findall(r'class="seek"', text)), "sentences seek too"
+    assert text.index('id="transcription-titre"') < text.index('id="synthese-titre"'), "the transcript beside the player"
     assert (site / "media" / "2022-01-11-seance-1.mp4").stat().st_size == SAMPLE.stat().st_size
 
 
@@ -303,6 +305,14 @@ def test_real_browser_seeks_the_player_and_loads_captions(site: Path, tmp_path: 
                 page.evaluate(f"window.location.hash = '#t={fragment}'")
                 player = "document.getElementById('player')"
                 page.wait_for_function(f"Math.abs({player}.currentTime - {expected}) < 0.6 && !{player}.seeking", timeout=10_000)
+            # a sentence clicked seeks there, and the sentence being heard is marked in its paragraph
+            sentence = page.locator(".transcript .sentence").nth(4)
+            begin = float(sentence.get_attribute("data-start") or "nan")
+            sentence.click()
+            page.wait_for_function(f"Math.abs({player}.currentTime - {begin}) < 1.5 && !{player}.seeking", timeout=10_000)
+            page.wait_for_function("document.querySelectorAll('.sentence.current').length === 1", timeout=5_000)
+            assert page.evaluate("document.querySelector('.sentence.current').closest('li').classList.contains('current')")
+            assert page.evaluate("window.location.hash") == f"#t={int(begin)}"
             page.wait_for_function("document.querySelector('track').readyState === 2", timeout=10_000)
             cues = page.evaluate("document.getElementById('player').textTracks[0].cues.length")
             assert cues > 5

@@ -183,6 +183,28 @@ def render_markdown(body: str) -> str:
     return typeset(sanitize(markdown.markdown("\n".join(lines), extensions=["extra", "sane_lists"], output_format="html")))
 
 
+def _reading(transcript: transcript_io.Transcript, sentences: Sequence[Any]) -> tuple[Mapping[str, Any], ...]:
+    """The transcript's paragraphs as the page shows them, each with its sentences and their
+    start times (each sentence seeks the player)."""
+    by_segment: dict[int, list[Any]] = {}
+    for unit in sentences:
+        by_segment.setdefault(unit.segment_id, []).append(unit)
+    result = []
+    for p in paragraphs(transcript):
+        units = [{"start": round(u.start, 3), "text": u.text} for i in p.segment_ids for u in by_segment.get(i, [])]
+        result.append(
+            {
+                "start": round(p.start, 3),
+                "clock": clock(p.start),
+                "text": p.text,
+                "speaker": p.speaker,
+                "turn": p.turn,
+                "sentences": units or [{"start": round(p.start, 3), "text": p.text}],
+            }
+        )
+    return tuple(result)
+
+
 def _date_label(date: str | None) -> str:
     if not date:
         return ""
@@ -232,10 +254,7 @@ def load_session(store: Store, catalogue: Catalogue, session_id: str, recordings
         ),
         brief=edited.brief,
         synthesis_html=render_markdown(body),
-        paragraphs=tuple(
-            {"start": round(p.start, 3), "clock": clock(p.start), "text": p.text, "speaker": p.speaker, "turn": p.turn}
-            for p in paragraphs(transcript)
-        ),
+        paragraphs=_reading(transcript, sentences),
         voices=tuple({"name": s.name, "role": s.role, "minutes": max(1, round(s.seconds / 60))} for s in transcript.speakers),
         keywords=tuple(
             {"surface": k.surface, "count": k.count, "theme": next((t for t in k.themes if t in themes_by_id), None)}

@@ -1,5 +1,5 @@
 // Seek the replay to a transcript paragraph or to a "#t=" moment, without a server; show one
-// speaker's paragraphs only. Moments follow W3C Media Fragments: #t=90, #t=1:30, #t=00:01:30,
+// speaker's paragraphs only; mark the sentence being heard, and seek to a sentence clicked. Moments follow W3C Media Fragments: #t=90, #t=1:30, #t=00:01:30,
 // #t=npt:90, and #t=50,60 (plays from 50 s and stops at 60 s). Every seek puts its moment in the
 // address bar (a link to share) without moving the page; a moment typed on an open page seeks.
 (function () {
@@ -44,11 +44,35 @@
     }
   }
 
+  // the sentence being heard is marked (and kept in view while « Suivre la lecture » is on)
+  var sentences = Array.prototype.slice.call(document.querySelectorAll(".transcript .sentence"));
+  var starts = sentences.map(function (el) { return parseFloat(el.dataset.start); });
+  var follow = document.getElementById("follow");
+  var current = null;
+  function mark(time) {
+    var low = 0, high = starts.length - 1, found = -1;
+    while (low <= high) {
+      var mid = (low + high) >> 1;
+      if (starts[mid] <= time + 0.05) { found = mid; low = mid + 1; } else { high = mid - 1; }
+    }
+    var next = found >= 0 ? sentences[found] : null;
+    if (next === current) { return; }
+    if (current) { current.classList.remove("current"); current.closest("li").classList.remove("current"); current.removeAttribute("aria-current"); }
+    current = next;
+    if (!current) { return; }
+    current.classList.add("current");
+    current.setAttribute("aria-current", "true");
+    current.closest("li").classList.add("current");
+    if (follow && follow.checked && !player.paused) { current.scrollIntoView({ block: "nearest" }); }
+  }
+
   player.addEventListener("timeupdate", function () {
     if (stopAt !== null && player.currentTime >= stopAt) { player.pause(); stopAt = null; }
+    mark(player.currentTime);
   });
+  player.addEventListener("seeked", function () { mark(player.currentTime); });
   document.addEventListener("click", function (event) {
-    var target = event.target.closest("button.seek, a[href^='#t=']");
+    var target = event.target.closest("button.seek, a[href^='#t='], .transcript .sentence");
     if (!target) { return; }
     event.preventDefault();
     var text = target.dataset.start !== undefined ? target.dataset.start : target.getAttribute("href").slice(3);
