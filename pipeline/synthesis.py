@@ -422,6 +422,17 @@ class EditedSynthesis:
         """« En bref » items as plain text (stamps and Markdown escapes removed)."""
         return tuple(_plain_item(line[2:]) for line in section(self.body, "En bref").splitlines() if line.startswith("- "))
 
+    @property
+    def chapters(self) -> tuple[tuple[int, str], ...]:
+        """« Chapitres » as (start in seconds, title), from items ``- [mm:ss](#t=SECONDS) Title``
+        in the order of the recording (an item without a stamp is left out)."""
+        found = []
+        for line in section(self.body, "Chapitres").splitlines():
+            match = re.match(r"^- \[[^\]]*\]\(#t=(\d+)[^)]*\)\s*(.+)$", line.strip())
+            if match:
+                found.append((int(match.group(1)), _plain_item(match.group(2))))
+        return tuple(sorted(found))
+
 
 def section(body: str, heading: str) -> str:
     """The text under a ``## heading`` of a synthesis, up to the next ``##``."""

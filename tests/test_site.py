@@ -162,6 +162,11 @@ def test_session_page_has_player_captions_and_seekable_transcript(site: Path):
     assert len(re.findall(r'<button type="button" class="seek" data-start="', text)) >= 3
     assert len(re.findall(r'<span class="sentence" data-start="', text)) > len(re.findall(r'class="seek"', text)), "sentences seek too"
     assert text.index('id="transcription-titre"') < text.index('id="synthese-titre"'), "the transcript beside the player"
+    assert '<track kind="chapters" srclang="fr" label="Chapitres"' in text and '<ol class="chapters">' in text
+    import webvtt
+
+    chapters = webvtt.read(str(site / "sessions" / "2022-01-11-seance-1" / "chapters.vtt"))
+    assert len(chapters) >= 1 and chapters[0].start == "00:00:00.000"
     assert (site / "media" / "2022-01-11-seance-1.mp4").stat().st_size == SAMPLE.stat().st_size
 
 

@@ -101,12 +101,15 @@ class SessionPage:
     date: str | None
     date_label: str
     duration: str
+    seconds: float
+    """The recording's length."""
     status: str
     """Editorial status: ``draft``, ``review`` or ``published``."""
     replay_url: str | None
     themes: tuple[Theme, ...]
     speakers: tuple[Mapping[str, str], ...]
     brief: tuple[str, ...]
+    chapters: tuple[tuple[int, str], ...]
     synthesis_html: str
     paragraphs: tuple[Mapping[str, Any], ...]
     voices: tuple[Mapping[str, Any], ...]
@@ -246,6 +249,7 @@ def load_session(store: Store, catalogue: Catalogue, session_id: str, recordings
         date=str(front.get("date")) if front.get("date") else (session.date if session else None),
         date_label=_date_label(front.get("date") or (session.date if session else None)),
         duration=clock(transcript.duration),
+        seconds=transcript.duration,
         status=edited.status,
         replay_url=replay if isinstance(replay, str) and replay.startswith(("http://", "https://")) else None,
         themes=tuple(themes_by_id[t] for t in theme_ids),
@@ -253,6 +257,7 @@ def load_session(store: Store, catalogue: Catalogue, session_id: str, recordings
             {"name": str(s.get("name", "")), "role": str(s.get("role", ""))} for s in front.get("speakers") or [] if isinstance(s, dict)
         ),
         brief=edited.brief,
+        chapters=edited.chapters,
         synthesis_html=render_markdown(body),
         paragraphs=_reading(transcript, sentences),
         voices=tuple({"name": s.name, "role": s.role, "minutes": max(1, round(s.seconds / 60))} for s in transcript.speakers),
@@ -274,6 +279,20 @@ def load_session(store: Store, catalogue: Catalogue, session_id: str, recordings
         updated=dt.datetime.fromtimestamp(synthesis_path.stat().st_mtime, dt.timezone.utc).isoformat(timespec="seconds"),
         files={name: store.path(session_id, name) for name in Names.DOWNLOADS if store.path(session_id, name).exists()},
     )
+
+
+def chapters_vtt(chapters: Sequence[tuple[int, str]], duration: float) -> str:
+    """A WebVTT chapters track: each chapter from its start to the next one's."""
+    lines = ["WEBVTT", ""]
+    for index, (start, title) in enumerate(chapters):
+        end = chapters[index + 1][0] if index + 1 < len(chapters) else max(duration, start + 1)
+        lines += [f"{_vtt_clock(start)} --> {_vtt_clock(end)}", xml_safe(title).replace("-->", "→"), ""]
+    return "\n".join(lines)
+
+
+def _vtt_clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}.{int(round((seconds - whole) * 1000)):03d}"
 
 
 def coverage_chart(sessions: Sequence[SessionPage], themes: Sequence[Theme]) -> tuple[str, str]:
@@ -468,7 +487,14 @@ def build_site(
         elif s.replay_url and Path(s.replay_url.split("?")[0]).suffix.lower() in MEDIA_SUFFIXES:
             media_src = s.replay_url
         captions_src = "data:text/vtt;charset=utf-8;base64," + base64.b64encode(s.captions.encode()).decode()
-        html = env.get_template("session.html").render(common, root="../../", s=s, media_src=media_src, captions_src=captions_src)
+        chapters_src = ""
+        if s.chapters:
+            chapters = chapters_vtt(s.chapters, s.seconds)
+            files[prefix + "chapters.vtt"] = chapters.encode()
+            chapters_src = "data:text/vtt;charset=utf-8;base64," + base64.b64encode(chapters.encode()).decode()
+        html = env.get_template("session.html").render(
+            common, root="../../", s=s, media_src=media_src, captions_src=captions_src, chapters_src=chapters_src
+        )
         files[prefix + "index.html"] = html.encode()
         files[prefix + "captions.vtt"] = s.captions.encode()
         for name, path in s.files.items():
