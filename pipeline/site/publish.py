@@ -474,7 +474,7 @@ def build_site(
                 "keywords": s.theme_keywords.get(theme.id, ()),
                 "passages": s.passages.get(theme.id, ()),
             }
-            for s in sessions
+            for s in sorted(sessions, key=lambda s: (-s.coverage.get(theme.id, 0.0), s.id))  # the sessions that deal with it most first
             if s.coverage.get(theme.id, 0.0) > 0 or s.theme_keywords.get(theme.id)
         ]
         files[f"themes/{theme.id}.html"] = env.get_template("theme.html").render(common, root="../", theme=theme, entries=entries).encode()
