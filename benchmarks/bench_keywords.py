@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "keyphrase-fr" / "wikinews-fr-dev"
 sys.path.insert(0, str(ROOT))
 
-from pipeline.keywords import KeywordOptions, Unit, _lemma, _tag, collect_candidates, rank, wordfreq_background  # noqa: E402  # noqa: E402
+from pipeline.keywords import KeywordOptions, collect_candidates, lemma_of, rank, tag_of, wordfreq_background  # noqa: E402
+from pipeline.sentences import Sentence  # noqa: E402
 
 
 def stems(phrase: str, stemmer) -> tuple[str, ...]:
@@ -64,8 +65,8 @@ def product(texts: dict[str, str], nlp, options: KeywordOptions, background) -> 
     per_doc = {}
     for doc_id, doc_lines in lines.items():
         docs = [next(parsed) for _ in doc_lines]
-        units = [Unit(line, i, 0.0, 0.0) for i, line in enumerate(doc_lines)]
-        title = frozenset(_lemma(t) for t in docs[0] if _tag(t) in "NPA") if docs else frozenset()
+        units = [Sentence(i, line, 0.0, 0.0, 0) for i, line in enumerate(doc_lines)]
+        title = frozenset(lemma_of(t) for t in docs[0] if tag_of(t) in "NPA") if docs else frozenset()
         per_doc[doc_id] = (collect_candidates(docs, units, options), title)
     df = Counter(lemma for candidates, _ in per_doc.values() for lemma in candidates)
     predicted = {}

@@ -123,3 +123,16 @@ def test_cli_keywords_for_an_unknown_session_fails_clearly(tmp_path: Path, capsy
     status = main(["keywords", "nope", "--catalogue", str(ROOT / "recordings"), "--outputs", str(tmp_path)])
     assert status == 1
     assert "no transcript (run `pipeline transcribe` first)" in capsys.readouterr().err
+
+
+def test_light_nouns_never_stand_alone_but_stay_inside_a_phrase(nlp):
+    from pipeline.keywords import analyse
+
+    from .test_speakers import transcript_of
+
+    transcript = transcript_of(
+        ["Merci pour cette invitation et bienvenue à cette séance.", "Le temps de parole est limité, faute de temps."]
+    )
+    found = analyse(transcript, nlp)
+    assert not {"invitation", "bienvenue", "séance", "temps"} & set(found)
+    assert any(lemma.startswith("temps de") for lemma in found), sorted(found)

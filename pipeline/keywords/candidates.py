@@ -13,7 +13,7 @@ from typing import Any
 
 from ..sentences import Sentence, sentences_of
 from ..transcript import Transcript
-from .lexicon import FILLER_PHRASES, FILLERS, LOCUTION_NOUNS, TIME_WORDS
+from .lexicon import FILLER_PHRASES, FILLERS, LIGHT_NOUNS, LOCUTION_NOUNS, TIME_WORDS
 from .model import Candidate, CandidateBuilder, KeywordOptions, Occurrence
 
 NOUNS = frozenset({"NOUN", "PROPN"})
@@ -114,6 +114,8 @@ def collect_candidates(docs: Sequence[Any], sentences: Sequence[Sentence], optio
             surface = "".join(t.text_with_ws for t in span).strip()
             low = surface.lower()
             if any(p in low for p in FILLER_PHRASES) or (len(words) == 1 and len(low) < 3) or all(w.isdigit() for w in words):
+                continue
+            if len(words) == 1 and words[0] in LIGHT_NOUNS:
                 continue
             lemma = " ".join(lemmas[start:end])
             builder = builders.setdefault(lemma, CandidateBuilder(lemma=lemma, words=words, first=(seen + start) / total))

@@ -23,5 +23,13 @@ TIME_WORDS = frozenset(
     année années heure heures minute minutes seconde secondes nuit matin soir soirée hier demain
     aujourd'hui date""".split()
 )
+# Light nouns: they never stand alone as a keyword of a talk (« recours », « occasion »,
+# « temps »), nor do the words of the webinar's own format (« séance », « échange »); inside a
+# longer phrase they stay (« temps de parole », « séance plénière »).
+LIGHT_NOUNS = frozenset(
+    """recours occasion temps alentours bienvenue début fin aspect élément type domaine rapport
+    terme sujet thème séance webinaire échange discussion présentation intervention invitation
+    remerciement possibilité besoin problème chose""".split()
+)
 # Multi-word discourse markers, matched on lower-cased surface text.
 FILLER_PHRASES = ("en fait", "du coup", "c'est-à-dire", "tout à fait", "d'accord", "par exemple", "en tout cas")
