@@ -91,3 +91,15 @@ def test_a_synthesis_with_an_unknown_status_is_left_out_and_the_others_published
     assert "status: 'finished' is not an editorial status" in err and "Traceback" not in err
     assert (store.root / "site" / "sessions" / "s-2" / "index.html").exists()
     assert not (store.root / "site" / "sessions" / "s-1").exists()
+
+
+def test_a_sitemap_lists_every_page_when_the_site_knows_its_address(series: tuple[Path, Store]):  # noqa: F811
+    import xml.etree.ElementTree as ET
+
+    recordings, store = series
+    assert (
+        main(["publish", "--recordings", str(recordings), "--outputs", str(store.root), "--base-url", "https://villes.example.org/"]) == 0
+    )
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    urls = [u.text for u in ET.parse(store.root / "site" / "sitemap.xml").getroot().findall("s:url/s:loc", ns)]
+    assert "https://villes.example.org/sessions/s-1/index.html" in urls and "https://villes.example.org/index.html" in urls

@@ -163,6 +163,8 @@ def test_session_page_has_player_captions_and_seekable_transcript(site: Path):
     assert len(re.findall(r'<span class="sentence" data-start="', text)) > len(re.findall(r'class="seek"', text)), "sentences seek too"
     assert text.index('id="transcription-titre"') < text.index('id="synthese-titre"'), "the transcript beside the player"
     assert '<track kind="chapters" srclang="fr" label="Chapitres"' in text and '<ol class="chapters">' in text
+    assert '<a rel="next" href="../2022-02-12-seance-2/index.html">' in text and 'rel="prev"' not in text, "the first session"
+    assert '<a class="share" href="#t=0"' in text, "each paragraph has a link to its moment, to copy"
     import webvtt
 
     chapters = webvtt.read(str(site / "sessions" / "2022-01-11-seance-1" / "chapters.vtt"))

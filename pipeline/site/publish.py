@@ -478,8 +478,13 @@ def build_site(
             if s.coverage.get(theme.id, 0.0) > 0 or s.theme_keywords.get(theme.id)
         ]
         files[f"themes/{theme.id}.html"] = env.get_template("theme.html").render(common, root="../", theme=theme, entries=entries).encode()
-    for s in sessions:
+    chronological = sorted(sessions, key=lambda s: (s.date or "", s.id))
+    for position, s in enumerate(chronological):
         prefix = f"sessions/{s.id}/"
+        neighbours = {
+            "previous": chronological[position - 1] if position > 0 else None,
+            "next": chronological[position + 1] if position + 1 < len(chronological) else None,
+        }
         media_src = None
         if s.recording is not None:
             media_src = f"../../media/{s.id}{s.recording.suffix.lower()}"
@@ -493,7 +498,7 @@ def build_site(
             files[prefix + "chapters.vtt"] = chapters.encode()
             chapters_src = "data:text/vtt;charset=utf-8;base64," + base64.b64encode(chapters.encode()).decode()
         html = env.get_template("session.html").render(
-            common, root="../../", s=s, media_src=media_src, captions_src=captions_src, chapters_src=chapters_src
+            common, root="../../", s=s, media_src=media_src, captions_src=captions_src, chapters_src=chapters_src, **neighbours
         )
         files[prefix + "index.html"] = html.encode()
         files[prefix + "captions.vtt"] = s.captions.encode()
@@ -502,6 +507,13 @@ def build_site(
             files[prefix + name] = UTF8_BOM + path.read_bytes() if name.endswith((".txt", ".md", ".srt")) else path
     updated = max((s.updated for s in sessions), default=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     files["feed.xml"] = env.get_template("feed.xml").render(common, sessions=sessions, updated=updated, base_url=base_url).encode()
+    if base_url:  # a sitemap needs absolute addresses
+        pages = sorted(name for name in files if name.endswith(".html"))
+        root = base_url.rstrip("/") + "/"
+        urls = "".join(f"<url><loc>{escape(root + name)}</loc></url>" for name in pages)
+        files["sitemap.xml"] = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">' + urls + "</urlset>\n"
+        ).encode()
     return files, skipped
 
 
