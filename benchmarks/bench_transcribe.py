@@ -79,15 +79,68 @@ def resume_cost(audio: Path, duration: float, reference: str) -> tuple[float, fl
     return killed_at, wall, word_error_rate(reference, " ".join(s["text"] for s in text["segments"]))
 
 
+def memory_curve(audio: Path, watch: float) -> None:
+    """Peak RSS (VmHWM) of ``pipeline transcribe --no-speakers`` on the file repeated to 0.5, 1,
+    2 and 4 hours, each watched for ``watch`` seconds (the batched pipeline builds every
+    chunk's features before decoding, so its peak comes early; a run still going when the watch
+    ends is stopped and its peak so far reported)."""
+    from pipeline.media import ffmpeg_executable, probe
+
+    length = probe(audio).duration
+    print(f"memory against length: {audio.name} ({length:.0f} s) repeated; each run watched {watch:.0f} s", flush=True)
+    for hours in (0.5, 1, 2, 4):
+        with tempfile.TemporaryDirectory() as tmp:
+            long = Path(tmp) / f"long-{hours}h.flac"
+            subprocess.run(
+                [
+                    ffmpeg_executable(),
+                    "-v",
+                    "error",
+                    "-stream_loop",
+                    "-1",
+                    "-i",
+                    str(audio),
+                    "-t",
+                    str(hours * 3600),
+                    "-ac",
+                    "1",
+                    str(long),
+                ],
+                check=True,
+            )
+            command = [sys.executable, "-m", "pipeline", "transcribe", str(long), "--catalogue", tmp, "--outputs", tmp, "--no-speakers"]
+            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            started, peak = time.perf_counter(), 0
+            while process.poll() is None and time.perf_counter() - started < watch:
+                try:
+                    status = Path(f"/proc/{process.pid}/status").read_text()
+                    peak = max(peak, int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))))
+                except (OSError, StopIteration):
+                    pass
+                time.sleep(0.5)
+            finished = process.poll() is not None
+            if not finished:
+                process.kill()
+            process.wait()
+            print(f"{hours:4} h: peak {peak / 1024:7.0f} MiB ({'finished' if finished else f'stopped after {watch:.0f} s'})", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--audio", type=Path, default=DATA / "asterisk-fr-june-concat.flac")
     parser.add_argument("--reference", type=Path, default=DATA / "asterisk-fr-june-concat.ref.txt")
     parser.add_argument("--compare", action="store_true", help="also measure raw default settings and sequential decoding")
     parser.add_argument("--resume", action="store_true", help="also kill a transcription at 50 %% and time its resumption")
+    parser.add_argument(
+        "--memory-curve", action="store_true", help="only: peak memory of pipeline transcribe on 0.5, 1, 2 and 4 hours (the file repeated)"
+    )
+    parser.add_argument("--watch", type=float, default=300.0, help="with --memory-curve: seconds each run is watched before it is stopped")
     args = parser.parse_args()
     if not args.audio.exists():
         print(f"skipped: {args.audio} is absent (dev-only data in ../shared/data)")
+        return
+    if args.memory_curve:
+        memory_curve(args.audio, args.watch)
         return
     reference = args.reference.read_text(encoding="utf-8")
     threads = len(os.sched_getaffinity(0))
