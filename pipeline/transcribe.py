@@ -199,20 +199,33 @@ class WhisperTranscriber:
         )
 
     def decode(self, audio: np.ndarray) -> Decoded:
-        """Run faster-whisper; convert its segments as they stream."""
+        """Run faster-whisper a block at a time (:func:`blocks`); convert its segments as
+        they stream, in the recording's time."""
         engine: Any = self._batched or self._model
-        options = self.options.decoding_options()
-        if self._batched is not None and not self.options.vad:
-            # Batched decoding needs windows: without VAD, fixed 30-s clips of the audio.
-            duration = len(audio) / SAMPLING_RATE
-            starts = np.arange(0.0, duration, CLIP_SECONDS)
-            options["clip_timestamps"] = [{"start": float(t), "end": float(min(t + CLIP_SECONDS, duration))} for t in starts]
-        segments, info = engine.transcribe(audio, **options)
-        return Decoded(
-            language=info.language,
-            language_probability=float(info.language_probability),
-            segments=(_convert(i, s) for i, s in enumerate(segments)),
-        )
+        spans = blocks(audio)
+
+        def run(start: int, end: int, language: str | None) -> tuple[Any, Any]:
+            options = {**self.options.decoding_options(), **({"language": language} if language else {})}
+            if self._batched is not None and not self.options.vad:
+                # Batched decoding needs windows: without VAD, fixed 30-s clips of the audio.
+                duration = (end - start) / SAMPLING_RATE
+                starts = np.arange(0.0, duration, CLIP_SECONDS)
+                options["clip_timestamps"] = [{"start": float(t), "end": float(min(t + CLIP_SECONDS, duration))} for t in starts]
+            segments, info = engine.transcribe(audio[start:end], **options)
+            return segments, info
+
+        first, info = run(*spans[0], None)
+
+        def stream() -> Iterator[Segment]:
+            index = 0
+            for number, (start, end) in enumerate(spans):
+                # later blocks keep the language found in the first (no new detection)
+                segments = first if number == 0 else run(start, end, info.language)[0]
+                for raw in segments:
+                    yield _shifted(_convert(index, raw), index, start / SAMPLING_RATE)
+                    index += 1
+
+        return Decoded(language=info.language, language_probability=float(info.language_probability), segments=stream())
 
     def redecode(self, audio: np.ndarray) -> list[Segment]:
         """One window on its own: beam search at temperature 0, no prompt. No sampling
@@ -238,6 +251,26 @@ class WhisperTranscriber:
 
         found = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=500))
         return [(t["start"] / SAMPLING_RATE, t["end"] / SAMPLING_RATE) for t in found]
+
+
+BLOCK_SECONDS = 1800.0
+"""Longer recordings are decoded a block at a time: faster-whisper computes the features of all
+the audio it is given before it decodes, so one call for a 4-hour file would hold them all."""
+
+
+def blocks(audio: np.ndarray, block_seconds: float | None = None) -> list[tuple[int, int]]:
+    """Sample ranges covering ``audio``: one for a recording up to 1.1 blocks long; else blocks
+    of about ``block_seconds``, each cut at the quietest 30 ms of its last minute (between
+    words, not inside one)."""
+    size, total = int((block_seconds or BLOCK_SECONDS) * SAMPLING_RATE), len(audio)
+    cuts = [0]
+    frame = int(0.03 * SAMPLING_RATE)
+    while total - cuts[-1] > size * 1.1:
+        end = cuts[-1] + size
+        low = end - min(60 * SAMPLING_RATE, size // 2)
+        window = audio[low:end][: (end - low) // frame * frame].reshape(-1, frame).astype(np.float64)
+        cuts.append(low + int(np.argmin((window**2).mean(axis=1))) * frame + frame // 2)
+    return list(zip(cuts, [*cuts[1:], total], strict=True))
 
 
 def _convert(index: int, segment: Any) -> Segment:

@@ -88,3 +88,22 @@ def test_the_fast_segment_form_is_exactly_asdict():
 
     for segment in make_segments(["Bonjour à tous.", "Une deuxième phrase."]):
         assert json.dumps(_segment_dict(segment)) == json.dumps(asdict(segment)), "same JSON, same key order"
+
+
+def test_long_audio_is_decoded_in_blocks_cut_in_silence():
+    import numpy as np
+
+    from pipeline.transcribe import SAMPLING_RATE, blocks
+
+    rng = np.random.default_rng(0)
+    seconds = 100
+    audio = (rng.standard_normal(seconds * SAMPLING_RATE) * 0.1).astype(np.float32)
+    quiet = [(33.0, 33.4), (71.2, 71.6)]  # pauses between words
+    for start, end in quiet:
+        audio[int(start * SAMPLING_RATE) : int(end * SAMPLING_RATE)] = 0.0
+    spans = blocks(audio, block_seconds=40.0)
+    assert spans[0][0] == 0 and spans[-1][1] == len(audio)
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False)), "contiguous, nothing lost or doubled"
+    cuts = [start / SAMPLING_RATE for start, _ in spans[1:]]
+    assert len(cuts) == 2 and all(any(s <= c <= e for s, e in quiet) for c in cuts), cuts
+    assert blocks(audio[: 30 * SAMPLING_RATE], block_seconds=40.0) == [(0, 30 * SAMPLING_RATE)]
