@@ -87,3 +87,31 @@ def test_an_edited_synthesis_and_a_corrected_transcript_are_not_damage(outputs: 
         main(["run", "--recordings", str(recordings), "--outputs", str(store.root), *LATER, "--only", "publish", "--only", "archive"]) == 0
     )
     assert verify(store) == [], "applied and recorded"
+
+
+def test_publish_and_archive_killed_while_staging_leave_nothing_after_the_next_run(outputs: Store, series: tuple[Path, Store]):  # noqa: F811
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import ROOT
+
+    recordings, store = series
+    arguments = ["--recordings", str(recordings), "--outputs", str(store.root), "--force"]
+    killed = 0
+    for command, folder in ((["publish"], store.root), (["archive"], store.archive_dir), (["publish"], store.root)):
+        victim = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", *command, *arguments], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 30
+        while victim.poll() is None and time.monotonic() < deadline and not list(folder.glob(".staging-*")):
+            time.sleep(0.005)
+        if victim.poll() is None:
+            victim.send_signal(signal.SIGKILL)
+            killed += 1
+        victim.wait()
+    assert killed >= 2, "killed while staging"
+    assert main(["run", *arguments[:4], *LATER, "--only", "publish", "--only", "archive"]) == 0
+    assert not list(store.root.glob(".staging-*")) and not list(store.archive_dir.glob(".staging-*"))
+    assert (store.site_dir / "index.html").exists() and verify(store) == []
