@@ -23,7 +23,7 @@ from pipeline.cli import main
 from pipeline.store import Names, Store
 
 from .conftest import ROOT, FakeTranscriber, ffmpeg
-from .test_editor_files import FIXTURE, LATER, NO_SPEAKERS
+from .test_editor_files import LATER, NO_SPEAKERS, series  # noqa: F401 - the fixture
 
 
 def lines_of(err: str) -> list[str]:
@@ -167,14 +167,12 @@ IN_OUTPUTS = {
 
 
 @pytest.mark.parametrize("case", list(IN_OUTPUTS))
-def test_an_editor_file_broken_in_outputs_is_one_line_and_the_others_go_on(tmp_path: Path, case: str, capsys: pytest.CaptureFixture[str]):
-    recordings = tmp_path / "recordings"
-    recordings.mkdir()
-    shutil.copy(ROOT / "recordings" / "themes.toml", recordings / "themes.toml")
-    (recordings / "pipeline.toml").write_text(NO_SPEAKERS, encoding="utf-8")
-    store = Store(tmp_path / "outputs")
-    for session in ("s-1", "s-2"):
-        store.write_stage(session, "transcribe", "x", {Names.ASR: FIXTURE.read_text(encoding="utf-8")})
+def test_an_editor_file_broken_in_outputs_is_one_line_and_the_others_go_on(
+    series: tuple[Path, Store],  # noqa: F811
+    case: str,
+    capsys: pytest.CaptureFixture[str],
+):
+    recordings, store = series
     arguments = ["--recordings", str(recordings), "--outputs", str(store.root), *LATER, "--only", "publish", "--only", "archive"]
     assert main(["run", *arguments]) == 0
     name, text, expected = IN_OUTPUTS[case]
