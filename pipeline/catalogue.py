@@ -87,6 +87,12 @@ def slugify(text: str) -> str:
     return slug or "session"
 
 
+def line_matching(text: str, pattern: str) -> int:
+    """1-based line of ``text`` where the regular expression ``pattern`` first matches (0: none)."""
+    regex = re.compile(pattern)
+    return next((n for n, row in enumerate(text.splitlines(), start=1) if regex.search(row)), 0)
+
+
 class TomlLocator:
     """Finds the line of a table or a field in TOML text (tomllib keeps no positions)."""
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .catalogue import SESSIONS_FILE, THEMES_FILE
+from .catalogue import SESSIONS_FILE, THEMES_FILE, line_matching
 from .curation import CURATION_FILE
 from .errors import shown
 from .glossary import GLOSSARY_FILE
@@ -49,11 +49,6 @@ class Problem:
         return f"{shown(self.path)}: {where}{self.reason} ({self.fix})"
 
 
-def _line(text: str, pattern: str) -> int:
-    regex = re.compile(pattern)
-    return next((n for n, row in enumerate(text.splitlines(), start=1) if regex.search(row)), 0)
-
-
 def check_project(project: Project) -> list[Problem]:
     """Every problem of the catalogue and the recordings folder, errors first."""
     folder = project.recordings_dir
@@ -71,7 +66,7 @@ def check_project(project: Project) -> list[Problem]:
                     sessions_file,
                     f"session '{session.id}': its recording {session.recording} is not in {shown(folder)}",
                     "put the file there, correct the name, or remove the entry",
-                    line=_line(sessions_text, rf"recording\s*=\s*[\"']{re.escape(session.recording)}[\"']"),
+                    line=line_matching(sessions_text, rf"recording\s*=\s*[\"']{re.escape(session.recording)}[\"']"),
                 )
             )
         for theme in session.themes:
@@ -81,7 +76,7 @@ def check_project(project: Project) -> list[Problem]:
                         sessions_file,
                         f"session '{session.id}': theme '{theme}' is not in {THEMES_FILE}, it is ignored",
                         f"use one of: {', '.join(sorted(known_themes)) or 'none (themes.toml is empty)'}",
-                        line=_line(sessions_text, rf"[\"']{re.escape(theme)}[\"']"),
+                        line=line_matching(sessions_text, rf"[\"']{re.escape(theme)}[\"']"),
                     )
                 )
     if not any(t.kind == "theme" for t in project.catalogue.themes):

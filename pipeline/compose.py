@@ -15,7 +15,7 @@ from dataclasses import asdict, replace
 
 from .catalogue import Speaker
 from .speakers import Diarization, Turn
-from .transcript import Segment, SpeakerInfo, Transcript, speaking, split_by_speaker
+from .transcript import Segment, SpeakerInfo, Transcript, glued, speaking, split_by_speaker
 from .vocabulary import Term, VocabularyOptions, correct
 
 COMPOSE_VERSION = 2
@@ -61,11 +61,10 @@ def attribute(segments: Sequence[Segment], turns: Sequence[Turn]) -> list[Segmen
         if not segment.words:
             result.append(replace(segment, speaker=_speaker_at(ordered, starts, (segment.start + segment.end) / 2)))
             continue
-        words = [replace(w, speaker=_speaker_at(ordered, starts, (w.start + w.end) / 2)) for w in segment.words]
-        # a word piece without its leading space belongs to the word before it: same speaker
-        for i in range(1, len(words)):
-            if words[i].word and not words[i].word[0].isspace():
-                words[i] = replace(words[i], speaker=words[i - 1].speaker)
+        words = []
+        for group in glued(segment.words):  # the pieces of one written word share its speaker
+            voice = _speaker_at(ordered, starts, (group[0].start + group[0].end) / 2)
+            words += [replace(w, speaker=voice) for w in group]
         result += split_by_speaker(segment, words)
     return [replace(s, id=i) for i, s in enumerate(result)]
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .errors import EditorFileError
 from .subtitles import paragraphs as text_paragraphs
-from .transcript import Correction, Segment, SpeakerInfo, Transcript, Word, speaking, split_by_speaker
+from .transcript import Correction, Segment, SpeakerInfo, Transcript, Word, glued, speaking, split_by_speaker
 
 STAMP = re.compile(r"^\[(\d{1,2}):([0-5]\d):([0-5]\d)\][ \t\u00a0\u202f]*(.*)$")
 NAME_HEAD = re.compile(r"^([^:\[\]]{1,80}?)[ \t\u00a0\u202f]*:[ \t\u00a0\u202f]+(.*)$")
@@ -126,18 +126,11 @@ class _Token:
 
 
 def _tokens(segments: Sequence[Segment]) -> list[_Token]:
-    tokens: list[_Token] = []
-    for index, segment in enumerate(segments):
-        pieces: list[Word] = []
-        for word in segment.words:
-            if pieces and word.word and not word.word[0].isspace():
-                pieces.append(word)
-                continue
-            if pieces:
-                tokens.append(_Token("".join(w.word for w in pieces).strip(), tuple(pieces), index))
-            pieces = [word]
-        if pieces:
-            tokens.append(_Token("".join(w.word for w in pieces).strip(), tuple(pieces), index))
+    tokens = [
+        _Token("".join(w.word for w in group).strip(), tuple(group), index)
+        for index, segment in enumerate(segments)
+        for group in glued(segment.words)
+    ]
     return [t for t in tokens if t.text]
 
 

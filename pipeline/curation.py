@@ -15,12 +15,13 @@ invented: keywords.json records it as not said.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .catalogue import read_toml
+from .catalogue import line_matching, read_toml
 from .errors import EditorFileError
 
 CURATION_FILE = "keywords.toml"
@@ -53,25 +54,31 @@ class KeywordCuration:
 
 
 def _line(text: str, needle: str) -> int:
-    return next((n for n, row in enumerate(text.splitlines(), start=1) if needle in row), 0)
+    return line_matching(text, re.escape(needle))
 
 
 def _terms(path: Path, text: str, table: str, raw: Any) -> Curation:
     if not isinstance(raw, dict):
         raise EditorFileError(
-            path, f"line {_line(text, table)}: [{table}] must be a table", f"write [{table}], then pin = [...] and ban = [...]"
+            path,
+            f"line {_line(text, table)}: [{table}] must be a table",
+            f"write [{table}], then pin = [...] and ban = [...]",
         )
     unknown = sorted(set(raw) - {"pin", "ban"})
     if unknown:
         raise EditorFileError(
-            path, f"line {_line(text, unknown[0])}: [{table}] has no list '{unknown[0]}'", "use pin = [...] or ban = [...]"
+            path,
+            f"line {_line(text, unknown[0])}: [{table}] has no list '{unknown[0]}'",
+            "use pin = [...] or ban = [...]",
         )
     lists = {}
     for key in ("pin", "ban"):
         value = raw.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
             raise EditorFileError(
-                path, f"line {_line(text, key)}: [{table}] {key} must be a list of texts", f'write {key} = ["terme", "autre terme"]'
+                path,
+                f"line {_line(text, key)}: [{table}] {key} must be a list of texts",
+                f'write {key} = ["terme", "autre terme"]',
             )
         lists[key] = tuple(v.strip() for v in value)
     return Curation(lists["pin"], lists["ban"])
@@ -85,7 +92,9 @@ def read_curation(path: Path) -> KeywordCuration:
     unknown = sorted(set(data) - {"series", "sessions"})
     if unknown:
         raise EditorFileError(
-            path, f"line {_line(text, unknown[0])}: '{unknown[0]}' is not a table of this file", "use [series] or [sessions.ID]"
+            path,
+            f"line {_line(text, unknown[0])}: '{unknown[0]}' is not a table of this file",
+            "use [series] or [sessions.ID]",
         )
     series = _terms(path, text, "series", data.get("series", {}))
     sessions_raw = data.get("sessions", {})

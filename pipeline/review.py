@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from .store import Names
 from .subtitles import short_clock
-from .transcript import Transcript, Word
+from .transcript import Transcript, Word, glued
 from .vocabulary import normalise
 
 REVIEW_VERSION = 1
@@ -66,13 +66,7 @@ class Flag:
 
 def _tokens(words: Sequence[Word]) -> list[tuple[str, float, float, float]]:
     """Written words (pieces glued) with their times and lowest probability."""
-    tokens: list[tuple[str, float, float, float]] = []
-    for word in words:
-        if tokens and word.word and not word.word[0].isspace():
-            text, start, _, probability = tokens[-1]
-            tokens[-1] = (text + word.word, start, word.end, min(probability, word.probability))
-        else:
-            tokens.append((word.word.strip(), word.start, word.end, word.probability))
+    tokens = [("".join(w.word for w in g).strip(), g[0].start, g[-1].end, min(w.probability for w in g)) for g in glued(words)]
     return [t for t in tokens if t[0]]
 
 

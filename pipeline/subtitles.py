@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import srt
 
-from .transcript import Segment, Transcript, Word
+from .transcript import Segment, Transcript, Word, glued
 
 MAX_LINE = 42
 MAX_LINES = 2
@@ -60,17 +60,10 @@ def speaker_names(transcript: Transcript) -> dict[str, str]:
 
 def _glued(words: Sequence[Word]) -> tuple[Word, ...]:
     """Whisper marks a new word by a leading space; a piece without one (« 'hui » in
-    « Aujourd'hui », « -ce » in « Est-ce ») belongs to the word before it."""
-    merged: list[Word] = []
-    for word in words:
-        if merged and word.word and not word.word[0].isspace():
-            last = merged[-1]
-            merged[-1] = Word(
-                start=last.start, end=word.end, word=last.word + word.word, probability=min(last.probability, word.probability)
-            )
-        else:
-            merged.append(word)
-    return tuple(merged)
+    « Aujourd'hui », « -ce » in « Est-ce ») belongs to the word before it: one Word each."""
+    return tuple(
+        replace(g[0], end=g[-1].end, word="".join(w.word for w in g), probability=min(w.probability for w in g)) for g in glued(words)
+    )
 
 
 def _segment_words(segment: Segment) -> tuple[Word, ...]:
@@ -208,7 +201,8 @@ def short_clock(seconds: float) -> str:
     return f"{whole // 60:02d}:{whole % 60:02d}"
 
 
-def _vtt_time(seconds: float) -> str:
+def vtt_time(seconds: float) -> str:
+    """``hh:mm:ss.mmm`` for WebVTT cues."""
     millis = int(round(seconds * 1000))
     hours, rest = divmod(millis, 3_600_000)
     minutes, rest = divmod(rest, 60_000)
@@ -266,7 +260,7 @@ def to_vtt(transcript: Transcript) -> str:
         text = _escape_vtt("\n".join(line.replace("-->", "->") for line in cue.lines))
         if cue.speaker:  # a voice span: players show the name, screen readers read it
             text = f"<v {_escape_vtt(cue.speaker).replace('-->', '->')}>{text}</v>"
-        parts.append(f"{_vtt_time(cue.start)} --> {_vtt_time(cue.end)}\n{text}\n")
+        parts.append(f"{vtt_time(cue.start)} --> {vtt_time(cue.end)}\n{text}\n")
     return "\n".join(parts)
 
 

@@ -139,6 +139,18 @@ class Transcript:
         return " ".join(segment.text.strip() for segment in self.segments).strip()
 
 
+def glued(words: Sequence[Word]) -> list[list[Word]]:
+    """Word pieces grouped into written words: a piece without a leading space belongs to the
+    word before it (Whisper writes « aujourd'hui » as « aujourd » + « 'hui »)."""
+    groups: list[list[Word]] = []
+    for word in words:
+        if groups and word.word and not word.word[0].isspace():
+            groups[-1].append(word)
+        else:
+            groups.append([word])
+    return groups
+
+
 def split_by_speaker(segment: Segment, words: Sequence[Word]) -> list[Segment]:
     """``segment`` holding ``words`` instead of its own, cut where the speaker changes (one
     segment per run of one speaker's words; ids are the caller's to renumber)."""

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from .catalogue import Session
-from .transcript import Correction, Segment, Transcript, Word
+from .transcript import Correction, Segment, Transcript, Word, glued
 
 VOCABULARY_VERSION = 1
 
@@ -108,18 +108,6 @@ def _replacement(words: Sequence[Word], text: str) -> tuple[Word, ...]:
     return tuple(result)
 
 
-def _glued(words: Sequence[Word]) -> list[list[Word]]:
-    """Word pieces grouped into written words (a piece without a leading space belongs to
-    the word before it)."""
-    groups: list[list[Word]] = []
-    for word in words:
-        if groups and word.word and not word.word[0].isspace():
-            groups[-1].append(word)
-        else:
-            groups.append([word])
-    return groups
-
-
 def _match(heard: str, term: Term, options: VocabularyOptions, zipf: ZipfFrequency) -> tuple[str, float]:
     """The rule by which ``heard`` (normalised) becomes ``term`` and how close it is, or ("", 0)."""
     target = normalise(term.text)
@@ -146,7 +134,7 @@ def correct_segment(
     """One segment with its words corrected, and the corrections made."""
     if not segment.words or not terms:
         return segment, []
-    groups = _glued(segment.words)
+    groups = glued(segment.words)
     out: list[Word] = []
     corrections: list[Correction] = []
     index = 0

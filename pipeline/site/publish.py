@@ -40,7 +40,7 @@ from ..keywords import SessionKeywords
 from ..media import MEDIA_SUFFIXES
 from ..sentences import sentences_of
 from ..store import Names, Store, sha256_bytes, write_error
-from ..subtitles import clock, paragraphs, to_vtt
+from ..subtitles import clock, paragraphs, to_vtt, vtt_time
 from ..synthesis import french_typography, read_synthesis
 from ..text import xml_safe
 
@@ -286,13 +286,8 @@ def chapters_vtt(chapters: Sequence[tuple[int, str]], duration: float) -> str:
     lines = ["WEBVTT", ""]
     for index, (start, title) in enumerate(chapters):
         end = chapters[index + 1][0] if index + 1 < len(chapters) else max(duration, start + 1)
-        lines += [f"{_vtt_clock(start)} --> {_vtt_clock(end)}", xml_safe(title).replace("-->", "→"), ""]
+        lines += [f"{vtt_time(start)} --> {vtt_time(end)}", xml_safe(title).replace("-->", "→"), ""]
     return "\n".join(lines)
-
-
-def _vtt_clock(seconds: float) -> str:
-    whole = int(seconds)
-    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}.{int(round((seconds - whole) * 1000)):03d}"
 
 
 def coverage_chart(sessions: Sequence[SessionPage], themes: Sequence[Theme]) -> tuple[str, str]:
