@@ -8,6 +8,7 @@ just read and parse the same inputs, measured in the same run.
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 import time
@@ -21,7 +22,7 @@ from pipeline import keywords as keywords_io  # noqa: E402
 from pipeline import transcript as transcript_io  # noqa: E402
 from pipeline.catalogue import Catalogue, Session, load_themes  # noqa: E402
 from pipeline.keywords import ThemeModel, analyse, extract_keywords, load_nlp  # noqa: E402
-from pipeline.site.publish import publish  # noqa: E402
+from pipeline.site.publish import SEARCH_FOLDER, publish  # noqa: E402
 from pipeline.store import Store, atomic_write  # noqa: E402
 from pipeline.subtitles import to_srt, to_txt, to_vtt  # noqa: E402
 from pipeline.synthesis import synthesize  # noqa: E402
@@ -86,6 +87,42 @@ def main() -> None:
         print(f"{SESSIONS} sessions of {SEGMENTS} segments ({words:,} words in all), {pages} pages written")
         print(f"reading and parsing the inputs alone: {reading:.2f} s")
         print(f"pipeline publish: {wall:.2f} s (target <= 5 s); ratio to reading alone: {wall / reading:.1f}")
+        first_result_bytes(site)
+        session_page_weight(site)
+
+
+def first_result_bytes(site: Path) -> None:
+    """What a reader's browser loads before the first result shows, for the heaviest word of
+    the index (the page, its script, the manifest, the word's shard and one text part)."""
+    folder = site / SEARCH_FOLDER
+    fixed = sum((site / name).stat().st_size for name in ("search.html", "assets/search.js", "assets/style.css"))
+    fixed += (folder / "manifest.js").stat().st_size
+    shards = sorted((p.stat().st_size, p.name) for p in folder.glob("t-*.js"))
+    texts = max(p.stat().st_size for p in folder.glob("d-*.js"))
+    whole = sum(p.stat().st_size for p in folder.iterdir())
+    worst = fixed + shards[-1][0] + texts
+    print(
+        f"search index: {whole / 1e6:.1f} MB in {len(list(folder.iterdir()))} parts; before the first result, at worst "
+        f"{worst / 1e3:.0f} KB (page, script and manifest {fixed / 1e3:.0f} KB + largest shard {shards[-1][1]} "
+        f"{shards[-1][0] / 1e3:.0f} KB + largest text part {texts / 1e3:.0f} KB; target <= 300 KB)"
+    )
+
+
+def session_page_weight(site: Path) -> None:
+    """A one-hour session page as a reader downloads it (HTML, CSS and JS), and what is left
+    once its captions are set apart: the transcript list (the captions' text, as the page
+    shows it) and captions embedded for the player."""
+    page = next((site / "sessions").iterdir()) / "index.html"
+    html = page.read_text(encoding="utf-8")
+    captions = sum(len(m) for m in re.findall(r'src="(data:text/vtt[^"]*)"', html))
+    transcript = html.index("</ol>", html.index('<ol class="transcript">')) - html.index('<ol class="transcript">')
+    assets = sum((site / "assets" / name).stat().st_size for name in ("style.css", "player.js"))
+    total = len(html.encode()) + assets
+    rest = total - captions - len(html[html.index('<ol class="transcript">') :][:transcript].encode())
+    print(
+        f"one-hour session page: {total / 1e3:.0f} KB (CSS + JS {assets / 1e3:.0f} KB, embedded captions {captions / 1e3:.0f} KB, "
+        f"transcript list {(total - assets - captions - rest + assets) / 1e3:.0f} KB); the rest {rest / 1e3:.0f} KB (target <= 60 KB)"
+    )
 
 
 if __name__ == "__main__":

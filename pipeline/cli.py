@@ -380,6 +380,30 @@ def verify_command(outputs: Path) -> None:
     console.print("All files match their recorded checksums" + (f", apart from {edits} edit(s) not yet applied." if edits else "."))
 
 
+@cli.command("serve")
+@click.option("--outputs", type=click.Path(path_type=Path, file_okay=False), default=Path("outputs"), show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: the local network).")
+@click.option("--port", type=int, default=8000, show_default=True)
+def serve_command(outputs: Path, host: str, port: int) -> None:
+    """Preview OUTPUTS/site/ in a browser, with byte ranges (the player can seek), until Ctrl-C."""
+    from .site.serve import make_server
+
+    site = Store(outputs).site_dir
+    if not (site / "index.html").is_file():
+        raise click.ClickException(f"{site}: no published site (run `pipeline publish` first)")
+    try:
+        server = make_server(site, host, port)
+    except OSError as exc:
+        raise click.ClickException(f"{host}:{port}: cannot listen ({exc.strerror}) (choose another --port)") from exc
+    console.print(f"Site at http://{host}:{server.server_address[1]}/ — Ctrl-C to stop.")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 COLOURS = {
     State.DONE: "green",
     State.STALE: "yellow",

@@ -29,9 +29,10 @@ from .keywords import SessionKeywords
 from .sentences import Sentence, sentences_of
 from .store import Names
 from .subtitles import short_clock
+from .text import date_label, duration_label
 from .transcript import Transcript
 
-SYNTHESIS_VERSION = 3
+SYNTHESIS_VERSION = 4
 """Bumped when the draft changes for the same inputs."""
 
 MIN_COVERAGE = 0.1
@@ -314,7 +315,11 @@ def synthesize(
     by_lemma = {k.lemma: k for k in keywords.keywords}
     out = [_yaml(front), "", f"# {_markdown_text(session.title)}", ""]
     if session.date or session.number is not None:
-        facts = [f"Séance {session.number}" if session.number is not None else "", session.date or "", f"durée {front['duration']}"]
+        facts = [
+            f"Séance {session.number}" if session.number is not None else "",
+            date_label(session.date),
+            f"durée {duration_label(transcript.duration)}",
+        ]
         out += [_markdown_text(" · ".join(f for f in facts if f)), ""]
     out += ["## En bref", ""]
     out += [f"- {_link(s.unit.start)} {_markdown_text(s.unit.text)}" for s in brief] or ["_Rien de saillant n'a été détecté : à rédiger._"]
@@ -377,8 +382,8 @@ def speakers_section(transcript: Transcript, session: Session) -> list[str]:
     lines = []
     for speaker in sorted(transcript.speakers, key=lambda s: -s.seconds):
         role = f", {_markdown_text(speaker.role)}" if speaker.role else ""
-        minutes = max(1, round(speaker.seconds / 60))
-        lines.append(f"- **{_markdown_text(speaker.name)}**{role} — {minutes} min de parole ({speaker.seconds / total * 100:.0f} %)")
+        share = f"{speaker.seconds / total * 100:.0f} %"
+        lines.append(f"- **{_markdown_text(speaker.name)}**{role} — {duration_label(speaker.seconds)} de parole ({share})")
     heard = {s.name for s in transcript.speakers}
     missing = [s.name for s in session.speakers if s.name not in heard]
     if missing:

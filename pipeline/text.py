@@ -8,6 +8,7 @@ through (the site's templates, the chart, the archive's XML).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
@@ -16,3 +17,24 @@ NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 def xml_safe(text: str) -> str:
     """``text`` without the characters XML 1.0 cannot hold."""
     return NOT_IN_XML.sub("", text)
+
+
+def duration_label(seconds: float) -> str:
+    """A length as readers see it everywhere (session, speaking time): ``47 min``, ``1 h 05``;
+    never under ``1 min``."""
+    minutes = max(1, round(seconds / 60))
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d}"
+
+
+MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre")
+
+
+def date_label(date: object) -> str:
+    """A date as readers see it everywhere: ``21 avril 2022`` (anything else as it is given)."""
+    if not date:
+        return ""
+    try:
+        day = dt.date.fromisoformat(str(date))
+    except ValueError:
+        return str(date)
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
+from pipeline.site.publish import read_search_index
 from pipeline.store import Names, Store
 
 from .test_editor_files import LATER, series  # noqa: F401 - the fixture
@@ -49,7 +50,7 @@ def test_a_correction_reaches_every_output_and_is_recorded_once(series: tuple[Pa
     site = store.root / "site"
     page = next(site.glob("**/s-1/index.html")).read_text(encoding="utf-8")
     assert "consommation électrique des centres" in page
-    assert "consommation électrique des centres" in "".join(p.read_text(encoding="utf-8") for p in site.glob("**/*search*.js*"))
+    assert "consommation électrique des centres" in " ".join(e["text"] for e in read_search_index(site))
     [event] = [e for e in store.events("s-1") if e["event"] == "corrected"]
     assert (event["words_changed"], event["words_replaced"], event["object"]) == (1, 1, Names.TRANSCRIPT_TXT)
     assert store.events("s-2") == []

@@ -3,7 +3,6 @@ marked wherever they appear or kept off the site, and a footer that claims no re
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.errors import PipelineError
+from pipeline.site.publish import read_search_index
 from pipeline.store import Names, Store
 from pipeline.synthesis import editorial_status, read_synthesis
 
@@ -56,7 +56,7 @@ def test_drafts_are_marked_everywhere_or_kept_off_the_site(series: tuple[Path, S
     assert "En relecture, non validé" in text["sessions/s-2/index.html"] and "non validé" not in text["sessions/s-1/index.html"]
     theme_pages = [t for name, t in text.items() if name.startswith("themes/") and "sessions/s-2/" in t]
     assert theme_pages and all("En relecture, non validé" in t for t in theme_pages)
-    search = json.loads(text["assets/search-index.js"].split("=", 1)[1].rstrip().rstrip(";"))
+    search = read_search_index(store.root / "site")
     assert {e["title"].endswith("(en relecture, non validé)") for e in search if "s-2" in e["url"]} == {True}
     assert not any("non validé" in e["title"] for e in search if "s-1" in e["url"])
     assert "(en relecture, non validé)</title>" in text["feed.xml"]

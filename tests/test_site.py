@@ -15,7 +15,8 @@ from pipeline import keywords as keywords_io
 from pipeline import transcript as transcript_io
 from pipeline.catalogue import Catalogue, Session, Speaker, load_themes
 from pipeline.keywords import ThemeModel, analyse, extract_keywords
-from pipeline.site.publish import publish
+from pipeline.site.publish import publish, read_search_index, synthesis_passages
+from pipeline.site.serve import make_server
 from pipeline.store import Store, atomic_write
 from pipeline.subtitles import to_vtt
 from pipeline.synthesis import synthesize
@@ -25,6 +26,7 @@ from .conftest import ROOT, SAMPLE
 
 FIXTURE = Path(__file__).parent / "fixtures" / "transcript-sobriete-gouvernance.json"
 EVIL = '<script>alert("x")</script> <img src=x onerror=alert(1)> [clic](javascript:alert(1)) javascript:alert(2)'
+THEMES = load_themes(ROOT / "recordings" / "themes.toml")
 
 
 class Page(HTMLParser):
@@ -93,6 +95,11 @@ def site(tmp_path_factory: pytest.TempPathFactory, nlp) -> Path:
             transcript = replace(transcript, segments=(*transcript.segments, evil_segment))
         found = extract_keywords(transcript, analyse(transcript, nlp), nlp, model, session.title)
         draft = synthesize(transcript, found, session, themes)
+        markdown = draft.markdown
+        if session.number == 2:  # an editor rewrites the first quote under « Sobriété »
+            markdown = re.sub(
+                r"(### Sobriété[^\n]*\n(?:[^#\n]*\n)*?- \[[\d:]+\]\(#t=\d+\)) « [^\n]*", r"\1 « Passage retenu par l'éditrice. »", markdown
+            )
         for name, text in {
             "transcript.json": transcript_io.dumps(transcript),
             "transcript.vtt": to_vtt(transcript),
@@ -100,7 +107,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, nlp) -> Path:
             "transcript.srt": "x",
             "keywords.json": keywords_io.dumps(found),
             "keywords.md": "x",
-            "synthesis.md": draft.markdown + f"\n{EVIL}\n",
+            "synthesis.md": markdown + f"\n{EVIL}\n",
         }.items():
             atomic_write(store.path(session.id, name), text.encode())
     site, skipped, _ = publish(store, Catalogue(sessions=tuple(sessions), themes=themes), recordings=recordings)
@@ -144,14 +151,16 @@ def test_hostile_text_never_becomes_markup(site: Path):
     for page in pages(site):
         parsed = parse(page)
         for script in parsed.scripts:
-            assert (script.get("src") or "").split("/")[-1] in {"player.js", "search.js", "search-index.js"}, page
+            if script.get("type") == "application/ld+json":
+                continue  # data, checked below
+            assert (script.get("src") or "").split("/")[-1] in {"player.js", "search.js"}, page
         for tag, key, value in parsed.attributes:
             assert not key.startswith("on"), f"{page.relative_to(site)}: <{tag} {key}>"
             assert not (value or "").strip().lower().startswith("javascript:"), f"{page.relative_to(site)}: {key}={value}"
     session_page = next(p for p in pages(site) if "seance-3" in str(p))
     assert "&lt;script&gt;" in session_page.read_text(encoding="utf-8")
-    index = (site / "assets" / "search-index.js").read_text(encoding="utf-8")
-    assert "</script" not in index.lower()
+    for part in (site / "assets" / "search").iterdir():
+        assert "</script" not in part.read_text(encoding="utf-8").lower(), part
 
 
 def test_session_page_has_player_captions_and_seekable_transcript(site: Path):
@@ -175,7 +184,27 @@ def test_session_page_has_player_captions_and_seekable_transcript(site: Path):
 def test_a_page_without_playable_media_offers_no_seek_control(site: Path):
     text = (site / "sessions" / "2022-02-12-seance-2" / "index.html").read_text(encoding="utf-8")
     assert 'id="player"' not in text and 'class="seek"' not in text
-    assert "Aucun enregistrement n'est publié" in text and '<span class="clock">00:00:' in text
+    assert "Aucun enregistrement n'est publié" in text and '<span class="clock">00:0' in text
+
+
+def test_theme_pages_quote_the_passages_the_synthesis_keeps(site: Path):
+    theme = (site / "themes" / "sobriete.html").read_text(encoding="utf-8")
+    assert "Passage retenu par l&#39;éditrice." in theme, "the editor's version of the quote, not the transcript's first mention"
+    section = theme[theme.index("sessions/2022-01-11-seance-1/index.html") :]
+    assert "les centres de données consomment beaucoup" in section, "the draft's quote, as the synthesis has it"
+    assert synthesis_passages(
+        "### Sobriété (3 % de la séance)\n\n- [01:05](#t=65) « Mot. »\n\n## Chapitres\n- [00:00](#t=0) X", THEMES
+    ) == {"sobriete": [(65, "Mot.")]}
+
+
+def test_one_form_for_moments_and_durations_on_every_page(site: Path):
+    """Moments as the syntheses write them (04:05, 1:02:03), durations as « 47 min » / « 1 h 05 »."""
+    for page in pages(site):
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r">00:\d\d:\d\d<", text), f"{page.relative_to(site)}: an hour-less moment written with hours"
+        assert not re.search(r"durée \d", text) or re.search(r"durée \d+ (min|h)", text), page
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert re.search(r"· \d+ min</p>", index), "the index gives each session's length in minutes"
 
 
 def test_index_is_newest_first_with_chart_theme_pages_search_and_feed(site: Path):
@@ -183,7 +212,7 @@ def test_index_is_newest_first_with_chart_theme_pages_search_and_feed(site: Path
     assert index.index("seance-3/index.html") < index.index("seance-2/index.html") < index.index("seance-1/index.html")
     assert '<svg xmlns="http://www.w3.org/2000/svg" role="img"' in index and '<table class="coverage">' in index
     assert (site / "themes" / "sobriete.html").read_text(encoding="utf-8").count("#t=") >= 3
-    entries = json.loads((site / "assets" / "search-index.js").read_text(encoding="utf-8").split("=", 1)[1].rstrip().rstrip(";"))
+    entries = read_search_index(site)
     assert any("gouvernance des données" in e["text"] for e in entries)
     feed = ET.parse(site / "feed.xml").getroot()
     ns = {"a": "http://www.w3.org/2005/Atom"}
@@ -232,72 +261,29 @@ def _browser_or_skip() -> str:
     return executable
 
 
-class RangeHandler:
-    """SimpleHTTPRequestHandler plus byte ranges, as every static host serves media (a
-    player cannot seek in a file served without them)."""
-
-    @staticmethod
-    def make(directory: Path):
-        import http.server
-        import os
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def __init__(self, *args, **kwargs):
-                super().__init__(*args, directory=str(directory), **kwargs)
-
-            def log_message(self, format, *args):  # keep the test output quiet
-                pass
-
-            def send_head(self):
-                match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
-                path = self.translate_path(self.path)
-                if not match or not os.path.isfile(path):
-                    return super().send_head()
-                size = os.path.getsize(path)
-                start, end = int(match.group(1)), int(match.group(2) or size - 1)
-                end = min(end, size - 1)
-                handle = open(path, "rb")
-                handle.seek(start)
-                self.send_response(206)
-                self.send_header("Content-Type", self.guess_type(path))
-                self.send_header("Accept-Ranges", "bytes")
-                self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-                self.send_header("Content-Length", str(end - start + 1))
-                self.end_headers()
-                self.range_left = end - start + 1
-                return handle
-
-            def copyfile(self, source, outputfile):
-                left = getattr(self, "range_left", None)
-                if left is None:
-                    return super().copyfile(source, outputfile)
-                while left > 0:
-                    chunk = source.read(min(65536, left))
-                    if not chunk:
-                        break
-                    outputfile.write(chunk)
-                    left -= len(chunk)
-
-        return Handler
-
-
 def test_real_browser_seeks_the_player_and_loads_captions(site: Path, tmp_path: Path):
     executable = _browser_or_skip()
-    import http.server
     import threading
 
     from playwright.sync_api import sync_playwright
 
-    handler = RangeHandler.make(site)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = make_server(site, port=0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/sessions/2022-01-11-seance-1/index.html"
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=executable, args=BROWSER_FLAGS)
-            page = browser.new_page(viewport={"width": 1000, "height": 1400})
+            context = browser.new_context(viewport={"width": 1000, "height": 1400})
+            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url.split("/sessions")[0])
+            page = context.new_page()
             page.goto(url)
             page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=20_000)
+            # « # » copies the passage's link
+            share = page.locator("a.share").nth(1)
+            share.click()
+            page.wait_for_function("document.getElementById('share-status').textContent.startsWith('Lien copié')", timeout=5_000)
+            copied = page.evaluate("navigator.clipboard.readText()")
+            assert copied.endswith("index.html" + (share.get_attribute("href") or "?")), copied
             third = page.locator("button.seek").nth(2)
             start = float(third.get_attribute("data-start") or "nan")
             third.click()
@@ -365,15 +351,104 @@ def test_axe_finds_no_accessibility_violation(site: Path):
         if os.environ.get("REQUIRE_BROWSER"):
             pytest.fail("axe-core is missing: run `npm ci`")
         pytest.skip("axe-core is not installed (npm ci)")
-    urls = ["index.html", "sessions/2022-01-11-seance-1/index.html", "themes/index.html", "themes/sobriete.html", "search.html"]
     problems = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=BROWSER_FLAGS)
         page = browser.new_page()
-        for relative in urls:
-            page.goto((site / relative).as_uri())
-            page.add_script_tag(path=str(AXE))
-            result = page.evaluate("async () => await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})")
-            problems += [f"{relative}: {v['id']} ({v['impact']}): {v['help']} — {len(v['nodes'])} element(s)" for v in result["violations"]]
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
+            for relative in PAGE_KINDS:
+                page.goto((site / relative).as_uri() + ("?q=donnees" if relative == "search.html" else ""))
+                page.add_script_tag(path=str(AXE))
+                result = page.evaluate("async () => await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})")
+                problems += [
+                    f"{relative} ({scheme}): {v['id']} ({v['impact']}): {v['help']} — {len(v['nodes'])} element(s)"
+                    for v in result["violations"]
+                ]
         browser.close()
     assert not problems, "\n".join(problems)
+
+
+PAGE_KINDS = [
+    "index.html",
+    "sessions/2022-01-11-seance-1/index.html",
+    "sessions/2022-02-12-seance-2/index.html",
+    "themes/index.html",
+    "themes/sobriete.html",
+    "search.html",
+    "feed.html",
+    "404.html",
+]
+TAP_TARGETS = """() => {
+  const small = [];
+  for (const el of document.querySelectorAll('nav a, button, input, select, summary, a.share, .chapters a, .results a')) {
+    const box = (el.type === 'checkbox' && el.closest('label') ? el.closest('label') : el).getBoundingClientRect();
+    if (box.width === 0 || el.closest('[hidden]')) continue;
+    const name = el.tagName + ' ' + (el.textContent || el.id).trim().slice(0, 30);
+    if (box.height < 44 || box.width < 24) small.push(name + ' ' + Math.round(box.width) + 'x' + Math.round(box.height));
+  }
+  return small;
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_every_page_fits_the_screen_with_tap_targets_a_finger_can_hit(site: Path, width: int):
+    """No horizontal scrolling on any page kind, on a desktop and on a phone; controls at least
+    44 px tall (WCAG 2.5.5) on a phone."""
+    executable = _browser_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    problems = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=BROWSER_FLAGS)
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        for relative in PAGE_KINDS:
+            page.goto((site / relative).as_uri() + ("?q=donnees" if relative == "search.html" else ""))
+            page.wait_for_timeout(200)
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            if wide > width:
+                problems.append(f"{relative}: {wide} px wide on a {width} px screen")
+            if width < 600:
+                problems += [f"{relative}: {target}" for target in page.evaluate(TAP_TARGETS)]
+        browser.close()
+    assert not problems, "\n".join(problems)
+
+
+def test_session_pages_describe_their_media_and_chapters_for_search_engines(site: Path):
+    text = (site / "sessions" / "2022-01-11-seance-1" / "index.html").read_text(encoding="utf-8")
+    block = re.search(r'<script type="application/ld\+json">(.*?)</script>', text, re.S)
+    assert block, "JSON-LD on a page with its recording"
+    data = json.loads(block.group(1))
+    assert data["@type"] == "VideoObject" and data["duration"].startswith("PT") and data["uploadDate"] == "2022-01-11"
+    assert data["contentUrl"] == "../../media/2022-01-11-seance-1.mp4"
+    assert data["hasPart"][0]["@type"] == "Clip" and data["hasPart"][0]["url"] == "#t=0"
+    evil = next(p for p in pages(site) if "seance-3" in str(p)).read_text(encoding="utf-8")
+    assert "application/ld+json" not in evil, "no recording, no media description"
+    assert "Page introuvable" in (site / "404.html").read_text(encoding="utf-8")
+    assert 'href="feed.xml"' in (site / "feed.html").read_text(encoding="utf-8")
+
+
+def test_serve_answers_byte_ranges_and_missing_pages(site: Path):
+    """`pipeline serve`: a player can seek (206 with the asked bytes), text says UTF-8, a
+    missing page gets the site's 404 page."""
+    import threading
+    import urllib.error
+    import urllib.request
+
+    server = make_server(site, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    root = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        media = site / "media" / "2022-01-11-seance-1.mp4"
+        request = urllib.request.Request(root + "media/2022-01-11-seance-1.mp4", headers={"Range": "bytes=100-199"})
+        with urllib.request.urlopen(request) as answer:
+            assert answer.status == 206 and answer.headers["Content-Range"] == f"bytes 100-199/{media.stat().st_size}"
+            assert answer.read() == media.read_bytes()[100:200]
+        with urllib.request.urlopen(root + "sessions/2022-01-11-seance-1/transcript.txt") as answer:
+            assert answer.headers["Content-Type"] == "text/plain; charset=utf-8" and answer.headers["Accept-Ranges"] == "bytes"
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(root + "sessions/nowhere/index.html")
+        assert missing.value.code == 404 and "Page introuvable" in missing.value.read().decode("utf-8")
+    finally:
+        server.shutdown()
+        server.server_close()

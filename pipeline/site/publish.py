@@ -13,17 +13,22 @@ site makes no request outside itself and works from ``file://`` as from any stat
 from __future__ import annotations
 
 import base64
+import bisect
 import concurrent.futures
 import datetime as dt
 import functools
+import itertools
 import json
 import os
 import re
 import shutil
+import unicodedata
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 from xml.sax.saxutils import escape as sax_escape
 
 import markdown
@@ -40,9 +45,9 @@ from ..keywords import SessionKeywords
 from ..media import MEDIA_SUFFIXES
 from ..sentences import sentences_of
 from ..store import Names, Store, sha256_bytes, write_error
-from ..subtitles import clock, paragraphs, to_vtt, vtt_time
+from ..subtitles import paragraphs, short_clock, to_vtt, vtt_time
 from ..synthesis import french_typography, read_synthesis
-from ..text import xml_safe
+from ..text import date_label, duration_label, xml_safe
 
 SITE_TITLE = "Les nouveaux enjeux de la transition numérique des villes"
 ALLOWED_TAGS = {
@@ -79,7 +84,6 @@ ALLOWED_TAGS = {
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "td": {"align"}, "th": {"align"}}
 VIDEO_SUFFIXES = {".mp4", ".webm", ".mkv", ".mov"}
-MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,18 @@ class Passage:
     seconds: int
     clock: str
     text: str
+    speaker: str = ""
+
+
+@dataclass(frozen=True)
+class SearchPart:
+    """A session's share of the search index, made where the session is loaded (in parallel)."""
+
+    entries: tuple[tuple[str, str, int | None, str], ...]
+    """Kind, clock, start (seconds, for a transcript paragraph) and text of each entry."""
+    words: Mapping[str, tuple[int, int, int, str]]
+    """For each whole word: the first entry holding it, how often it occurs there, the last
+    entry holding it, and the postings after the first, already coded (see ``search_index``)."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +138,7 @@ class SessionPage:
     recording: Path | None
     updated: str
     files: Mapping[str, Path] = field(default_factory=dict)
+    search: SearchPart = SearchPart((), {})
 
     @property
     def draft(self) -> bool:
@@ -198,7 +215,7 @@ def _reading(transcript: transcript_io.Transcript, sentences: Sequence[Any]) -> 
         result.append(
             {
                 "start": round(p.start, 3),
-                "clock": clock(p.start),
+                "clock": short_clock(p.start),
                 "text": p.text,
                 "speaker": p.speaker,
                 "turn": p.turn,
@@ -208,14 +225,28 @@ def _reading(transcript: transcript_io.Transcript, sentences: Sequence[Any]) -> 
     return tuple(result)
 
 
-def _date_label(date: str | None) -> str:
-    if not date:
-        return ""
-    try:
-        day = dt.date.fromisoformat(str(date))
-    except ValueError:
-        return str(date)
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+QUOTED = re.compile(r"^\s*[-*] \[[\d:]+\]\(#t=(\d+)\)\s*(.+?)\s*$")
+
+
+def synthesis_passages(body: str, themes: Sequence[Theme]) -> dict[str, list[tuple[int, str]]]:
+    """The passages the (edited) synthesis quotes under each theme's heading (« ### Sobriété
+    (64 % de la séance) », then « - [00:24](#t=24) « … » » lines): what the editor kept."""
+    found: dict[str, list[tuple[int, str]]] = {}
+    current = None
+    for line in body.splitlines():
+        if line.startswith("#"):
+            heading = line.lstrip("#").strip().casefold()
+            current = next((t.id for t in themes if heading.startswith(t.label.casefold())), None)
+        elif current is not None and (match := QUOTED.match(line)):
+            text = match.group(2).strip().removeprefix("«").removesuffix("»").strip()
+            found.setdefault(current, []).append((int(match.group(1)), text))
+    return found
+
+
+def _speaker_at(turns: Sequence[tuple[float, str]], seconds: float) -> str:
+    """Who speaks at ``seconds``: the speaker of the last paragraph started by then."""
+    index = bisect.bisect_right([start for start, _ in turns], seconds + 0.5) - 1
+    return turns[index][1] if index >= 0 else ""
 
 
 def load_session(store: Store, catalogue: Catalogue, session_id: str, recordings: Path | None = None) -> SessionPage:
@@ -230,25 +261,36 @@ def load_session(store: Store, catalogue: Catalogue, session_id: str, recordings
     themes_by_id = {t.id: t for t in catalogue.themes}
     theme_ids = [t for t in front.get("themes") or (session.themes if session else ()) if t in themes_by_id]
     sentences = sentences_of(transcript)
-    passages: dict[str, tuple[Passage, ...]] = {}
-    for summary in found.themes:
+    reading = _reading(transcript, sentences)
+    speaker_at = functools.partial(_speaker_at, [(float(p["start"]), str(p["speaker"] or "")) for p in reading])
+    passages = {
+        theme_id: tuple(Passage(seconds, short_clock(seconds), text, speaker_at(seconds)) for seconds, text in quoted)
+        for theme_id, quoted in synthesis_passages(body, list(themes_by_id.values())).items()
+    }
+    for summary in found.themes:  # a theme the synthesis does not quote: its first mentions
+        if summary.theme_id in passages:
+            continue
         said = sorted(
             {o.sentence for k in found.keywords if summary.theme_id in k.themes for o in k.occurrences if 0 <= o.sentence < len(sentences)}
         )
         chosen = [sentences[i] for i in said[:3]]
-        passages[summary.theme_id] = tuple(Passage(int(u.start), clock(u.start), u.text) for u in chosen)
+        passages[summary.theme_id] = tuple(Passage(int(u.start), short_clock(u.start), u.text, speaker_at(u.start)) for u in chosen)
     recording = None
     if session and session.recording:
         candidate = (recordings or store.root.parent / "recordings") / session.recording
         recording = candidate if candidate.exists() else None
     replay = front.get("replay_url") or (session.replay_url if session else None)
+    voices = tuple({"name": s.name, "role": s.role, "time": duration_label(s.seconds)} for s in transcript.speakers)
+    keywords = tuple(
+        {"surface": k.surface, "count": k.count, "theme": next((t for t in k.themes if t in themes_by_id), None)} for k in found.keywords
+    )
     return SessionPage(
         id=session_id,
         title=str(front.get("title") or (session.title if session else session_id)),
         number=front.get("session") if isinstance(front.get("session"), int) else (session.number if session else None),
         date=str(front.get("date")) if front.get("date") else (session.date if session else None),
-        date_label=_date_label(front.get("date") or (session.date if session else None)),
-        duration=clock(transcript.duration),
+        date_label=date_label(front.get("date") or (session.date if session else None)),
+        duration=duration_label(transcript.duration),
         seconds=transcript.duration,
         status=edited.status,
         replay_url=replay if isinstance(replay, str) and replay.startswith(("http://", "https://")) else None,
@@ -259,12 +301,9 @@ def load_session(store: Store, catalogue: Catalogue, session_id: str, recordings
         brief=edited.brief,
         chapters=edited.chapters,
         synthesis_html=render_markdown(body),
-        paragraphs=_reading(transcript, sentences),
-        voices=tuple({"name": s.name, "role": s.role, "minutes": max(1, round(s.seconds / 60))} for s in transcript.speakers),
-        keywords=tuple(
-            {"surface": k.surface, "count": k.count, "theme": next((t for t in k.themes if t in themes_by_id), None)}
-            for k in found.keywords
-        ),
+        paragraphs=reading,
+        voices=voices,
+        keywords=keywords,
         coverage={t.theme_id: t.coverage for t in found.themes},
         passages=passages,
         theme_keywords={
@@ -278,6 +317,7 @@ def load_session(store: Store, catalogue: Catalogue, session_id: str, recordings
         recording=recording,
         updated=dt.datetime.fromtimestamp(synthesis_path.stat().st_mtime, dt.timezone.utc).isoformat(timespec="seconds"),
         files={name: store.path(session_id, name) for name in Names.DOWNLOADS if store.path(session_id, name).exists()},
+        search=search_part(edited.brief, voices, keywords, reading),
     )
 
 
@@ -288,6 +328,39 @@ def chapters_vtt(chapters: Sequence[tuple[int, str]], duration: float) -> str:
         end = chapters[index + 1][0] if index + 1 < len(chapters) else max(duration, start + 1)
         lines += [f"{vtt_time(start)} --> {vtt_time(end)}", xml_safe(title).replace("-->", "→"), ""]
     return "\n".join(lines)
+
+
+def iso_duration(seconds: float) -> str:
+    """ISO 8601 duration (``PT1H5M3S``), as schema.org wants it."""
+    whole = int(round(seconds))
+    hours, minutes, rest = whole // 3600, whole % 3600 // 60, whole % 60
+    return "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + f"{rest}S"
+
+
+def json_ld(s: SessionPage, media_src: str, page_url: str = "") -> str:
+    """schema.org ``VideoObject`` (or ``AudioObject``) for a session with its media, each
+    chapter a ``Clip`` (search engines show them as key moments); inert inside ``<script>``.
+    Addresses are absolute when the page's own (``page_url``) is known, relative otherwise."""
+    parts = []
+    for index, (start, title) in enumerate(s.chapters):
+        end = s.chapters[index + 1][0] if index + 1 < len(s.chapters) else int(s.seconds)
+        parts.append(
+            {"@type": "Clip", "name": title, "startOffset": start, "endOffset": max(end, start + 1), "url": f"{page_url}#t={start}"}
+        )
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "VideoObject" if s.media_kind == "video" else "AudioObject",
+        "name": s.title,
+        "description": " ".join(s.brief) or s.title,
+        "inLanguage": "fr",
+        "duration": iso_duration(s.seconds),
+        "contentUrl": urljoin(page_url, media_src),
+    }
+    if s.date:
+        data["uploadDate"] = s.date
+    if parts:
+        data["hasPart"] = parts
+    return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
 
 
 def coverage_chart(sessions: Sequence[SessionPage], themes: Sequence[Theme]) -> tuple[str, str]:
@@ -301,8 +374,9 @@ def coverage_chart(sessions: Sequence[SessionPage], themes: Sequence[Theme]) -> 
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="chart-title chart-desc" '
         f'viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px">',
         '<title id="chart-title">Couverture des thèmes par séance</title>',
-        '<desc id="chart-desc">Pour chaque séance (lignes) et chaque thème (colonnes), la part du temps de parole consacrée '
-        "au thème ; plus la case est foncée, plus la part est grande.</desc>",
+        '<desc id="chart-desc">Pour chaque séance (lignes) et chaque thème (colonnes), la part du temps de parole où le thème '
+        "est présent ; plus la case est foncée, plus la part est grande. Un passage peut relever de plusieurs thèmes : "
+        "les parts d'une séance ne s'additionnent pas.</desc>",
     ]
     for column, theme in enumerate(shown):
         x = left + column * cell + cell / 2
@@ -330,7 +404,9 @@ def coverage_chart(sessions: Sequence[SessionPage], themes: Sequence[Theme]) -> 
             )
     parts.append("</svg>")
     table = [
-        '<table class="coverage"><caption>Part de la séance consacrée à chaque thème (%)</caption><thead><tr><th scope="col">Séance</th>'
+        '<table class="coverage"><caption>Part du temps de parole où chaque thème est présent '
+        "(%, un passage peut relever de plusieurs thèmes)</caption>"
+        '<thead><tr><th scope="col">Séance</th>'
     ]
     table += [f'<th scope="col">{escape(t.label)}</th>' for t in shown]
     table.append("</tr></thead><tbody>")
@@ -344,27 +420,139 @@ def coverage_chart(sessions: Sequence[SessionPage], themes: Sequence[Theme]) -> 
     return "\n".join(parts), "<details><summary>Les mêmes chiffres en tableau</summary>" + "".join(table) + "</details>"
 
 
-def search_index(sessions: Sequence[SessionPage]) -> str:
-    """``search-index.js``: one entry per transcript paragraph and per synthesis line."""
-    entries = []
-    for s in sessions:
-        url = f"sessions/{s.id}/index.html"
-        title = f"{s.title} ({s.status_label.lower()})" if s.draft else s.title
-        for line in s.brief:
-            entries.append({"title": title, "kind": "synthèse", "clock": "", "url": url, "text": line})
-        if s.voices:
-            names = ", ".join(f"{v['name']} ({v['role']})" if v["role"] else str(v["name"]) for v in s.voices)
-            entries.append({"title": title, "kind": "intervenants", "clock": "", "url": url, "text": names})
-        if s.keywords:
-            words = ", ".join(str(k["surface"]) for k in s.keywords)
-            entries.append({"title": title, "kind": "mots-clés", "clock": "", "url": url, "text": words})
-        for p in s.paragraphs:
-            entries.append(
-                {"title": title, "kind": "transcription", "clock": p["clock"], "url": f"{url}#t={int(p['start'])}", "text": p["text"]}
-            )
+SEARCH_FOLDER = "assets/search"
+SHARD_BYTES = 40_000
+"""A shard of the word index above this size is split by one more letter of its words."""
+CHUNK_ENTRIES = 40
+"""Entries (paragraphs, synthesis lines) per text file: a result needs only its own."""
+
+
+def fold(text: str) -> str:
+    """Text as search compares it: no accents, lower case; one character per character, as
+    ``search.js`` folds it (NFD, combining marks removed, then lower case)."""
+    return re.sub("[\u0300-\u036f]", "", unicodedata.normalize("NFD", text)).lower()
+
+
+def search_words(text: str) -> list[str]:
+    """The whole words of ``text`` as the index keys them (``search.js`` splits queries the same way)."""
+    return [w for w in re.split(r"[^a-z0-9]+", fold(text)) if w]
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        number, rest = divmod(number, 36)
+        out = digits[rest] + out
+        if not number:
+            return out
+
+
+def _shards(words: Mapping[str, Any], length: int = 1) -> dict[str, dict[str, Any]]:
+    """Words grouped by their first ``length`` letters; a group too large for one file is
+    split by one more letter (its words of exactly ``length`` letters stay in it)."""
+    groups: dict[str, dict[str, Any]] = {}
+    for word, value in words.items():
+        groups.setdefault(word[:length], {})[word] = value
+    result: dict[str, dict[str, Any]] = {}
+    for key, group in groups.items():
+        longer = {w: v for w, v in group.items() if len(w) > length}
+        if longer and len(json.dumps(group, ensure_ascii=False)) > SHARD_BYTES:
+            result[key] = {w: v for w, v in group.items() if len(w) == length}
+            result.update(_shards(longer, length + 1))
+        else:
+            result[key] = group
+    return result
+
+
+def _script(name: str, data: Any) -> bytes:
     # Inside a <script> file, "</" cannot end anything, but keep the JSON inert anyway.
-    payload = json.dumps(entries, ensure_ascii=False).replace("</", "<\\/")
-    return f"window.SEARCH_INDEX = {payload};\n"
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    return f"window.SEARCH_LOADED({json.dumps(name)},{payload});\n".encode()
+
+
+@functools.lru_cache(maxsize=65536)
+def _posting(delta: int, count: int) -> str:
+    return _base36(delta) if count == 1 else f"{_base36(delta)}*{_base36(count)}"
+
+
+def search_part(
+    brief: Sequence[str], voices: Sequence[Mapping[str, Any]], keywords: Sequence[Mapping[str, Any]], reading: Sequence[Mapping[str, Any]]
+) -> SearchPart:
+    """A session's entries (synthesis lines, speakers, keywords, transcript paragraphs) and
+    the postings of their words, numbered from the session's first entry."""
+    entries: list[tuple[str, str, int | None, str]] = [("synthèse", "", None, line) for line in brief]
+    if voices:
+        entries.append(("intervenants", "", None, ", ".join(f"{v['name']} ({v['role']})" if v["role"] else str(v["name"]) for v in voices)))
+    if keywords:
+        entries.append(("mots-clés", "", None, ", ".join(str(k["surface"]) for k in keywords)))
+    entries += [("transcription", str(p["clock"]), int(p["start"]), str(p["text"])) for p in reading]
+    holders: dict[str, list[tuple[int, int]]] = {}
+    for number, entry in enumerate(entries):
+        for word, count in Counter(search_words(entry[3])).items():
+            holders.setdefault(word, []).append((number, count))
+    words = {}
+    for word, found in holders.items():
+        rest = ",".join(_posting(b[0] - a[0], b[1]) for a, b in itertools.pairwise(found))
+        words[word] = (found[0][0], found[0][1], found[-1][0], rest)
+    return SearchPart(tuple(entries), words)
+
+
+def search_index(sessions: Sequence[SessionPage]) -> dict[str, bytes]:
+    """The search index, in parts that the browser loads as a query needs them (as Pagefind
+    does, but as scripts, so that it works from ``file://``): ``manifest.js`` (sessions and
+    word-shard keys), ``t-<prefix>.js`` (for each whole word, the entries holding it and how
+    often: each entry as its distance to the previous one in base 36, ``*n`` when the word
+    occurs n times; and the sessions whose title holds it), ``d-<n>.js`` (the entries' text,
+    40 at a time, for snippets). A first result costs the manifest, the shards of the query's
+    words and one text file, whatever the size of the series."""
+    entries: list[list[Any]] = []
+    catalogue: list[list[Any]] = []
+    title_words: dict[str, list[int]] = {}
+    pieces: dict[str, list[str]] = {}
+    previous: dict[str, int] = {}
+    for number, s in enumerate(sessions):
+        title = f"{s.title} ({s.status_label.lower()})" if s.draft else s.title
+        offset = len(entries)
+        entries += [[number, *entry] for entry in s.search.entries]
+        catalogue.append([title, f"sessions/{s.id}/index.html", offset, len(s.search.entries)])
+        for word in dict.fromkeys(search_words(title)):
+            title_words.setdefault(word, []).append(number)
+        for word, (first, count, last, rest) in s.search.words.items():
+            head = _posting(offset + first - previous.get(word, 0), count)
+            pieces.setdefault(word, []).append(f"{head},{rest}" if rest else head)
+            previous[word] = offset + last
+    postings = {word: ",".join(parts) for word, parts in pieces.items()}
+    words: dict[str, Any] = dict(postings)
+    for word, numbers in title_words.items():
+        words[word] = [words.get(word, ""), numbers]
+    shards = _shards(words)
+    files = {f"{SEARCH_FOLDER}/t-{key}.js": _script(f"t-{key}", shard) for key, shard in shards.items()}
+    for chunk in range(0, len(entries), CHUNK_ENTRIES):
+        name = f"d-{chunk // CHUNK_ENTRIES}"
+        files[f"{SEARCH_FOLDER}/{name}.js"] = _script(name, entries[chunk : chunk + CHUNK_ENTRIES])
+    manifest = {"sessions": catalogue, "keys": sorted(shards), "chunk": CHUNK_ENTRIES}
+    files[f"{SEARCH_FOLDER}/manifest.js"] = _script("manifest", manifest)
+    return files
+
+
+def read_search_index(site: Path) -> list[dict[str, Any]]:
+    """Every entry of a published site's search index (title, kind, clock, url, text), as a
+    reader's browser assembles them: for tests and tools."""
+
+    def data(name: str) -> Any:
+        text = (site / SEARCH_FOLDER / f"{name}.js").read_text(encoding="utf-8")
+        return json.loads(text.split(",", 1)[1].rstrip().removesuffix(";").removesuffix(")"))
+
+    sessions = data("manifest")["sessions"]
+    result = []
+    for path in sorted((site / SEARCH_FOLDER).glob("d-*.js"), key=lambda p: int(p.stem[2:])):
+        for number, kind, moment, start, text in data(path.stem):
+            title, url = sessions[number][:2]
+            result.append(
+                {"title": title, "kind": kind, "clock": moment, "url": url if start is None else f"{url}#t={start}", "text": text}
+            )
+    return result
 
 
 def escape(text: str) -> str:
@@ -380,12 +568,15 @@ def _finalize(value: Any) -> Any:
 
 
 def _environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=PackageLoader("pipeline.site", "templates"),
         autoescape=select_autoescape(["html", "xml"]),
         keep_trailing_newline=True,
         finalize=_finalize,
     )
+    # one form for a moment on every page, as in the syntheses: 04:05, 1:02:03
+    env.filters["moment"] = short_clock
+    return env
 
 
 @dataclass(frozen=True)
@@ -456,8 +647,15 @@ def build_site(
         "search.html": env.get_template("search.html").render(common, root="").encode(),
         "themes/index.html": env.get_template("themes.html").render(common, root="../", themes=catalogue.themes, chart=chart).encode(),
         "coverage.svg": svg.encode(),
-        "assets/search-index.js": search_index(sessions).encode(),
     }
+    files.update(search_index(sessions))
+    root_404 = base_url.rstrip("/") + "/" if base_url else ""  # served at any depth: absolute links when known
+    files["404.html"] = env.get_template("404.html").render(common, root=root_404).encode()
+    files["feed.html"] = (
+        env.get_template("feed.html")
+        .render(common, root="", sessions=sessions, base_url=base_url.rstrip("/") + "/" if base_url else "")
+        .encode()
+    )
     static = Path(__file__).parent / "static"
     for asset in sorted(static.iterdir()):
         files[f"assets/{asset.name}"] = asset
@@ -493,7 +691,16 @@ def build_site(
             files[prefix + "chapters.vtt"] = chapters.encode()
             chapters_src = "data:text/vtt;charset=utf-8;base64," + base64.b64encode(chapters.encode()).decode()
         html = env.get_template("session.html").render(
-            common, root="../../", s=s, media_src=media_src, captions_src=captions_src, chapters_src=chapters_src, **neighbours
+            common,
+            root="../../",
+            s=s,
+            media_src=media_src,
+            captions_src=captions_src,
+            chapters_src=chapters_src,
+            json_ld=Markup(json_ld(s, media_src, urljoin(base_url.rstrip("/") + "/", prefix + "index.html") if base_url else ""))
+            if media_src
+            else "",
+            **neighbours,
         )
         files[prefix + "index.html"] = html.encode()
         files[prefix + "captions.vtt"] = s.captions.encode()

@@ -81,7 +81,18 @@
     // keyboard focus stays on the control, and the page does not scroll back to the player
     history.replaceState(null, "", "#t=" + Math.floor(moment.start));
     seek(moment, true);
+    if (target.classList.contains("share")) { copyLink(window.location.href); }
   });
+
+  // « # » beside a paragraph: its link is copied (or shown, where the clipboard is refused)
+  function copyLink(url) {
+    var status = document.getElementById("share-status");
+    var say = function (text) { if (status) { status.textContent = text; } };
+    var shown = function () { say("Lien vers ce moment : " + url); };
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(url).then(function () { say("Lien copié : " + url); }, shown);
+    } else { shown(); }
+  }
   window.addEventListener("hashchange", function () { seek(momentOfHash(), true); });
   seek(momentOfHash(), false);
 })();
