@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test test-fast bench bench-transcribe bench-compare bench-speakers bench-review bench-corrections bench-keywords bench-publish bench-jobs lint format clean
+.PHONY: setup run test test-fast bench bench-transcribe bench-compare bench-speakers bench-review bench-corrections bench-keywords bench-publish bench-jobs bench-kills lint format clean
 
 setup: $(STAMP)
 
@@ -59,6 +59,9 @@ bench-publish: setup
 
 bench-jobs: setup
 	$(BIN)/python benchmarks/bench_jobs.py
+
+bench-kills: setup
+	$(BIN)/python benchmarks/bench_kills.py
 
 lint: setup
 	$(BIN)/ruff format --check $(CHECKED)

@@ -199,17 +199,31 @@ def _utf8_name(path: Path) -> Iterator[Path]:
     yield path
 
 
-def decode(recording: Recording, sampling_rate: int = SAMPLING_RATE) -> np.ndarray:
-    """Decode the chosen audio stream to mono float32 at ``sampling_rate``.
+def as_float32(samples: np.ndarray) -> np.ndarray:
+    """Samples as the models take them: float32 in [-1, 1] (16-bit PCM divided by 32768, as
+    faster-whisper's own ``decode_audio`` does)."""
+    if samples.dtype == np.int16:
+        return samples.astype(np.float32) / 32768.0
+    return samples
+
+
+def decode(recording: Recording, sampling_rate: int = SAMPLING_RATE, pcm16: bool = False) -> np.ndarray:
+    """Decode the chosen audio stream to mono float32 at ``sampling_rate`` (16-bit PCM with
+    ``pcm16``: half the memory for a long recording, what faster-whisper itself decodes to;
+    :func:`as_float32` converts a slice when a model needs it).
 
     Raises :class:`RecordingError` when ffmpeg fails or the stream ends well before its
     declared duration (a truncated or corrupt file), with ffmpeg's reason.
     """
     path = recording.path
+    sample_format, dtype = ("s16le", np.int16) if pcm16 else ("f32le", np.float32)
+    width = np.dtype(dtype).itemsize
     with _utf8_name(path) as readable:
         process = (
             ffmpeg.input(str(readable))
-            .output("pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=sampling_rate, map=f"0:a:{recording.audio_stream}")
+            .output(
+                "pipe:", format=sample_format, acodec=f"pcm_{sample_format}", ac=1, ar=sampling_rate, map=f"0:a:{recording.audio_stream}"
+            )
             .global_args("-nostdin", "-v", "error")
             .run_async(cmd=ffmpeg_executable(), pipe_stdout=True, pipe_stderr=True)
         )
@@ -217,7 +231,7 @@ def decode(recording: Recording, sampling_rate: int = SAMPLING_RATE) -> np.ndarr
         reader = threading.Thread(target=_drain, args=(process.stderr, errors), daemon=True)
         reader.start()
         capacity = int((recording.duration + 1.0) * sampling_rate) or sampling_rate * 60
-        audio = np.empty(capacity, dtype=np.float32)
+        audio = np.empty(capacity, dtype=dtype)
         filled = 0
         while True:
             if filled == len(audio):
@@ -227,12 +241,12 @@ def decode(recording: Recording, sampling_rate: int = SAMPLING_RATE) -> np.ndarr
             if not count:
                 break
             # ffmpeg writes whole samples except, rarely, at a pipe boundary.
-            while count % 4:
+            while count % width:
                 more = process.stdout.readinto(view[count:])
                 if not more:
                     break
                 count += more
-            filled += count // 4
+            filled += count // width
         process.wait()
         reader.join()
     stderr = b"".join(errors).decode("utf-8", "replace")

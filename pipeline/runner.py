@@ -156,7 +156,7 @@ class RecordingJob:
         try:
             recording = probe(self.path)
             reporter.start(self.path.name, recording.duration)
-            audio = decode(recording)
+            audio = decode(recording, pcm16=True)  # half the memory; each block becomes float as it is decoded
             transcriber = get_transcriber()
             done = [transcript_io.segment_from_dict(item) for item in store.read_checkpoint(session.id, "transcribe", self.inputs)]
             if done:
@@ -548,7 +548,7 @@ def run_keywords(
         nonlocal nlp
         if session_id not in analysed:
             nlp = nlp or load_nlp()
-            analysed[session_id] = analyse(loaded(session_id), nlp, options)
+            analysed[session_id] = analyse(loaded(session_id), nlp, options, terms=keywords_stage.term_index(project.catalogue.themes))
         return analysed[session_id]
 
     candidates: dict[str, tuple[str, ...]] = {}

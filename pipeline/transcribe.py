@@ -24,7 +24,7 @@ import numpy as np
 from . import __version__
 from . import guard as lost_speech
 from .errors import ModelError, shown
-from .media import SAMPLING_RATE, Recording
+from .media import SAMPLING_RATE, Recording, as_float32
 from .models import ResolvedModel, resolve_model
 from .transcript import ModelInfo, Provenance, Quality, Segment, Transcript, Word
 
@@ -211,7 +211,7 @@ class WhisperTranscriber:
                 duration = (end - start) / SAMPLING_RATE
                 starts = np.arange(0.0, duration, CLIP_SECONDS)
                 options["clip_timestamps"] = [{"start": float(t), "end": float(min(t + CLIP_SECONDS, duration))} for t in starts]
-            segments, info = engine.transcribe(audio[start:end], **options)
+            segments, info = engine.transcribe(as_float32(audio[start:end]), **options)
             return segments, info
 
         first, info = run(*spans[0], None)
@@ -233,7 +233,7 @@ class WhisperTranscriber:
         itself (:func:`pipeline.guard.repair`)."""
         options = self.options
         segments, _ = self._model.transcribe(
-            audio,
+            as_float32(audio),
             language=options.language,
             beam_size=options.beam_size,
             temperature=0.0,
@@ -246,11 +246,15 @@ class WhisperTranscriber:
         return [_convert(i, s) for i, s in enumerate(segments)]
 
     def find_speech(self, audio: np.ndarray) -> list[tuple[float, float]]:
-        """Silero VAD (shipped inside faster-whisper)."""
+        """Silero VAD (shipped inside faster-whisper), a block at a time (its float copy of a
+        4-hour recording alone would take 0.9 GB)."""
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-        found = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=500))
-        return [(t["start"] / SAMPLING_RATE, t["end"] / SAMPLING_RATE) for t in found]
+        found = []
+        for start, end in blocks(audio):
+            stretches = get_speech_timestamps(as_float32(audio[start:end]), VadOptions(min_silence_duration_ms=500))
+            found += [((t["start"] + start) / SAMPLING_RATE, (t["end"] + start) / SAMPLING_RATE) for t in stretches]
+        return found
 
 
 BLOCK_SECONDS = 1800.0
