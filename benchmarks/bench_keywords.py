@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 import time
@@ -76,6 +77,54 @@ def product(texts: dict[str, str], nlp, options: KeywordOptions, background) -> 
     return predicted, time.perf_counter() - started
 
 
+def standard_tfidf(texts: dict[str, str], nlp, stemmer, selection: str) -> dict[str, list[str]]:
+    """TF-IDF as pke's ``TfIdf`` computes it (Boudin 2016): candidates keyed by their stemmed,
+    lower-cased words; weight = occurrences × log2(N / df) with N = 1 + documents and
+    df = 1 + documents holding the candidate, over the 50 articles; candidates are either
+    (``ngrams``) the 1-3-grams with no punctuation and no stop word at either end (pke's
+    default selection with a stoplist), or (``pos``) the longest sequences of nouns, proper
+    nouns and adjectives (pke's ``longest_pos_sequence_selection``)."""
+    per_doc: dict[str, tuple[Counter[tuple[str, ...]], dict[tuple[str, ...], str]]] = {}
+    for doc_id, text in texts.items():
+        counts: Counter[tuple[str, ...]] = Counter()
+        surfaces: dict[tuple[str, ...], str] = {}
+        for doc in nlp.pipe([line for line in text.splitlines() if line.strip()]):
+            tokens = [t for t in doc if not t.is_space]
+            spans: list[tuple[int, int]] = []
+            if selection == "pos":
+                start = None
+                for i, token in enumerate([*tokens, None]):
+                    inside = token is not None and token.pos_ in {"NOUN", "PROPN", "ADJ"} and any(c.isalnum() for c in token.text)
+                    if inside and start is None:
+                        start = i
+                    elif not inside and start is not None:
+                        spans.append((start, i))
+                        start = None
+            else:
+                for n in (1, 2, 3):
+                    for i in range(len(tokens) - n + 1):
+                        span = tokens[i : i + n]
+                        if any(t.is_punct or not any(c.isalnum() for c in t.text) for t in span) or span[0].is_stop or span[-1].is_stop:
+                            continue
+                        spans.append((i, i + n))
+            for start, end in spans:
+                words = [t.text for t in tokens[start:end]]
+                key = stems(" ".join(words), stemmer)
+                if not key or len(" ".join(words)) < 3:
+                    continue
+                counts[key] += 1
+                surfaces.setdefault(key, " ".join(words).lower())
+        per_doc[doc_id] = (counts, surfaces)
+    df = Counter(key for counts, _ in per_doc.values() for key in counts)
+    total = 1 + len(texts)
+    predicted = {}
+    for doc_id, (counts, surfaces) in per_doc.items():
+        weights = {key: tf * math.log2(total / (1 + df[key])) for key, tf in counts.items()}
+        best = sorted(weights, key=lambda key: (-weights[key], surfaces[key]))[:10]
+        predicted[doc_id] = [surfaces[key] for key in best]
+    return predicted
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
@@ -115,12 +164,15 @@ def main() -> None:
             ("  without « de » phrases", replace(options, de_phrases=False)),
             ("  without nested candidates", replace(options, nested=False)),
             ("  nested without the standalone rule", replace(options, standalone=False)),
+            ("  acronyms apart from their expansions", replace(options, merge_abbreviations=False)),
         ]:
             rows.append((label, product(texts, nlp, variant, background)[0]))
-    # Baseline 1: TF-IDF over the same noun phrases with fr_core_news_sm, idf from the 50 articles.
+    # Baselines: TF-IDF as pke computes it, idf from the 50 articles, with fr_core_news_sm.
     small = spacy.load("fr_core_news_sm", exclude=["parser", "ner", "senter"])
+    rows.append(("TF-IDF, pke's TfIdf, noun/adjective sequences (sm)", standard_tfidf(texts, small, stemmer, "pos")))
+    rows.append(("TF-IDF, pke's TfIdf, 1-3-grams without stop words (sm)", standard_tfidf(texts, small, stemmer, "ngrams")))
     plain = replace(options, title_boost=0, position_weight=0, background_documents=0, nested=False, standalone=False)
-    rows.append(("TF-IDF noun phrases (fr_core_news_sm)", product(texts, small, plain, None)[0]))
+    rows.append(("TF-IDF over this extractor's candidates (sm)", product(texts, small, plain, None)[0]))
     try:
         import yake
 

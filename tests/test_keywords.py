@@ -8,7 +8,7 @@ from pipeline import keywords as keywords_io
 from pipeline import transcript as transcript_io
 from pipeline.catalogue import Catalogue
 from pipeline.cli import main
-from pipeline.keywords import ThemeModel, analyse, extract_keywords
+from pipeline.keywords import KeywordOptions, ThemeModel, analyse, extract_keywords
 from pipeline.plan import Project
 from pipeline.runner import SilentReporter, run_keywords
 from pipeline.sentences import sentences_of
@@ -136,3 +136,53 @@ def test_light_nouns_never_stand_alone_but_stay_inside_a_phrase(nlp):
     found = analyse(transcript, nlp)
     assert not {"invitation", "bienvenue", "séance", "temps"} & set(found)
     assert any(lemma.startswith("temps de") for lemma in found), sorted(found)
+
+
+def test_theme_terms_are_found_whole_as_editors_write_them(nlp, themes):
+    """« gaz à effet de serre » (« effet » is a stop word), « empreinte environnementale »
+    (lemmatised alone as « empreindre »), « start-up » (split at the hyphen), plurals: each
+    term is a candidate where it is said, with its theme, and its pieces are not."""
+    from pipeline.keywords import term_index
+
+    from .test_speakers import transcript_of
+
+    transcript = transcript_of(
+        [
+            "Les émissions de gaz à effet de serre du numérique pèsent lourd.",
+            "Il faut mesurer l'empreinte environnementale des centres de données.",
+            "Les start-up vendent leurs plateformes aux collectivités.",
+            "La ville a subi des cyberattaques, dont un rançongiciel, et revoit sa sécurité.",
+        ]
+    )
+    model = ThemeModel.build(nlp, themes)
+    found = analyse(transcript, nlp, terms=term_index(themes))
+    by_surface = {c.surface: c for c in found.values()}
+    assert by_surface["gaz à effet de serre"].themes == ("sobriete",)
+    assert by_surface["empreinte environnementale"].themes == ("sobriete",)
+    assert by_surface["start-up"].themes == ("ecosysteme-entreprises",)
+    assert by_surface["cyberattaques"].themes == ("vulnerabilites-numeriques",)
+    assert "vulnerabilites-numeriques" in by_surface["rançongiciel"].themes
+    assert not {"serre", "gaz", "start", "up", "effet"} & set(found), sorted(found)
+    result = extract_keywords(transcript, found, nlp, model, "Cybersécurité et sobriété")
+    coverage = {t.theme_id: t.coverage for t in result.themes}
+    assert coverage["vulnerabilites-numeriques"] > 0.2 and coverage["ecosysteme-entreprises"] > 0.2, coverage
+    keyword = next(k for k in result.keywords if k.surface == "cyberattaques")
+    assert "vulnerabilites-numeriques" in keyword.themes and "axe-risque" not in keyword.themes
+
+
+def test_an_acronym_and_its_expansion_are_one_keyword(nlp):
+    from .test_speakers import transcript_of
+
+    transcript = transcript_of(
+        [
+            "Le salaire minimum interprofessionnel de croissance est revalorisé.",
+            "Le SMIC sera revalorisé en janvier, le SMIC suit les prix.",
+            "La smart city reste un slogan.",
+        ]
+    )
+    found = analyse(transcript, nlp)
+    merged = next(c for c in found.values() if c.surface.endswith("(SMIC)"))
+    assert merged.surface == "salaire minimum interprofessionnel de croissance (SMIC)" and len(merged.occurrences) == 3
+    assert "smic" not in found and "smart city" in {c.surface for c in found.values()}, "a borrowed word tagged X stays"
+    apart = analyse(transcript, nlp, KeywordOptions(merge_abbreviations=False))
+    assert "smic" in apart

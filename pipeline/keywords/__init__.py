@@ -21,13 +21,13 @@ from ..curation import Curation
 from ..evaluation import normalize
 from ..sentences import Sentence, sentences_of
 from ..transcript import Transcript
-from .candidates import analyse, collect_candidates, lemma_of, tag_of
+from .candidates import TermMatcher, analyse, collect_candidates, lemma_of, tag_of, term_index
 from .io import dumps, load, loads, to_markdown
 from .model import Candidate, Keyword, KeywordOptions, Occurrence, SessionKeywords, ThemeKeywords
 from .ranking import Background, document_frequencies, rank, wordfreq_background
 from .themes import ThemeModel, lemmatize_terms, theme_summaries
 
-KEYWORDS_VERSION = 2
+KEYWORDS_VERSION = 3
 """Bumped when the extractor's output changes for the same inputs."""
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "Occurrence",
     "SessionKeywords",
     "ThemeKeywords",
+    "TermMatcher",
     "ThemeModel",
     "analyse",
     "collect_candidates",
@@ -52,6 +53,7 @@ __all__ = [
     "loads",
     "rank",
     "tag_of",
+    "term_index",
     "theme_summaries",
     "to_markdown",
     "wordfreq_background",
@@ -114,7 +116,7 @@ def extract_keywords(
             score=round(score, 4),
             count=len(candidates[lemma].occurrences),
             occurrences=candidates[lemma].occurrences,
-            themes=theme_model.assign(nlp, lemma, options.theme_similarity, options.theme_margin),
+            themes=theme_model.assign(nlp, lemma, options.theme_similarity, options.theme_margin, candidates[lemma].themes),
         )
         for lemma, score in ranked
     )

@@ -8,7 +8,8 @@ fillers, locution nouns and time words are never part of a candidate.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ..sentences import Sentence, sentences_of
@@ -34,6 +35,8 @@ def tag_of(token: Any) -> str:
         return "N"
     if token.pos_ == "PROPN" or (token.pos_ == "X" and text[:1].isupper()):
         return "P"
+    if token.pos_ == "X" and text.isalpha() and len(text) > 2 and not token.is_stop:
+        return "N"  # a borrowed word (« smart city », « open data »): spaCy tags it X
     if token.pos_ == "NOUN":
         return "N" if not token.is_stop else "O"
     if token.pos_ == "ADJ":
@@ -96,8 +99,79 @@ def lemma_of(token: Any) -> str:
     return str(token.lemma_ or text).lower().replace("’", "'")
 
 
-def collect_candidates(docs: Sequence[Any], sentences: Sequence[Sentence], options: KeywordOptions) -> dict[str, Candidate]:
-    """Candidates of one session keyed by lemma, from its parsed sentences (spaCy docs)."""
+ARTICLES = {
+    "de": ("de", "des", "du", "d'", "d’"),
+    "des": ("de", "des", "du", "d'", "d’"),
+    "du": ("de", "des", "du", "d'", "d’"),
+    "d'": ("de", "des", "du", "d'", "d’"),
+    "d’": ("de", "des", "du", "d'", "d’"),
+    "la": ("la", "le", "les", "l'", "l’"),
+    "le": ("la", "le", "les", "l'", "l’"),
+    "les": ("la", "le", "les", "l'", "l’"),
+    "l'": ("la", "le", "les", "l'", "l’"),
+    "l’": ("la", "le", "les", "l'", "l’"),
+}
+
+
+def _forms(word: str) -> list[str]:
+    """A term's word as it may be said: singular or plural (-s, -x, -al/-aux), any article."""
+    if word in ARTICLES:
+        return list(ARTICLES[word])
+    forms = {word, word + "s", word + "x"}
+    if word.endswith(("s", "x")):
+        forms.add(word[:-1])
+    if word.endswith("al"):
+        forms.add(word[:-2] + "aux")
+    if word.endswith("aux"):
+        forms.add(word[:-3] + "al")
+    return sorted(forms)
+
+
+class TermMatcher:
+    """The theme file's terms found where they are said, as editors write them: token by token
+    on the lower-cased text (tokenised by the transcript's own tokenizer, so « start-up »
+    and « gaz à effet de serre » match whole), singular or plural; never lemmatised out of
+    context (spaCy lemmatises « empreinte » alone as « empreindre »)."""
+
+    def __init__(self, nlp: Any, terms: Mapping[str, Sequence[str]]) -> None:
+        from spacy.matcher import Matcher
+
+        self.matcher = Matcher(nlp.vocab)
+        self.themes: dict[int, tuple[str, ...]] = {}
+        for term, themes in terms.items():
+            words = [t.lower_ for t in nlp.tokenizer(term) if t.text.strip()]
+            if not words:
+                continue
+            key = nlp.vocab.strings.add(f"term:{term.lower()}")
+            self.matcher.add(f"term:{term.lower()}", [[{"LOWER": {"IN": _forms(w)}} for w in words]])
+            self.themes[key] = tuple(dict.fromkeys([*self.themes.get(key, ()), *themes]))
+
+    def spans(self, doc: Any) -> list[tuple[int, int, tuple[str, ...]]]:
+        """The terms said in ``doc``: token span and themes, the longest of overlapping ones."""
+        found = sorted(((start, end, self.themes[key]) for key, start, end in self.matcher(doc)), key=lambda m: (m[0], -m[1]))
+        kept: list[tuple[int, int, tuple[str, ...]]] = []
+        for start, end, themes in found:
+            if kept and start < kept[-1][1]:
+                continue
+            kept.append((start, end, themes))
+        return kept
+
+
+def term_index(themes: Iterable[Any]) -> dict[str, tuple[str, ...]]:
+    """Each term of the theme file, with the themes and axes that name it."""
+    index: dict[str, tuple[str, ...]] = {}
+    for theme in themes:
+        for term in theme.terms:
+            index[term] = (*index.get(term, ()), theme.id)
+    return index
+
+
+def collect_candidates(
+    docs: Sequence[Any], sentences: Sequence[Sentence], options: KeywordOptions, terms: TermMatcher | None = None
+) -> dict[str, Candidate]:
+    """Candidates of one session keyed by lemma, from its parsed sentences (spaCy docs). The
+    theme file's terms (``terms``) are candidates wherever they are said, whole; the pieces
+    of a term (« serre », « start ») are not candidates there."""
     total = max(sum(len(d) for d in docs), 1)
     seen = 0
     builders: dict[str, CandidateBuilder] = {}
@@ -106,7 +180,21 @@ def collect_candidates(docs: Sequence[Any], sentences: Sequence[Sentence], optio
         tags = "".join(tag_of(t) for t in tokens)
         lemmas = [lemma_of(t) for t in tokens]
         maximal = {m.span() for m in (PATTERN if options.de_phrases else SIMPLE).finditer(tags)}
+        said = terms.spans(doc) if terms else []
+        for start, end, themes in said:
+            words = tuple(lemmas[i] for i in range(start, end) if any(c.isalnum() for c in tokens[i].text) and tags[i] not in "DT")
+            lemma = " ".join(lemmas[i] for i in range(start, end) if tokens[i].text.strip())
+            builder = builders.setdefault(lemma, CandidateBuilder(lemma=lemma, words=words, first=(seen + start) / total))
+            surface = "".join(t.text_with_ws for t in tokens[start:end]).strip()
+            builder.surfaces[surface if any(c.isupper() for c in surface[1:]) or tokens[start].pos_ == "PROPN" else surface.lower()] += 1
+            builder.occurrences.append(Occurrence(sentence.index, sentence.start, sentence.end))
+            builder.alone += 1
+            builder.themes.update(themes)
         for start, end in _phrases(tags, options):
+            if any(s <= start and end <= e and (start, end) != (s, e) for s, e, _ in said):
+                continue  # a piece of a term said whole
+            if any((s, e) == (start, end) for s, e, _ in said):
+                continue  # counted above
             words = tuple(lemmas[i] for i in range(start, end) if tags[i] in "NPA9")
             if not words or len(words) > options.max_words:
                 continue
@@ -123,13 +211,48 @@ def collect_candidates(docs: Sequence[Any], sentences: Sequence[Sentence], optio
             builder.occurrences.append(Occurrence(sentence.index, sentence.start, sentence.end))
             builder.alone += (start, end) in maximal
         seen += len(tokens)
-    return {k: b.freeze() for k, b in builders.items() if b.alone or not options.standalone}
+    found = {k: b.freeze() for k, b in builders.items() if b.alone or not options.standalone}
+    return merge_abbreviations(found) if options.merge_abbreviations else found
+
+
+def merge_abbreviations(candidates: Mapping[str, Candidate]) -> dict[str, Candidate]:
+    """One entry per concept: an acronym said in the session beside a phrase whose initials
+    it spells (« SI », « système d'information »; « RGPD », « règlement général sur la
+    protection des données » when the phrase is a candidate) joins that phrase, shown as
+    « système d'information (SI) », with the occurrences of both."""
+    merged = dict(candidates)
+    by_initials: dict[str, list[Candidate]] = {}
+    for candidate in candidates.values():
+        if len(candidate.words) >= 2 and not ACRONYM.match(candidate.surface):
+            by_initials.setdefault("".join(w[0] for w in candidate.words if w), []).append(candidate)
+    for lemma, candidate in candidates.items():
+        if not ACRONYM.match(candidate.surface) or len(candidate.words) != 1:
+            continue
+        expansions = by_initials.get(lemma.lower())
+        if not expansions:
+            continue
+        full = max(expansions, key=lambda c: (len(c.occurrences), c.lemma))
+        occurrences = tuple(sorted([*full.occurrences, *candidate.occurrences], key=lambda o: (o.sentence, o.start)))
+        merged[full.lemma] = replace(
+            full,
+            surface=f"{full.surface} ({candidate.surface})",
+            occurrences=occurrences,
+            first=min(full.first, candidate.first),
+            themes=tuple(sorted({*full.themes, *candidate.themes})),
+        )
+        del merged[lemma]
+    return merged
 
 
 def analyse(
-    transcript: Transcript, nlp: Any, options: KeywordOptions | None = None, sentences: Sequence[Sentence] | None = None
+    transcript: Transcript,
+    nlp: Any,
+    options: KeywordOptions | None = None,
+    sentences: Sequence[Sentence] | None = None,
+    terms: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Candidate]:
-    """Phase one: parse a transcript's sentences with spaCy and collect its candidates."""
+    """Phase one: parse a transcript's sentences with spaCy and collect its candidates
+    (``terms``: the theme file's terms and their themes, see :func:`term_index`)."""
     sentences = sentences if sentences is not None else sentences_of(transcript)
     docs = list(nlp.pipe([s.text for s in sentences], batch_size=256))
-    return collect_candidates(docs, sentences, options or KeywordOptions())
+    return collect_candidates(docs, sentences, options or KeywordOptions(), TermMatcher(nlp, terms) if terms else None)

@@ -31,6 +31,9 @@ class KeywordOptions:
     """Also count every noun, and every noun with its adjectives, inside longer phrases."""
     standalone: bool = True
     """Keep a nested candidate only if it also occurs on its own at least once."""
+    merge_abbreviations: bool = True
+    """An acronym and the phrase it abbreviates, both said, are one keyword (« système
+    d'information (SI) »)."""
     theme_similarity: float = 0.68
     """Cosine similarity to a theme's nearest seed term above which a keyword joins it."""
     theme_margin: float = 0.03
@@ -90,6 +93,8 @@ class Candidate:
     surface: str
     occurrences: tuple[Occurrence, ...]
     first: float
+    themes: tuple[str, ...] = ()
+    """Themes and axes one of whose terms this candidate is, said as the theme file writes it."""
 
 
 @dataclass
@@ -102,7 +107,9 @@ class CandidateBuilder:
     surfaces: Counter[str] = field(default_factory=Counter)
     occurrences: list[Occurrence] = field(default_factory=list)
     alone: int = 0
+    themes: set[str] = field(default_factory=set)
 
     def freeze(self) -> Candidate:
         """The finished candidate."""
-        return Candidate(self.lemma, self.words, self.surfaces.most_common(1)[0][0], tuple(self.occurrences), self.first)
+        surface = self.surfaces.most_common(1)[0][0]
+        return Candidate(self.lemma, self.words, surface, tuple(self.occurrences), self.first, tuple(sorted(self.themes)))

@@ -63,16 +63,21 @@ class ThemeModel:
         """Cosine similarity of a vector to the nearest anchor of a theme."""
         return max((_cosine(vector, anchor) for anchor in self.anchors[theme_id]), default=0.0)
 
-    def assign(self, nlp: Any, lemma: str, threshold: float, margin: float) -> tuple[str, ...]:
-        """Themes and axes of a keyword, per kind: those whose longest seed term the keyword
-        contains; failing that, for themes only, the theme whose nearest seed term is similar
-        enough and clearly closer than any other's; failing that, none. Axes are abstract
-        (« risque », « capacitation »): word vectors place too much near them, so they go by
-        their seed terms alone."""
+    def assign(self, nlp: Any, lemma: str, threshold: float, margin: float, said_as: Sequence[str] = ()) -> tuple[str, ...]:
+        """Themes and axes of a keyword, per kind: those one of whose terms the keyword is, as
+        said (``said_as``, from :class:`~.candidates.TermMatcher`); else those whose longest
+        seed term the keyword contains; failing that, for themes only, the theme whose nearest
+        seed term is similar enough and clearly closer than any other's; failing that, none.
+        Axes are abstract (« risque », « capacitation »): word vectors place too much near
+        them, so they go by their seed terms alone."""
         chosen: list[str] = []
         vector = None
         for kind in ("theme", "axis"):
             pool = [t for t in self.themes if t.kind == kind]
+            named = [t.id for t in pool if t.id in said_as]
+            if named:
+                chosen += named
+                continue
             lengths = {t.id: max((len(seed.split()) for seed in self.seeds[t.id] if _contains(lemma, seed)), default=0) for t in pool}
             longest = max(lengths.values(), default=0)
             if longest:
@@ -99,6 +104,8 @@ def theme_summaries(
         for theme_id in keyword.themes:
             said[theme_id].update(o.sentence for o in keyword.occurrences)
     for lemma, candidate in candidates.items():
+        for theme_id in candidate.themes:
+            said[theme_id].update(o.sentence for o in candidate.occurrences)
         for theme_id, seeds in theme_model.seeds.items():
             if any(_contains(lemma, seed) for seed in seeds):
                 said[theme_id].update(o.sentence for o in candidate.occurrences)
