@@ -79,7 +79,7 @@ def resume_cost(audio: Path, duration: float, reference: str) -> tuple[float, fl
     return killed_at, wall, word_error_rate(reference, " ".join(s["text"] for s in text["segments"]))
 
 
-def memory_curve(audio: Path, watch: float) -> None:
+def memory_curve(audio: Path, watch: float, lengths: tuple[float, ...] = (0.5, 1, 2, 4)) -> None:
     """Peak RSS (VmHWM) of ``pipeline transcribe --no-speakers`` on the file repeated to 0.5, 1,
     2 and 4 hours, each watched for ``watch`` seconds (the batched pipeline builds every
     chunk's features before decoding, so its peak comes early; a run still going when the watch
@@ -88,7 +88,7 @@ def memory_curve(audio: Path, watch: float) -> None:
 
     length = probe(audio).duration
     print(f"memory against length: {audio.name} ({length:.0f} s) repeated; each run watched {watch:.0f} s", flush=True)
-    for hours in (0.5, 1, 2, 4):
+    for hours in lengths:
         with tempfile.TemporaryDirectory() as tmp:
             long = Path(tmp) / f"long-{hours}h.flac"
             subprocess.run(
@@ -134,13 +134,14 @@ def main() -> None:
     parser.add_argument(
         "--memory-curve", action="store_true", help="only: peak memory of pipeline transcribe on 0.5, 1, 2 and 4 hours (the file repeated)"
     )
+    parser.add_argument("--hours", type=float, nargs="*", default=[0.5, 1, 2, 4], help="with --memory-curve: the lengths to try")
     parser.add_argument("--watch", type=float, default=300.0, help="with --memory-curve: seconds each run is watched before it is stopped")
     args = parser.parse_args()
     if not args.audio.exists():
         print(f"skipped: {args.audio} is absent (dev-only data in ../shared/data)")
         return
     if args.memory_curve:
-        memory_curve(args.audio, args.watch)
+        memory_curve(args.audio, args.watch, tuple(args.hours))
         return
     reference = args.reference.read_text(encoding="utf-8")
     threads = len(os.sched_getaffinity(0))

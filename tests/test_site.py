@@ -286,8 +286,11 @@ def test_real_browser_seeks_the_player_and_loads_captions(site: Path, tmp_path: 
             assert copied.endswith("index.html" + (share.get_attribute("href") or "?")), copied
             third = page.locator("button.seek").nth(2)
             start = float(third.get_attribute("data-start") or "nan")
+            third.scroll_into_view_if_needed()
+            before = page.evaluate("window.scrollY")
             third.click()
             page.wait_for_function("!document.getElementById('player').seeking", timeout=10_000)
+            assert abs(page.evaluate("window.scrollY") - before) <= 1400, "the page stays where the reader is"
             current = page.evaluate("document.getElementById('player').currentTime")
             assert start > 0 and start - 0.01 <= current <= start + 0.5, (start, current)
             # the moment is in the address bar, to share; the page did not jump back to the player
@@ -337,6 +340,16 @@ def test_real_browser_search_finds_whole_words_without_accents(site: Path):
         page.click("#search-form button[type=submit]")
         page.wait_for_function("document.getElementById('search-status').textContent === 'Aucun résultat.'", timeout=5_000)
         assert page.evaluate("window.location.search") == "?q=mer", "the query is kept in the address"
+        # a result followed, then Back: the same search is there again
+        page.fill("#q", "sobriete")
+        page.click("#search-form button[type=submit]")
+        page.wait_for_selector("#results li a", timeout=10_000)
+        page.click("#results li a")
+        page.wait_for_load_state()
+        assert "/sessions/" in page.url
+        page.go_back()
+        page.wait_for_selector("#results mark", timeout=10_000)
+        assert page.input_value("#q") == "sobriete" and "résultat" in page.inner_text("#search-status")
         browser.close()
 
 
