@@ -37,6 +37,8 @@ SYNTHESIS_VERSION = 4
 
 MIN_COVERAGE = 0.1
 """A theme said in less than a tenth of the session is not one the session covered."""
+MAX_THEME_TAGS = 3
+"""Theme tags of a session: the catalogue's, completed by the most covered themes up to three."""
 GREETINGS = ("bonjour", "bonsoir", "merci", "bienvenue", "au revoir", "à bientôt")
 
 
@@ -273,7 +275,9 @@ def _front_matter(
         "title": session.title,
         "session": session.number,
         "date": session.date,
-        "themes": list(dict.fromkeys([*session.themes, *covered])),
+        # the catalogue's themes, then the most covered others, at most MAX_THEME_TAGS in all:
+        # a tag that every session carries tells a reader nothing
+        "themes": list(dict.fromkeys([*session.themes, *covered]))[: max(MAX_THEME_TAGS, len(session.themes))],
         "speakers": [{"name": s.name, "role": s.role} for s in session.speakers],
         "duration": short_clock(transcript.duration),
         "replay_url": session.replay_url,

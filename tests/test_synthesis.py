@@ -127,3 +127,16 @@ def test_draft_makes_the_choices_an_editor_would(parts):
     for line in brief.splitlines():
         sentence = line.split(") ", 1)[1][:40]
         assert sentence not in quotes
+
+
+def test_a_session_carries_at_most_three_theme_tags_the_catalogues_first(parts):
+    from dataclasses import replace
+
+    from pipeline.keywords import ThemeKeywords
+
+    transcript, found, themes = parts
+    everywhere = tuple(ThemeKeywords(t.id, t.label, (), 0.5 + i / 100) for i, t in enumerate(themes) if t.kind == "theme")
+    session = replace(SESSION, themes=("societes-urbaines",))
+    front = yaml.safe_load(synthesize(transcript, replace(found, themes=everywhere), session, themes).markdown.split("---")[1])
+    assert front["themes"][0] == "societes-urbaines" and len(front["themes"]) == 3
+    assert front["themes"][1:] == ["vulnerabilites-numeriques", "ecosysteme-entreprises"], "the most covered others"
