@@ -338,6 +338,7 @@ def synthesize(
             (s for s in sentences if summary.theme_id in s.themes and _quotable(s, options)),
             key=lambda s: (
                 s.index in in_brief,
+                s.unit.text.rstrip().endswith("?"),  # a question announces a theme; an answer says it
                 -sum(by_lemma[k].score for k in s.keywords if summary.theme_id in by_lemma[k].themes),
                 s.index,
             ),

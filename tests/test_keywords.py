@@ -163,6 +163,7 @@ def test_theme_terms_are_found_whole_as_editors_write_them(nlp, themes):
     assert by_surface["cyberattaques"].themes == ("vulnerabilites-numeriques",)
     assert "vulnerabilites-numeriques" in by_surface["rançongiciel"].themes
     assert not {"serre", "gaz", "start", "up", "effet"} & set(found), sorted(found)
+    assert "émissions de gaz" not in by_surface, "a phrase that cuts a term in two"
     result = extract_keywords(transcript, found, nlp, model, "Cybersécurité et sobriété")
     coverage = {t.theme_id: t.coverage for t in result.themes}
     assert coverage["vulnerabilites-numeriques"] > 0.2 and coverage["ecosysteme-entreprises"] > 0.2, coverage

@@ -193,6 +193,8 @@ def collect_candidates(
         for start, end in _phrases(tags, options):
             if any(s <= start and end <= e and (start, end) != (s, e) for s, e, _ in said):
                 continue  # a piece of a term said whole
+            if any(start < s < end < e or s < start < e < end for s, e, _ in said):
+                continue  # a phrase that cuts a term in two (« émissions de gaz » of « gaz à effet de serre »)
             if any((s, e) == (start, end) for s, e, _ in said):
                 continue  # counted above
             words = tuple(lemmas[i] for i in range(start, end) if tags[i] in "NPA9")
