@@ -196,11 +196,11 @@ def main() -> None:
     print(f"\npipeline / raw (same options) wall-time ratio: {pipe / raw_same:.3f}")
     print(f"pipeline real-time factor: {pipe / duration:.3f}")
     long_rss = rows[1][2]
-    decoded_growth = (duration - short_duration) * 16_000 * 4 / 2**20
+    decoded_growth = (duration - short_duration) * 16_000 * 2 / 2**20
     print(
         f"memory: peak {short_rss:.0f} MiB for {short_duration:.0f} s, {long_rss:.0f} MiB for {duration:.0f} s: "
         f"+{long_rss - short_rss:.0f} MiB, "
-        f"where the longer decoded audio alone is +{decoded_growth:.0f} MiB (float32, 16 kHz)"
+        f"where the longer decoded audio alone is +{decoded_growth:.0f} MiB (16-bit samples, 16 kHz)"
     )
     if args.compare:
         print(f"pipeline WER minus raw default WER: {(rows[1][3] - rows[2][3]) * 100:+.1f} points")
