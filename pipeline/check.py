@@ -19,7 +19,7 @@ from .catalogue import SESSIONS_FILE, THEMES_FILE, line_matching
 from .curation import CURATION_FILE
 from .errors import shown
 from .glossary import GLOSSARY_FILE
-from .media import MEDIA_SUFFIXES
+from .media import MEDIA_SUFFIXES, not_a_recording_file
 from .plan import Project
 from .settings import SETTINGS_FILE
 
@@ -87,6 +87,10 @@ def check_project(project: Project) -> list[Problem]:
     if folder.is_dir():
         for path in sorted(folder.iterdir()):
             suffix = path.suffix.lower()
+            unreadable = not_a_recording_file(path) if suffix in MEDIA_SUFFIXES and not path.name.startswith(".") else None
+            if unreadable:
+                problems.append(Problem(path, *unreadable, True))
+                continue
             if path.name.startswith(".") or path.is_dir() or path.name in EDITOR_FILES or suffix in MEDIA_SUFFIXES or suffix in NOTES:
                 continue
             problems.append(

@@ -22,7 +22,7 @@ import av
 import ffmpeg
 import numpy as np
 
-from .errors import RecordingError
+from .errors import RecordingError, shown
 
 SAMPLING_RATE = 16_000
 MIN_DURATION = 1.0
@@ -86,13 +86,26 @@ def _strip_path(reason: str, path: Path) -> str:
     return reason.replace(f"{path}: ", "").replace(f": '{path}'", "").replace(str(path), "the file")
 
 
+def not_a_recording_file(path: Path) -> tuple[str, str] | None:
+    """Why ``path`` cannot be a recording at all (reason, fix), or None: a link to a missing
+    file, a folder with a media name, nothing there."""
+    if path.is_symlink() and not path.exists():
+        return f"is a link to a missing file ({shown(os.readlink(path))})", "copy the recording itself into the folder"
+    if not path.exists():
+        return "does not exist", "check the file name"
+    if path.is_dir():
+        return "is a folder, not a recording", "put the recording itself here, or rename the folder"
+    if not path.is_file():
+        return "is not a regular file", "put the recording file itself in recordings/"
+    return None
+
+
 def probe(path: Path) -> Recording:
     """Check a recording and describe it; raise :class:`RecordingError` naming the reason."""
     path = Path(path)
-    if not path.exists():
-        raise RecordingError(path, "does not exist", "check the file name")
-    if not path.is_file():
-        raise RecordingError(path, "is not a regular file", "put the recording file itself in recordings/")
+    unreadable = not_a_recording_file(path)
+    if unreadable:
+        raise RecordingError(path, *unreadable)
     try:
         size = path.stat().st_size
         with path.open("rb"):

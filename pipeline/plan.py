@@ -27,7 +27,7 @@ from .catalogue import Catalogue, Session
 from .curation import KeywordCuration
 from .errors import PipelineError, RecordingError
 from .keywords import document_frequencies
-from .media import MEDIA_SUFFIXES
+from .media import MEDIA_SUFFIXES, not_a_recording_file
 from .models import model_identity
 from .settings import Settings
 from .store import Names, SessionState, Store, fingerprint
@@ -156,7 +156,7 @@ class Project:
 
 def find_recordings(folder: Path) -> list[Path]:
     """Media files directly inside ``folder``, sorted by name (hidden files skipped)."""
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in MEDIA_SUFFIXES and not p.name.startswith(".") and p.is_file())
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in MEDIA_SUFFIXES and not p.name.startswith("."))
 
 
 # -- each stage's fingerprint, from the stage's own inputs(...) ---------------------------
@@ -165,6 +165,9 @@ def find_recordings(folder: Path) -> list[Path]:
 def transcribe_fingerprint(project: Project, session: Session, recording: Path) -> str:
     """The transcription's fingerprint for a recording (hashes it, with a cache)."""
     options = project.settings.transcription
+    unreadable = not_a_recording_file(recording)
+    if unreadable:
+        raise RecordingError(recording, *unreadable)
     try:
         sha = project.store.recording_sha256(recording)
     except OSError as exc:

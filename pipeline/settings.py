@@ -109,6 +109,11 @@ def _line_of(text: str, section: str, key: str) -> int:
     return 0
 
 
+MINIMA = {("transcription", "beam_size"): 1, ("engine", "jobs"): 1}
+"""Smallest accepted values where it is not 0; no numeric setting whose default is 0 or more
+may be negative."""
+
+
 def _section(path: Path, text: str, name: str, raw: Any, default: Any) -> Any:
     if not isinstance(raw, dict):
         raise CatalogueError(
@@ -125,6 +130,11 @@ def _section(path: Path, text: str, name: str, raw: Any, default: Any) -> Any:
             expected = " or ".join(sorted({t.__name__ for t in allowed if t is not type(None)}))
             raise CatalogueError(
                 path, f"line {line}: [{name}] {key} = {value!r} is not a {expected}", f"write {key} = {_example(default, key)}"
+            )
+        least = MINIMA.get((name, key), 0)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < least <= getattr(default, key):
+            raise CatalogueError(
+                path, f"line {line}: [{name}] {key} = {value!r} is below {least}", f"write {key} = {_example(default, key)}"
             )
         values[key] = value
     try:

@@ -8,7 +8,7 @@ no traceback, the rest of the batch done, and the exit status the README documen
 
 Other classes are tested where their mechanism lives: unwritable, read-only and full outputs
 and a held lock (test_runner), verify on a missing folder (test_fixity), names that are not
-UTF-8 and warnings of ``pipeline check`` (test_check)."""
+UTF-8 and warnings of ``pipeline check`` (test_check), a broken ``speakers.toml`` (test_speakers)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,8 @@ RECORDINGS = {
     "silence.wav": "too short",
     "seance-collision.m4a": "maps to session id 'seance-collision', already used by Séance Collision.m4a",
     "deux\nlignes.mp3": "not",  # a line break in a name never splits the message
+    "lien-casse.wav": "missing",  # a symbolic link whose target is gone
+    "dossier.mp4": "not",  # a folder with a media name
 }
 
 
@@ -81,6 +83,8 @@ def test_every_bad_recording_is_one_line_and_the_good_ones_complete(
     shutil.copy(media_dir / "good.m4a", folder / "Séance Collision.m4a")
     shutil.copy(media_dir / "good.m4a", folder / "seance-collision.m4a")
     (folder / "deux\nlignes.mp3").write_text("pas un son\n", encoding="utf-8")
+    (folder / "lien-casse.wav").symlink_to(tmp_path / "gone.wav")
+    (folder / "dossier.mp4").mkdir()
     shutil.copy(media_dir / "good.m4a", folder / "bonne.m4a")
     outputs = tmp_path / "outputs"
     assert main(["run", "--recordings", str(folder), "--outputs", str(outputs), "--only", "transcribe", "--only", "transcript"]) == 1
@@ -127,6 +131,14 @@ BEFORE_WORK = {
     "keywords.toml: a list that is not one": ("keywords.toml", '[series]\nban = "données"\n', "line 2"),
     "keywords.toml: an unknown table": ("keywords.toml", '[serie]\nban = ["x"]\n', "line 1"),
     "a file that is not UTF-8": ("sessions.toml", "titre = \xe9\n", "UTF-8"),
+    "sessions.toml: two sessions with one id": (
+        "sessions.toml",
+        '[[session]]\nid = "a"\ntitle = "S"\nrecording = "a.mp4"\n\n[[session]]\nid = "a"\ntitle = "T"\nrecording = "b.mp4"\n',
+        "line 7",
+    ),
+    "themes.toml: one id twice": ("themes.toml", '[[theme]]\nid = "t"\nlabel = "T"\n\n[[theme]]\nid = "t"\nlabel = "U"\n', "twice"),
+    "pipeline.toml: a number below its minimum": ("pipeline.toml", "[transcription]\nbeam_size = 0\n", "line 2"),
+    "pipeline.toml: a negative number": ("pipeline.toml", "[speakers]\nmin_voice = -1.0\n", "line 2"),
 }
 
 

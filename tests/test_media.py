@@ -42,8 +42,15 @@ def test_truncated_video_is_refused_with_ffmpegs_reason(media_dir: Path):
 def test_a_folder_is_not_a_recording(tmp_path: Path):
     folder = tmp_path / "séance.mp4"
     folder.mkdir()
-    with pytest.raises(RecordingError, match="is not a regular file"):
+    with pytest.raises(RecordingError, match="is a folder, not a recording"):
         probe(folder)
+
+
+def test_a_link_to_a_missing_file_says_so(tmp_path: Path):
+    link = tmp_path / "séance.wav"
+    link.symlink_to(tmp_path / "ailleurs.wav")
+    with pytest.raises(RecordingError, match=r"is a link to a missing file \(.*ailleurs.wav\)"):
+        probe(link)
 
 
 def test_video_is_decoded_to_16k_mono_of_the_audio_length(tmp_path: Path):
