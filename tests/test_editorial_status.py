@@ -103,3 +103,6 @@ def test_a_sitemap_lists_every_page_when_the_site_knows_its_address(series: tupl
     ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
     urls = [u.text for u in ET.parse(store.root / "site" / "sitemap.xml").getroot().findall("s:url/s:loc", ns)]
     assert "https://villes.example.org/sessions/s-1/index.html" in urls and "https://villes.example.org/index.html" in urls
+    assert "https://villes.example.org/404.html" not in urls, "the page for a wrong address is no page to index"
+    not_found = (store.root / "site" / "404.html").read_text(encoding="utf-8")
+    assert 'href="https://villes.example.org/index.html"' in not_found, "served at any depth: absolute links"

@@ -710,7 +710,7 @@ def build_site(
     updated = max((s.updated for s in sessions), default=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     files["feed.xml"] = env.get_template("feed.xml").render(common, sessions=sessions, updated=updated, base_url=base_url).encode()
     if base_url:  # a sitemap needs absolute addresses
-        pages = sorted(name for name in files if name.endswith(".html"))
+        pages = sorted(name for name in files if name.endswith(".html") and name != "404.html")
         root = base_url.rstrip("/") + "/"
         urls = "".join(f"<url><loc>{escape(root + name)}</loc></url>" for name in pages)
         files["sitemap.xml"] = (
