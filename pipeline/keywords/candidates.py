@@ -91,6 +91,13 @@ def _phrases(tags: str, options: KeywordOptions) -> Iterable[tuple[int, int]]:
                     yield single
 
 
+def _surface(span: Sequence[Any]) -> str:
+    """A phrase as said: lower-cased, unless a proper noun or a capital inside it (« RGPD »,
+    « La Rochelle ») says its case matters."""
+    surface = "".join(t.text_with_ws for t in span).strip()
+    return surface if any(c.isupper() for c in surface[1:]) or span[0].pos_ == "PROPN" else surface.lower()
+
+
 def lemma_of(token: Any) -> str:
     """The lower-cased lemma of a token (an acronym is its own lemma)."""
     text = str(token.text)
@@ -185,31 +192,26 @@ def collect_candidates(
             words = tuple(lemmas[i] for i in range(start, end) if any(c.isalnum() for c in tokens[i].text) and tags[i] not in "DT")
             lemma = " ".join(lemmas[i] for i in range(start, end) if tokens[i].text.strip())
             builder = builders.setdefault(lemma, CandidateBuilder(lemma=lemma, words=words, first=(seen + start) / total))
-            surface = "".join(t.text_with_ws for t in tokens[start:end]).strip()
-            builder.surfaces[surface if any(c.isupper() for c in surface[1:]) or tokens[start].pos_ == "PROPN" else surface.lower()] += 1
+            builder.surfaces[_surface(tokens[start:end])] += 1
             builder.occurrences.append(Occurrence(sentence.index, sentence.start, sentence.end))
             builder.alone += 1
             builder.themes.update(themes)
         for start, end in _phrases(tags, options):
-            if any(s <= start and end <= e and (start, end) != (s, e) for s, e, _ in said):
-                continue  # a piece of a term said whole
-            if any(start < s < end < e or s < start < e < end for s, e, _ in said):
-                continue  # a phrase that cuts a term in two (« émissions de gaz » of « gaz à effet de serre »)
-            if any((s, e) == (start, end) for s, e, _ in said):
-                continue  # counted above
+            # a term counted above, a piece of it (« serre »), or a phrase that cuts it in two
+            # (« émissions de gaz » of « gaz à effet de serre »)
+            if any(s <= start and end <= e or start < s < end < e or s < start < e < end for s, e, _ in said):
+                continue
             words = tuple(lemmas[i] for i in range(start, end) if tags[i] in "NPA9")
             if not words or len(words) > options.max_words:
                 continue
-            span = tokens[start:end]
-            surface = "".join(t.text_with_ws for t in span).strip()
-            low = surface.lower()
+            low = "".join(t.text_with_ws for t in tokens[start:end]).strip().lower()
             if any(p in low for p in FILLER_PHRASES) or (len(words) == 1 and len(low) < 3) or all(w.isdigit() for w in words):
                 continue
             if len(words) == 1 and words[0] in LIGHT_NOUNS:
                 continue
             lemma = " ".join(lemmas[start:end])
             builder = builders.setdefault(lemma, CandidateBuilder(lemma=lemma, words=words, first=(seen + start) / total))
-            builder.surfaces[surface if any(c.isupper() for c in surface[1:]) or span[0].pos_ == "PROPN" else low] += 1
+            builder.surfaces[_surface(tokens[start:end])] += 1
             builder.occurrences.append(Occurrence(sentence.index, sentence.start, sentence.end))
             builder.alone += (start, end) in maximal
         seen += len(tokens)

@@ -522,8 +522,7 @@ def search_index(sessions: Sequence[SessionPage]) -> dict[str, bytes]:
             head = _posting(offset + first - previous.get(word, 0), count)
             pieces.setdefault(word, []).append(f"{head},{rest}" if rest else head)
             previous[word] = offset + last
-    postings = {word: ",".join(parts) for word, parts in pieces.items()}
-    words: dict[str, Any] = dict(postings)
+    words: dict[str, Any] = {word: ",".join(parts) for word, parts in pieces.items()}
     for word, numbers in title_words.items():
         words[word] = [words.get(word, ""), numbers]
     shards = _shards(words)
