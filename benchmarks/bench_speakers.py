@@ -36,7 +36,7 @@ from pipeline import transcript as transcript_io  # noqa: E402
 from pipeline.diarization_metrics import read_rttm, score, word_errors  # noqa: E402
 from pipeline.media import decode, probe  # noqa: E402
 from pipeline.speakers import SpeakerOptions, diarize  # noqa: E402
-from pipeline.voices import VoiceEncoder  # noqa: E402
+from pipeline.voices import VoiceModels  # noqa: E402
 
 CACHE = devdata.DEFAULT_OUT / "asr"
 SENKO = """
@@ -89,12 +89,20 @@ def transcripts(pairs: list[tuple[Path, Path]]) -> dict[str, tuple[transcript_io
     return result
 
 
-def evaluate(pairs, words, audios, encoder, options: SpeakerOptions) -> list[dict[str, object]]:
+class Encoders(dict):
+    """The voice encoders by choice (``ge2e+campplus``, ``ge2e``…), each loaded once."""
+
+    def __missing__(self, name: str) -> VoiceModels:
+        self[name] = VoiceModels.load(name)
+        return self[name]
+
+
+def evaluate(pairs, words, audios, encoders, options: SpeakerOptions) -> list[dict[str, object]]:
     rows = []
     for audio_path, rttm in pairs:
         transcript, transcription_seconds = words[audio_path.stem]
         started = time.perf_counter()
-        found = diarize(audio_path.stem, transcript, audios[audio_path.stem], encoder.embed, options)
+        found = diarize(audio_path.stem, transcript, audios[audio_path.stem], encoders[options.encoder], options)
         seconds = time.perf_counter() - started
         reference = read_rttm(rttm)
         hypothesis = [(t.start, t.end, t.voice) for t in found.turns]
@@ -188,10 +196,10 @@ def memory_child(times: int) -> None:
         for s in transcript.segments
     ]
     tiled = replace(transcript, segments=tuple(segments), duration=length * times)
-    encoder = VoiceEncoder.load()
+    encoder = VoiceModels.load()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
-    found = diarize("longform", tiled, audio, encoder.embed, SpeakerOptions())
+    found = diarize("longform", tiled, audio, encoder, SpeakerOptions())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"{length * times / 60:5.1f} min: audio {audio.nbytes / 2**20:6.0f} MiB, peak before the stage {before:6.0f} MiB, "
@@ -221,15 +229,23 @@ def main() -> None:
     pairs = [p for p in files() if not args.only or p[0].stem in args.only]
     words = transcripts(pairs)
     audios = {a.stem: decode(probe(a)) for a, _ in pairs}
-    encoder = VoiceEncoder.load()
+    encoders = Encoders()
     options = SpeakerOptions()
-    table("pipeline speakers (defaults)", evaluate(pairs, words, audios, encoder, options))
+    table("pipeline speakers (defaults)", evaluate(pairs, words, audios, encoders, options))
+    if args.tries is None:
+        table(
+            "pipeline speakers, GE2E alone (the default before CAM++)",
+            evaluate(pairs, words, audios, encoders, replace(options, encoder="ge2e")),
+        )
     for change in [json.loads(t) for t in args.tries or []]:
-        table(f"pipeline speakers {change}", evaluate(pairs, words, audios, encoder, replace(options, **change)))
+        table(f"pipeline speakers {change}", evaluate(pairs, words, audios, encoders, replace(options, **change)))
     if args.sweep:
         for change in (
-            {"similarity": 0.6},
-            {"similarity": 0.7},
+            {"similarity": 0.46},
+            {"similarity": 0.48},
+            {"similarity": 0.52},
+            {"similarity": 0.54},
+            {"encoder": "campplus"},
             {"min_voice": 1.5},
             {"min_voice": 6.0},
             {"piece": 2.4},
@@ -237,7 +253,7 @@ def main() -> None:
             {"min_turn": 0.5},
             {"min_turn": 2.0},
         ):
-            table(f"pipeline speakers {change}", evaluate(pairs, words, audios, encoder, replace(options, **change)))
+            table(f"pipeline speakers {change}", evaluate(pairs, words, audios, encoders, replace(options, **change)))
     if args.senko:
         started = time.perf_counter()
         found = senko(args.senko, pairs)

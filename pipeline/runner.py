@@ -313,7 +313,7 @@ def run_speakers(
     reporter: Reporter,
     session_ids: Sequence[str] | None = None,
     force: bool = False,
-    load_encoder: Callable[[], Any] | None = None,
+    load_encoder: Callable[[str], Any] | None = None,
 ) -> RunReport:
     """Who speaks when, for each decoded session: voice embeddings of the speech that carries
     words, clustered into voices, named from the catalogue and the series' voiceprints.
@@ -344,15 +344,15 @@ def run_speakers(
             reporter.start(f"{recording.name} (voix)", asr.duration)
             audio = decode(checked)
             if not encoder:
-                encoder.append((load_encoder or voices.VoiceEncoder.load)())
+                encoder.append((load_encoder or voices.VoiceModels.load)(options.encoder))
             session = project.session(session_id)
-            found = speakers_stage.diarize(session_id, asr, audio, encoder[0].embed, options)
+            found = speakers_stage.diarize(session_id, asr, audio, encoder[0], options)
             del audio
-            prints = voiceprints_io.known(store.read_series(Names.VOICEPRINTS), exclude=session_id)
-            names, not_heard = speakers_stage.propose_names(found.voices, session.speakers, prints, options.recognise_similarity)
+            prints = voiceprints_io.known(store.read_series(Names.VOICEPRINTS), voices.encoder_id(options.encoder), exclude=session_id)
+            names, not_heard = speakers_stage.propose_names(found.voices, session.speakers, prints, options.recognise_threshold)
             provenance = {
-                "encoder": voices.WEIGHTS_VERSION,
-                "encoder_sha256": voices.WEIGHTS_SHA256,
+                "encoder": voices.encoder_versions(options.encoder),
+                "encoder_id": voices.encoder_id(options.encoder),
                 "options": asdict(options),
                 "voices": len(found.voices),
             }
@@ -498,7 +498,10 @@ def run_transcripts(project: Project, reporter: Reporter, session_ids: Sequence[
             written = store.write_stage(session_id, "transcript", inputs, files, record)
             if found is not None:
                 confirmed = store.is_edited(session_id, Names.SPEAKER_NAMES)
-                series = voiceprints_io.update(store.read_series(Names.VOICEPRINTS), session_id, found, {**found.names, **names}, confirmed)
+                encoder_id = voices.encoder_id(project.settings.speakers.encoder)
+                series = voiceprints_io.update(
+                    store.read_series(Names.VOICEPRINTS), encoder_id, session_id, found, {**found.names, **names}, confirmed
+                )
                 store.write_series(Names.VOICEPRINTS, series)
             return StepResult(
                 session_id,
@@ -770,7 +773,7 @@ def execute(
     make_transcriber: Callable[[], Transcriber] | None = None,
     load_nlp: Callable[[], Any] | None = None,
     reporter: Reporter | None = None,
-    load_encoder: Callable[[], Any] | None = None,
+    load_encoder: Callable[[str], Any] | None = None,
 ) -> RunReport:
     """Run ``stages`` (in stage order) for ``session_ids`` (default: every session).
 

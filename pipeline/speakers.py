@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -30,10 +31,16 @@ from .catalogue import Session, Speaker
 from .transcript import Transcript
 
 SAMPLING_RATE = 16_000
-SPEAKERS_VERSION = 1
+SPEAKERS_VERSION = 2
 SCHEMA_VERSION = 1
 UNNAMED = "Intervenant {n}"
 MODERATOR_ROLES = re.compile(r"mod[ée]rat|anim|présent|host", re.I)
+SENTENCE_ENDS = (".", "?", "!", "…")
+SIMILARITY = {"ge2e+campplus": 0.50, "ge2e": 0.65, "campplus": 0.35}
+"""Each encoder's clustering threshold, chosen on the dev files as a whole (README, « Speakers »)."""
+RECOGNISE = {"ge2e+campplus": 0.75, "ge2e": 0.85, "campplus": 0.60}
+"""Each encoder's voiceprint threshold: a voice at least this close to a known speaker's
+voiceprint takes that name."""
 
 
 @dataclass(frozen=True)
@@ -48,16 +55,24 @@ class SpeakerOptions:
     """Fewest speakers to consider."""
     max_speakers: int = 0
     """Most speakers to consider (0: no bound; a webinar with an audience may have many)."""
+    encoder: str = "ge2e+campplus"
+    """The voice encoders: ``ge2e+campplus`` (both, their embeddings side by side: the best
+    on the dev files), ``campplus`` or ``ge2e`` (the fastest)."""
     piece: float = 3.2
     """Longest stretch of speech embedded as one piece (seconds)."""
     hop: float = 0.8
-    """Spacing of the embedding windows inside a piece (seconds; each window is 1.6 s,
-    the encoder's training length)."""
+    """Spacing of the GE2E windows inside a piece (seconds; each window is 1.6 s, the
+    encoder's training length)."""
+    window: float = 1.5
+    """Length of the CAM++ windows inside a piece (seconds; one every half window)."""
     join_gap: float = 0.3
     """Words closer than this (seconds) belong to one stretch of speech."""
-    similarity: float = 0.65
+    sentence_cut: bool = True
+    """A stretch of speech also ends with each sentence."""
+    similarity: float = 0.0
     """Average cosine similarity between two groups of pieces above which they are one
-    voice (average-linkage agglomerative clustering)."""
+    voice (average-linkage agglomerative clustering); 0: the encoder's own threshold,
+    chosen on the dev files (``SIMILARITY``)."""
     min_voice: float = 3.0
     """A voice heard less than this (seconds) is given to the nearest other voice."""
     min_turn: float = 1.0
@@ -66,8 +81,23 @@ class SpeakerOptions:
     """Pieces of one voice less than this apart (seconds) are one turn."""
     pad: float = 0.2
     """Turns are widened by this (seconds) where no other turn is."""
-    recognise_similarity: float = 0.75
-    """A voice this similar to a known speaker's voiceprint takes that speaker's name."""
+    recognise_similarity: float = 0.0
+    """A voice this similar to a known speaker's voiceprint takes that speaker's name; 0: the
+    encoder's own threshold (``RECOGNISE``)."""
+
+    def __post_init__(self) -> None:
+        if self.encoder not in SIMILARITY:
+            raise ValueError(f"encoder = {self.encoder!r} is not one of {', '.join(map(repr, SIMILARITY))}")
+
+    @property
+    def threshold(self) -> float:
+        """The clustering threshold in use."""
+        return self.similarity or SIMILARITY[self.encoder]
+
+    @property
+    def recognise_threshold(self) -> float:
+        """The voiceprint threshold in use."""
+        return self.recognise_similarity or RECOGNISE[self.encoder]
 
 
 @dataclass(frozen=True)
@@ -103,48 +133,23 @@ class Diarization:
 
 def speech_pieces(transcript: Transcript, options: SpeakerOptions) -> list[tuple[float, float]]:
     """Stretches of speech that carry words, cut into pieces of at most ``options.piece``."""
-    words = sorted((w.start, w.end) for s in transcript.segments for w in s.words if w.end > w.start)
+    words = sorted(
+        (w.start, w.end, w.word.rstrip().endswith(SENTENCE_ENDS)) for s in transcript.segments for w in s.words if w.end > w.start
+    )
     stretches: list[list[float]] = []
-    for start, end in words:
-        if stretches and start - stretches[-1][1] < options.join_gap:
+    after_sentence = False
+    for start, end, ends_sentence in words:
+        if stretches and start - stretches[-1][1] < options.join_gap and not (options.sentence_cut and after_sentence):
             stretches[-1][1] = max(stretches[-1][1], end)
         else:
             stretches.append([start, end])
+        after_sentence = ends_sentence
     pieces = []
     for start, end in stretches:
         count = max(1, int(np.ceil((end - start) / options.piece)))
         step = (end - start) / count
         pieces += [(start + i * step, start + (i + 1) * step) for i in range(count)]
     return pieces
-
-
-def embed_pieces(
-    audio: np.ndarray, pieces: Sequence[tuple[float, float]], embed: Callable[[np.ndarray], np.ndarray], options: SpeakerOptions
-) -> np.ndarray:
-    """One L2-normed embedding per piece: the mean of its windows (a short piece gets one
-    window centred on it). Windows are made and embedded a batch at a time: memory does not
-    grow with the recording's length."""
-    from .voices import WINDOW_FRAMES, mel_frames, volume_gain
-
-    gain = volume_gain(audio)
-    frames_per_second = 100
-    last = max(len(audio) * frames_per_second // SAMPLING_RATE - WINDOW_FRAMES, 0)
-    places: list[tuple[int, int]] = []  # (piece, first frame)
-    for index, (start, end) in enumerate(pieces):
-        count = max(1, int(round((end - start) / options.hop)))
-        centre_step = (end - start) / count
-        for k in range(count):
-            centre = start + (k + 0.5) * centre_step
-            first = int(round(centre * frames_per_second)) - WINDOW_FRAMES // 2
-            places.append((index, min(max(first, 0), last)))
-    embeddings = np.zeros((len(pieces), 256), dtype=np.float32)
-    batch = 128
-    for offset in range(0, len(places), batch):
-        chunk = places[offset : offset + batch]
-        vectors = embed(np.stack([mel_frames(audio, first, WINDOW_FRAMES, gain) for _, first in chunk]))
-        np.add.at(embeddings, np.array([owner for owner, _ in chunk]), vectors)
-    norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
-    return np.asarray(embeddings / np.where(norms > 0, norms, 1.0), dtype=np.float32)
 
 
 def agglomerate(embeddings: np.ndarray, threshold: float, fewest: int = 1, most: int = 0) -> np.ndarray:
@@ -215,7 +220,7 @@ def voices_of(embeddings: np.ndarray, pieces: Sequence[tuple[float, float]], opt
     if options.count:
         labels = agglomerate(embeddings, np.inf, options.count, options.count)
         return refine(embeddings, labels)
-    labels = agglomerate(embeddings, options.similarity, options.min_speakers, options.max_speakers)
+    labels = agglomerate(embeddings, options.threshold, options.min_speakers, options.max_speakers)
     labels = absorb_small(embeddings, labels, pieces, options.min_voice)
     return refine(embeddings, labels)
 
@@ -262,14 +267,18 @@ def turns_of(pieces: Sequence[tuple[float, float]], voices: Sequence[str], optio
     return result
 
 
-def diarize(
-    session_id: str, transcript: Transcript, audio: np.ndarray, embed: Callable[[np.ndarray], np.ndarray], options: SpeakerOptions
-) -> Diarization:
+class PieceEncoder(Protocol):
+    """What embeds pieces of speech: one L2-normed vector per piece (:mod:`pipeline.voices`)."""
+
+    def embed_pieces(self, audio: np.ndarray, pieces: Sequence[tuple[float, float]], options: SpeakerOptions) -> np.ndarray: ...
+
+
+def diarize(session_id: str, transcript: Transcript, audio: np.ndarray, encoder: PieceEncoder, options: SpeakerOptions) -> Diarization:
     """Turns and voices of a session (labels ``SPEAKER_1``… in order of first appearance)."""
     pieces = speech_pieces(transcript, options)
     if not pieces:
         return Diarization(session_id, (), ())
-    embeddings = embed_pieces(audio, pieces, embed, options)
+    embeddings = encoder.embed_pieces(audio, pieces, options)
     labels = np.array(smooth(pieces, voices_of(embeddings, pieces, options).tolist(), options.min_turn))
     order = list(dict.fromkeys(labels.tolist()))
     names = {raw: f"SPEAKER_{i + 1}" for i, raw in enumerate(order)}
@@ -390,12 +399,12 @@ def from_json(text: str, source: Path | str | None = None) -> Diarization:
 def inputs(transcript_sha256: str, options: SpeakerOptions, session: Session) -> dict[str, object]:
     """What the voices of a session depend on: the decoded words (where speech is), the
     options and the catalogue's speakers (the name proposal), not the recording's name."""
-    from .voices import WEIGHTS_SHA256
+    from .voices import encoder_id
 
     return {
         "asr_sha256": transcript_sha256,
         "options": asdict(options),
         "speakers": [asdict(s) for s in session.speakers],
-        "encoder": WEIGHTS_SHA256,
+        "encoder": encoder_id(options.encoder),
         "version": SPEAKERS_VERSION,
     }

@@ -14,15 +14,16 @@ from typing import Any
 import numpy as np
 
 from .speakers import UNNAMED, Diarization
-from .voices import WEIGHTS_SHA256
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: the encoders are named by ``encoder`` (their weights' SHA-256); 1 held GE2E prints only."""
 
 
-def known(data: Mapping[str, Any], exclude: str = "") -> dict[str, np.ndarray]:
+def known(data: Mapping[str, Any], encoder: str, exclude: str = "") -> dict[str, np.ndarray]:
     """Each name's voiceprint (speaking-time weighted mean of its sessions, L2-normed),
-    leaving out one session (the one being named) and prints of another encoder."""
-    if data.get("schema_version") != SCHEMA_VERSION or data.get("encoder_sha256") != WEIGHTS_SHA256:
+    leaving out one session (the one being named) and prints of another ``encoder``
+    (:func:`pipeline.voices.encoder_id`)."""
+    if data.get("schema_version") != SCHEMA_VERSION or data.get("encoder") != encoder:
         return {}
     prints: dict[str, np.ndarray] = {}
     for name, sessions in (data.get("voices") or {}).items():
@@ -37,10 +38,13 @@ def known(data: Mapping[str, Any], exclude: str = "") -> dict[str, np.ndarray]:
     return prints
 
 
-def update(data: Mapping[str, Any], session_id: str, diarization: Diarization, names: Mapping[str, str], confirmed: bool) -> dict[str, Any]:
-    """The voiceprints with this session's named voices (replacing what it gave before)."""
+def update(
+    data: Mapping[str, Any], encoder: str, session_id: str, diarization: Diarization, names: Mapping[str, str], confirmed: bool
+) -> dict[str, Any]:
+    """The voiceprints with this session's named voices (replacing what it gave before). Prints
+    of another encoder are dropped: their vectors cannot be compared with this one's."""
     voices: dict[str, dict[str, Any]] = {}
-    if data.get("schema_version") == SCHEMA_VERSION and data.get("encoder_sha256") == WEIGHTS_SHA256:
+    if data.get("schema_version") == SCHEMA_VERSION and data.get("encoder") == encoder:
         voices = {
             name: {s: e for s, e in (sessions or {}).items() if s != session_id} for name, sessions in (data.get("voices") or {}).items()
         }
@@ -50,4 +54,4 @@ def update(data: Mapping[str, Any], session_id: str, diarization: Diarization, n
         if not name or name.startswith(unnamed) or name == voice.label or not voice.embedding:
             continue
         voices.setdefault(name, {})[session_id] = {"embedding": list(voice.embedding), "seconds": voice.seconds, "confirmed": confirmed}
-    return {"schema_version": SCHEMA_VERSION, "encoder_sha256": WEIGHTS_SHA256, "voices": {n: s for n, s in sorted(voices.items()) if s}}
+    return {"schema_version": SCHEMA_VERSION, "encoder": encoder, "voices": {n: s for n, s in sorted(voices.items()) if s}}

@@ -1,4 +1,5 @@
-"""Voice embeddings: Resemblyzer's GE2E speaker encoder, run in NumPy, offline.
+"""Voice embeddings: Resemblyzer's GE2E speaker encoder, run in NumPy, offline; and the
+encoders the speakers stage uses together (:class:`VoiceModels`, with :mod:`pipeline.campplus`).
 
 The weights (``pretrained.pt``, 17 MB, Apache-2.0) ship inside the ``Resemblyzer`` wheel on
 PyPI. That package needs PyTorch (a CUDA build of several GB by default); the encoder is a
@@ -10,19 +11,14 @@ librosa does, and the embeddings match Resemblyzer's own (checked: README, « Sp
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import io
-import pickle
-import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import ModelError
+from . import torchfile
 
 SAMPLING_RATE = 16_000
 WINDOW_FRAMES = 160
@@ -37,87 +33,12 @@ INSTALL = "run `make setup`, or `pip install --no-deps resemblyzer==0.1.4` (only
 
 def weights_path() -> Path:
     """Where the installed Resemblyzer package keeps its weights (it is never imported)."""
-    spec = importlib.util.find_spec("resemblyzer")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError(None, "the voice encoder's weights are not installed (package Resemblyzer is missing)", INSTALL)
-    path = Path(list(spec.submodule_search_locations)[0]) / "pretrained.pt"
-    if not path.exists():
-        raise ModelError(path, "is missing from the Resemblyzer package", INSTALL)
-    return path
-
-
-class _Storage:
-    """A tensor storage read from a legacy PyTorch file: its type and key, filled later."""
-
-    def __init__(self, dtype: np.dtype[Any], key: str) -> None:
-        self.dtype, self.key = dtype, key
-        self.data: np.ndarray | None = None
-
-
-_DTYPES: dict[str, np.dtype[Any]] = {
-    "FloatStorage": np.dtype("<f4"),
-    "DoubleStorage": np.dtype("<f8"),
-    "LongStorage": np.dtype("<i8"),
-    "IntStorage": np.dtype("<i4"),
-}
-
-
-class _Tensor:
-    def __init__(self, storage: _Storage, offset: int, size: tuple[int, ...], stride: tuple[int, ...]) -> None:
-        self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
-
-    def array(self) -> np.ndarray:
-        assert self.storage.data is not None
-        itemsize = self.storage.dtype.itemsize
-        view = np.lib.stride_tricks.as_strided(
-            self.storage.data[self.offset :], shape=self.size, strides=tuple(s * itemsize for s in self.stride)
-        )
-        return np.array(view)
-
-
-class _Unpickler(pickle.Unpickler):
-    """Reads PyTorch's legacy format without PyTorch: tensors become NumPy arrays."""
-
-    def __init__(self, handle: io.BufferedIOBase, storages: dict[str, _Storage]) -> None:
-        super().__init__(handle)
-        self.storages = storages
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module == "torch._utils" and name == "_rebuild_tensor_v2":
-            return lambda storage, offset, size, stride, *rest: _Tensor(storage, offset, tuple(size), tuple(stride))
-        if module == "torch" and name in _DTYPES:
-            return name
-        if module == "collections" and name == "OrderedDict":
-            import collections
-
-            return collections.OrderedDict
-        raise pickle.UnpicklingError(f"unexpected {module}.{name} in the weights file")
-
-    def persistent_load(self, pid: Any) -> _Storage:
-        _, kind, key, *_ = pid
-        if key not in self.storages:
-            self.storages[key] = _Storage(_DTYPES[str(kind)], key)
-        return self.storages[key]
+    return torchfile.packaged("resemblyzer", "pretrained.pt", "the GE2E voice encoder's", INSTALL)
 
 
 def load_weights(path: Path) -> dict[str, np.ndarray]:
     """The encoder's parameters by name, checked against the pinned SHA-256."""
-    data = path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != WEIGHTS_SHA256:
-        raise ModelError(path, f"SHA-256 mismatch (expected {WEIGHTS_SHA256[:12]}…, found {digest[:12]}…)", INSTALL)
-    handle = io.BytesIO(data)
-    for _ in range(3):  # magic number, protocol version, system information
-        pickle.load(handle)
-    storages: dict[str, _Storage] = {}
-    checkpoint = _Unpickler(handle, storages).load()
-    keys = pickle.load(handle)
-    for key in keys:
-        (count,) = struct.unpack("<q", handle.read(8))
-        storage = storages[key]
-        storage.data = np.frombuffer(handle.read(count * storage.dtype.itemsize), dtype=storage.dtype)
-    state = checkpoint["model_state"]
-    return {name: tensor.array().astype(np.float32) for name, tensor in state.items() if isinstance(tensor, _Tensor)}
+    return torchfile.verified_state(path, WEIGHTS_SHA256, INSTALL, key="model_state")
 
 
 def _mel_filters() -> np.ndarray:
@@ -224,3 +145,78 @@ class VoiceEncoder:
         raw = np.maximum(h @ self.weights["linear.weight"].T + self.weights["linear.bias"], 0.0)
         norms = np.linalg.norm(raw, axis=1, keepdims=True)
         return np.asarray(raw / np.where(norms > 0, norms, 1.0), dtype=np.float32)
+
+    def embed_pieces(self, audio: np.ndarray, pieces: Sequence[tuple[float, float]], hop: float) -> np.ndarray:
+        """One L2-normed embedding per piece: the mean of its 1.6-s windows, one every
+        ``hop`` seconds (a short piece gets one window centred on it). Windows are made and
+        embedded a batch at a time: memory does not grow with the recording's length."""
+        gain = volume_gain(audio)
+        frames_per_second = 100
+        last = max(len(audio) * frames_per_second // SAMPLING_RATE - WINDOW_FRAMES, 0)
+        places: list[tuple[int, int]] = []  # (piece, first frame)
+        for index, (start, end) in enumerate(pieces):
+            count = max(1, int(round((end - start) / hop)))
+            centre_step = (end - start) / count
+            for k in range(count):
+                centre = start + (k + 0.5) * centre_step
+                first = int(round(centre * frames_per_second)) - WINDOW_FRAMES // 2
+                places.append((index, min(max(first, 0), last)))
+        embeddings = np.zeros((len(pieces), 256), dtype=np.float32)
+        batch = 128
+        for offset in range(0, len(places), batch):
+            chunk = places[offset : offset + batch]
+            vectors = self.embed(np.stack([mel_frames(audio, first, WINDOW_FRAMES, gain) for _, first in chunk]))
+            np.add.at(embeddings, np.array([owner for owner, _ in chunk]), vectors)
+        return _normed(embeddings)
+
+
+def _normed(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.asarray(vectors / np.where(norms > 0, norms, 1.0), dtype=np.float32)
+
+
+ENCODERS = ("ge2e+campplus", "ge2e", "campplus")
+
+
+def encoder_id(name: str) -> str:
+    """What identifies an encoder choice in fingerprints and voiceprints: its weights."""
+    from . import campplus
+
+    shas = {"ge2e": WEIGHTS_SHA256, "campplus": campplus.WEIGHTS_SHA256}
+    return "+".join(f"{part}:{shas[part]}" for part in name.split("+"))
+
+
+def encoder_versions(name: str) -> str:
+    """The encoders' names and versions, for provenance."""
+    from . import campplus
+
+    versions = {"ge2e": WEIGHTS_VERSION, "campplus": campplus.WEIGHTS_VERSION}
+    return " + ".join(versions[part] for part in name.split("+"))
+
+
+@dataclass(frozen=True)
+class VoiceModels:
+    """The encoders of one choice (``ge2e``, ``campplus`` or both). With both, a piece's
+    vector is the two L2-normed embeddings side by side, each scaled by 1/√2: its cosine
+    with another is the mean of the two encoders' cosines."""
+
+    ge2e: VoiceEncoder | None = None
+    campplus: Any = None
+
+    @classmethod
+    def load(cls, name: str = "ge2e+campplus") -> VoiceModels:
+        from .campplus import CamPlusPlus
+
+        parts = name.split("+")
+        return cls(VoiceEncoder.load() if "ge2e" in parts else None, CamPlusPlus.load() if "campplus" in parts else None)
+
+    def embed_pieces(self, audio: np.ndarray, pieces: Sequence[tuple[float, float]], options: Any) -> np.ndarray:
+        """One L2-normed vector per piece of speech (seconds)."""
+        if audio.dtype == np.int16:
+            audio = audio.astype(np.float32) / 32768.0
+        parts = []
+        if self.ge2e is not None:
+            parts.append(self.ge2e.embed_pieces(audio, pieces, options.hop))
+        if self.campplus is not None:
+            parts.append(self.campplus.embed_pieces(audio, pieces, options.window))
+        return _normed(np.concatenate(parts, axis=1))

@@ -139,6 +139,7 @@ BEFORE_WORK = {
     "themes.toml: one id twice": ("themes.toml", '[[theme]]\nid = "t"\nlabel = "T"\n\n[[theme]]\nid = "t"\nlabel = "U"\n', "twice"),
     "pipeline.toml: a number below its minimum": ("pipeline.toml", "[transcription]\nbeam_size = 0\n", "line 2"),
     "pipeline.toml: a negative number": ("pipeline.toml", "[speakers]\nmin_voice = -1.0\n", "line 2"),
+    "pipeline.toml: an unknown voice encoder": ("pipeline.toml", '[speakers]\nencoder = "xvector"\n', "ge2e+campplus"),
 }
 
 

@@ -46,6 +46,7 @@ def test_no_output_file_name_is_spelled_outside_the_store():
 
 FLOORS = {
     "errors": 1,
+    "torchfile": 1,
     "text": 1,
     "transcript": 1,
     "catalogue": 2,
@@ -57,6 +58,7 @@ FLOORS = {
     "diarization_metrics": 2,
     "corrections": 2,
     "curation": 2,
+    "campplus": 2,
     "voices": 2,
     "store": 3,
     "transcribe": 3,

@@ -1,0 +1,197 @@
+"""The voice encoders' building blocks: PyTorch files read without PyTorch, CAM++'s layers
+against their textbook definitions, Kaldi filter banks, and how two encoders are combined.
+(Parity with the PyTorch modules themselves is checked by benchmarks/check_voice_parity.py,
+which needs PyTorch; the real weights on real voices are tested end to end.)"""
+
+from __future__ import annotations
+
+import collections
+import io
+import pickle
+import sys
+import types
+import zipfile
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from pipeline import torchfile
+from pipeline.campplus import CamPlusPlus, fbank
+from pipeline.speakers import SpeakerOptions
+from pipeline.voices import VoiceModels
+
+
+def _torch_zip(state: dict[str, np.ndarray], extra: object = None) -> bytes:
+    """A file as ``torch.save`` (zip format) writes it, made without PyTorch: fake ``torch``
+    modules only give the pickle its global names."""
+    torch_module, utils = types.ModuleType("torch"), types.ModuleType("torch._utils")
+
+    class FloatStorage:
+        pass
+
+    def _rebuild_tensor_v2(*args: object) -> None:
+        raise AssertionError("never called while writing")
+
+    FloatStorage.__module__, FloatStorage.__qualname__ = "torch", "FloatStorage"
+    _rebuild_tensor_v2.__module__, _rebuild_tensor_v2.__qualname__ = "torch._utils", "_rebuild_tensor_v2"
+    torch_module.FloatStorage = FloatStorage  # type: ignore[attr-defined]
+    torch_module._utils = utils  # type: ignore[attr-defined]
+    utils._rebuild_tensor_v2 = _rebuild_tensor_v2  # type: ignore[attr-defined]
+
+    @dataclass
+    class Storage:
+        key: str
+        count: int
+
+    class Tensor:
+        def __init__(self, key: str, array: np.ndarray) -> None:
+            self.key, self.array = key, array
+
+        def __reduce__(self) -> tuple[object, ...]:
+            strides = tuple(s // 4 for s in self.array.strides)
+            return (
+                _rebuild_tensor_v2,
+                (Storage(self.key, self.array.size), 0, self.array.shape, strides, False, collections.OrderedDict()),
+            )
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj: object) -> object:
+            return ("storage", FloatStorage, obj.key, "cpu", obj.count) if isinstance(obj, Storage) else None
+
+    saved = {name: sys.modules.get(name) for name in ("torch", "torch._utils")}
+    sys.modules.update({"torch": torch_module, "torch._utils": utils})
+    try:
+        body = io.BytesIO()
+        tensors = collections.OrderedDict(
+            (name, Tensor(str(i), np.ascontiguousarray(a, dtype="<f4"))) for i, (name, a) in enumerate(state.items())
+        )
+        if extra is not None:
+            tensors["extra"] = extra  # type: ignore[assignment]
+        Pickler(body, protocol=2).dump(tensors)
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("archive/data.pkl", body.getvalue())
+        for i, array in enumerate(state.values()):
+            archive.writestr(f"archive/data/{i}", np.ascontiguousarray(array, dtype="<f4").tobytes())
+    return out.getvalue()
+
+
+def test_a_zip_weights_file_is_read_without_pytorch_and_nothing_else_is_run():
+    rng = np.random.default_rng(0)
+    state = {"a.weight": rng.normal(size=(3, 4)).astype(np.float32), "a.bias": np.arange(5, dtype=np.float32)}
+    loaded = torchfile.load(_torch_zip(state))
+    assert list(loaded) == ["a.weight", "a.bias"]
+    for name, array in state.items():
+        assert np.array_equal(loaded[name], array)
+    transposed = torchfile.load(_torch_zip({"t": state["a.weight"].T}))["t"]
+    assert np.array_equal(transposed, state["a.weight"].T), "strides are honoured"
+
+    class Evil:
+        def __reduce__(self) -> tuple[object, ...]:
+            import os
+
+            return (os.system, ("true",))
+
+    with pytest.raises(pickle.UnpicklingError, match="unexpected"):
+        torchfile.load(_torch_zip(state, extra=Evil()))
+
+
+def _conv2d_reference(x: np.ndarray, kernel: np.ndarray, stride: int) -> np.ndarray:
+    """Textbook 2-D cross-correlation, batch × in × freq × time, padding k // 2."""
+    out_channels, _, size, _ = kernel.shape
+    pad = size // 2
+    padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    batch, _, freq, time = x.shape
+    out_freq = (freq + 2 * pad - size) // stride + 1
+    result = np.zeros((batch, out_channels, out_freq, time))
+    for f in range(out_freq):
+        for t in range(time):
+            patch = padded[:, :, f * stride : f * stride + size, t : t + size]
+            result[:, :, f, t] = np.einsum("bcij,ocij->bo", patch, kernel)
+    return result
+
+
+def _conv1d_reference(x: np.ndarray, kernel: np.ndarray, stride: int, dilation: int) -> np.ndarray:
+    out_channels, _, size = kernel.shape
+    pad = (size - 1) // 2 * dilation
+    padded = np.pad(x, ((0, 0), (0, 0), (pad, pad)))
+    batch, _, time = x.shape
+    out_time = (time + 2 * pad - dilation * (size - 1) - 1) // stride + 1
+    result = np.zeros((batch, out_channels, out_time))
+    for t in range(out_time):
+        taps = padded[:, :, t * stride : t * stride + dilation * (size - 1) + 1 : dilation]
+        result[:, :, t] = np.einsum("bck,ock->bo", taps, kernel)
+    return result
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_campplus_2d_convolution_is_the_textbook_one(stride: int):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 3, 10, 7)).astype(np.float32)  # batch × channels × freq × time
+    kernel = rng.normal(size=(4, 3, 3, 3)).astype(np.float32)
+    got = CamPlusPlus({"c.weight": kernel})._conv2d("c", np.ascontiguousarray(x.transpose(1, 0, 2, 3)), stride=stride)
+    assert np.allclose(got.transpose(1, 0, 2, 3), _conv2d_reference(x, kernel, stride), atol=1e-4)
+
+
+@pytest.mark.parametrize(("size", "stride", "dilation"), [(3, 1, 1), (3, 1, 2), (5, 2, 1), (1, 1, 1)])
+def test_campplus_1d_convolution_is_the_textbook_one(size: int, stride: int, dilation: int):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(2, 6, 11)).astype(np.float32)  # batch × channels × time
+    kernel = rng.normal(size=(5, 6, size)).astype(np.float32)
+    bias = rng.normal(size=5).astype(np.float32)
+    encoder = CamPlusPlus({"c.weight": kernel, "c.bias": bias})
+    got = encoder._conv1d("c", np.ascontiguousarray(x.transpose(1, 0, 2)), stride=stride, dilation=dilation)
+    expected = _conv1d_reference(x, kernel, stride, dilation) + bias[None, :, None]
+    assert np.allclose(got.transpose(1, 0, 2), expected, atol=1e-4)
+
+
+def test_filter_banks_follow_kaldi_framing_and_put_a_tone_in_its_band():
+    rate = 16_000
+    seconds = np.arange(int(1.5 * rate)) / rate
+    tone = (0.3 * np.sin(2 * np.pi * 1000.0 * seconds)).astype(np.float32)
+    features = fbank(tone)
+    assert features.shape == (1 + (len(tone) - 400) // 160, 80), "25-ms frames every 10 ms, no padding at the edges"
+    assert np.allclose(features.mean(axis=0), 0.0, atol=1e-4), "mean-normalised over the window"
+    noise = np.random.default_rng(3).normal(scale=0.05, size=len(tone)).astype(np.float32)
+    half = len(tone) // 2
+    tone[:half] = 0.0  # the tone starts half-way: the bands it raises are those where it is
+    mixed = fbank(tone + noise)
+    level = mixed[-50:].mean(axis=0) - mixed[:50].mean(axis=0)
+    mel = 1127.0 * np.log(1 + np.array([20.0, 8000.0, 1000.0]) / 700)
+    band = int(round((mel[2] - mel[0]) / ((mel[1] - mel[0]) / 81))) - 1
+    assert abs(int(np.argmax(level)) - band) <= 1, "a 1-kHz tone lands in the 1-kHz band"
+
+
+def test_two_encoders_side_by_side_give_the_mean_of_their_cosines():
+    rng = np.random.default_rng(4)
+
+    def unit(n: int, d: int) -> np.ndarray:
+        v = rng.normal(size=(n, d)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    first, second = unit(6, 8), unit(6, 5)
+
+    class Fixed:
+        def __init__(self, vectors: np.ndarray) -> None:
+            self.vectors = vectors
+
+        def embed_pieces(self, audio: np.ndarray, pieces: object, setting: float) -> np.ndarray:
+            return self.vectors
+
+    both = VoiceModels(Fixed(first), Fixed(second)).embed_pieces(np.zeros(16_000, dtype=np.int16), [(0.0, 1.0)] * 6, SpeakerOptions())  # type: ignore[arg-type]
+    assert np.allclose(np.linalg.norm(both, axis=1), 1.0)
+    assert np.allclose(both @ both.T, (first @ first.T + second @ second.T) / 2, atol=1e-6)
+
+
+def test_an_unknown_encoder_is_refused():
+    with pytest.raises(ValueError, match="ge2e\\+campplus"):
+        SpeakerOptions(encoder="xvector")
+    assert SpeakerOptions().threshold == 0.5 and SpeakerOptions(encoder="ge2e").threshold == 0.65
+    assert SpeakerOptions(encoder="ge2e", similarity=0.7).threshold == 0.7
