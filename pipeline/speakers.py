@@ -81,6 +81,13 @@ class SpeakerOptions:
     """Pieces of one voice less than this apart (seconds) are one turn."""
     pad: float = 0.2
     """Turns are widened by this (seconds) where no other turn is."""
+    fit_to_speech: bool = True
+    """Turn edges are moved to where Silero VAD hears speech starting and ending: Whisper's
+    word times run over pauses and miss the breath before a sentence."""
+    speech_pad: float = 0.2
+    """Silero VAD's margin around the speech it hears (seconds)."""
+    reach: float = 0.5
+    """How far (seconds) a turn edge may move out to the speech around it."""
     recognise_similarity: float = 0.0
     """A voice this similar to a known speaker's voiceprint takes that speaker's name; 0: the
     encoder's own threshold (``RECOGNISE``)."""
@@ -267,6 +274,26 @@ def turns_of(pieces: Sequence[tuple[float, float]], voices: Sequence[str], optio
     return result
 
 
+def fit_to_speech(turns: Sequence[Turn], regions: Sequence[tuple[float, float]], reach: float) -> list[Turn]:
+    """Each turn's edges moved to the speech regions it overlaps: an edge in silence moves in
+    to where speech starts (or stops); an edge inside speech moves out to where that speech
+    starts (or stops), by at most ``reach`` seconds and never over the turn before or after.
+    A turn that overlaps no region (speech the detector missed) is kept as it is."""
+    result: list[Turn] = []
+    for index, turn in enumerate(turns):
+        inside = [(start, end) for start, end in regions if end > turn.start and start < turn.end]
+        if not inside:
+            result.append(turn)
+            continue
+        before = result[-1].end if result else 0.0
+        after = turns[index + 1].start if index + 1 < len(turns) else inside[-1][1]
+        first, last = inside[0][0], inside[-1][1]
+        start = max(first, turn.start - reach, before) if first < turn.start else first
+        end = min(last, turn.end + reach, after) if last > turn.end else last
+        result.append(Turn(round(start, 3), round(end, 3), turn.voice))
+    return result
+
+
 class PieceEncoder(Protocol):
     """What embeds pieces of speech: one L2-normed vector per piece (:mod:`pipeline.voices`)."""
 
@@ -283,6 +310,10 @@ def diarize(session_id: str, transcript: Transcript, audio: np.ndarray, encoder:
     order = list(dict.fromkeys(labels.tolist()))
     names = {raw: f"SPEAKER_{i + 1}" for i, raw in enumerate(order)}
     turns = turns_of(pieces, [names[raw] for raw in labels.tolist()], options)
+    if options.fit_to_speech:
+        from .transcribe import speech_regions
+
+        turns = fit_to_speech(turns, speech_regions(audio, min_silence=0.1, pad=options.speech_pad), options.reach)
     voices = []
     for raw in order:
         mask = labels == raw

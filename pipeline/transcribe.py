@@ -246,15 +246,21 @@ class WhisperTranscriber:
         return [_convert(i, s) for i, s in enumerate(segments)]
 
     def find_speech(self, audio: np.ndarray) -> list[tuple[float, float]]:
-        """Silero VAD (shipped inside faster-whisper), a block at a time (its float copy of a
-        4-hour recording alone would take 0.9 GB)."""
-        from faster_whisper.vad import VadOptions, get_speech_timestamps
+        return speech_regions(audio)
 
-        found = []
-        for start, end in blocks(audio):
-            stretches = get_speech_timestamps(as_float32(audio[start:end]), VadOptions(min_silence_duration_ms=500))
-            found += [((t["start"] + start) / SAMPLING_RATE, (t["end"] + start) / SAMPLING_RATE) for t in stretches]
-        return found
+
+def speech_regions(audio: np.ndarray, min_silence: float = 0.5, pad: float = 0.03) -> list[tuple[float, float]]:
+    """Where there is speech (seconds): Silero VAD (shipped inside faster-whisper), a block at
+    a time (its float copy of a 4-hour recording alone would take 0.9 GB). Silences shorter
+    than ``min_silence`` do not split a region; each region is widened by ``pad``."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    options = VadOptions(min_silence_duration_ms=int(min_silence * 1000), speech_pad_ms=int(pad * 1000))
+    found = []
+    for start, end in blocks(audio):
+        stretches = get_speech_timestamps(as_float32(audio[start:end]), options)
+        found += [((t["start"] + start) / SAMPLING_RATE, (t["end"] + start) / SAMPLING_RATE) for t in stretches]
+    return found
 
 
 BLOCK_SECONDS = 1800.0

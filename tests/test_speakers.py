@@ -18,6 +18,7 @@ from pipeline.speakers import (
     SpeakerOptions,
     Turn,
     Voice,
+    fit_to_speech,
     names_toml,
     propose_names,
     read_names,
@@ -72,6 +73,16 @@ def test_a_known_count_is_respected_and_a_brief_voice_is_absorbed():
 def test_a_short_turn_between_two_turns_of_one_voice_is_smoothed_away():
     pieces = [(0.0, 3.0), (3.0, 6.0), (6.0, 6.5), (6.5, 9.0), (9.0, 12.0)]
     assert smooth(pieces, [0, 0, 1, 0, 1], min_turn=1.0) == [0, 0, 0, 0, 1]
+
+
+def test_turn_edges_move_to_where_speech_starts_and_stops_within_reach_and_never_over_a_neighbour():
+    turns = [Turn(1.0, 4.0, "A"), Turn(4.2, 8.0, "B"), Turn(20.0, 22.0, "A"), Turn(30.0, 31.0, "B")]
+    speech = [(0.2, 3.5), (3.9, 9.0), (21.0, 21.8)]  # nothing around 30 s: the detector missed it
+    fitted = fit_to_speech(turns, speech, reach=0.5)
+    assert fitted[0] == Turn(0.5, 4.2, "A"), "start: out to the speech by at most 0.5 s; end: out, never over the next turn"
+    assert fitted[1] == Turn(4.2, 8.5, "B"), "start: never back over the turn before; end: out by 0.5 s at most"
+    assert fitted[2] == Turn(21.0, 21.8, "A"), "both edges in silence: in to the speech"
+    assert fitted[3] == turns[3], "a turn with no detected speech is kept"
 
 
 def voice(label: str, first: float, vector: np.ndarray | None = None, seconds: float = 60.0) -> Voice:
