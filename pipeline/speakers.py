@@ -36,6 +36,9 @@ SCHEMA_VERSION = 1
 UNNAMED = "Intervenant {n}"
 MODERATOR_ROLES = re.compile(r"mod[ée]rat|anim|présent|host", re.I)
 SENTENCE_ENDS = (".", "?", "!", "…")
+VAD_BLOCK_SECONDS = 300.0
+"""The speech detector reads the recording 5 minutes at a time: its memory does not grow with
+the recording's length."""
 SIMILARITY = {"ge2e+campplus": 0.50, "ge2e": 0.65, "campplus": 0.35}
 """Each encoder's clustering threshold, chosen on the dev files as a whole (README, « Speakers »)."""
 RECOGNISE = {"ge2e+campplus": 0.75, "ge2e": 0.85, "campplus": 0.60}
@@ -166,9 +169,9 @@ def agglomerate(embeddings: np.ndarray, threshold: float, fewest: int = 1, most:
     n = len(embeddings)
     if n == 0:
         return np.zeros(0, dtype=int)
-    similarity = (embeddings @ embeddings.T).astype(np.float64)
+    similarity = np.asarray(embeddings @ embeddings.T, dtype=np.float32)  # pieces² values: 34 MB for an hour
     np.fill_diagonal(similarity, -np.inf)
-    size = np.ones(n)
+    size = np.ones(n, dtype=np.float32)
     label = np.arange(n)
     groups = n
     while groups > max(fewest, 1):
@@ -313,7 +316,8 @@ def diarize(session_id: str, transcript: Transcript, audio: np.ndarray, encoder:
     if options.fit_to_speech:
         from .transcribe import speech_regions
 
-        turns = fit_to_speech(turns, speech_regions(audio, min_silence=0.1, pad=options.speech_pad), options.reach)
+        regions = speech_regions(audio, min_silence=0.1, pad=options.speech_pad, block_seconds=VAD_BLOCK_SECONDS)
+        turns = fit_to_speech(turns, regions, options.reach)
     voices = []
     for raw in order:
         mask = labels == raw

@@ -249,15 +249,18 @@ class WhisperTranscriber:
         return speech_regions(audio)
 
 
-def speech_regions(audio: np.ndarray, min_silence: float = 0.5, pad: float = 0.03) -> list[tuple[float, float]]:
+def speech_regions(
+    audio: np.ndarray, min_silence: float = 0.5, pad: float = 0.03, block_seconds: float | None = None
+) -> list[tuple[float, float]]:
     """Where there is speech (seconds): Silero VAD (shipped inside faster-whisper), a block at
-    a time (its float copy of a 4-hour recording alone would take 0.9 GB). Silences shorter
-    than ``min_silence`` do not split a region; each region is widened by ``pad``."""
+    a time (its float copy of a 4-hour recording alone would take 0.9 GB; ``block_seconds``:
+    see :func:`blocks`). Silences shorter than ``min_silence`` do not split a region; each
+    region is widened by ``pad``."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     options = VadOptions(min_silence_duration_ms=int(min_silence * 1000), speech_pad_ms=int(pad * 1000))
     found = []
-    for start, end in blocks(audio):
+    for start, end in blocks(audio, block_seconds):
         stretches = get_speech_timestamps(as_float32(audio[start:end]), options)
         found += [((t["start"] + start) / SAMPLING_RATE, (t["end"] + start) / SAMPLING_RATE) for t in stretches]
     return found
