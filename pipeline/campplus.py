@@ -17,7 +17,7 @@ ReLU; without it speakers separate better on the dev panels, see README, « Spea
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -220,7 +220,13 @@ class CamPlusPlus:
         norms = np.linalg.norm(raw, axis=1, keepdims=True)
         return np.asarray(raw / np.where(norms > 0, norms, 1.0), dtype=np.float32)
 
-    def embed_pieces(self, audio: np.ndarray, pieces: Sequence[tuple[float, float]], window: float = 1.5) -> np.ndarray:
+    def embed_pieces(
+        self,
+        audio: np.ndarray,
+        pieces: Sequence[tuple[float, float]],
+        window: float = 1.5,
+        progress: Callable[[float], None] | None = None,
+    ) -> np.ndarray:
         """One L2-normed embedding per piece of speech (seconds): the mean of its windows of
         ``window`` seconds, one every half window from its start to its end (a short piece
         gets one window centred on it). A batch of windows at a time: memory does not grow
@@ -242,5 +248,7 @@ class CamPlusPlus:
             chunk = places[offset : offset + batch]
             features = np.stack([fbank(audio[int(first * SAMPLING_RATE) :][:samples]) for _, first in chunk])
             np.add.at(embeddings, np.array([owner for owner, _ in chunk]), self.embed(features))
+            if progress:
+                progress((offset + len(chunk)) / len(places))
         norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
         return np.asarray(embeddings / np.where(norms > 0, norms, 1.0), dtype=np.float32)

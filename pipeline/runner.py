@@ -346,7 +346,7 @@ def run_speakers(
             if not encoder:
                 encoder.append((load_encoder or voices.VoiceModels.load)(options.encoder))
             session = project.session(session_id)
-            found = speakers_stage.diarize(session_id, asr, audio, encoder[0], options)
+            found = speakers_stage.diarize(session_id, asr, audio, encoder[0], options, lambda done: reporter.advance(done * asr.duration))
             del audio
             prints = voiceprints_io.known(store.read_series(Names.VOICEPRINTS), voices.encoder_id(options.encoder), exclude=session_id)
             names, not_heard = speakers_stage.propose_names(found.voices, session.speakers, prints, options.recognise_threshold)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -300,15 +300,29 @@ def fit_to_speech(turns: Sequence[Turn], regions: Sequence[tuple[float, float]],
 class PieceEncoder(Protocol):
     """What embeds pieces of speech: one L2-normed vector per piece (:mod:`pipeline.voices`)."""
 
-    def embed_pieces(self, audio: np.ndarray, pieces: Sequence[tuple[float, float]], options: SpeakerOptions) -> np.ndarray: ...
+    def embed_pieces(
+        self,
+        audio: np.ndarray,
+        pieces: Sequence[tuple[float, float]],
+        options: SpeakerOptions,
+        progress: Callable[[float], None] | None = None,
+    ) -> np.ndarray: ...
 
 
-def diarize(session_id: str, transcript: Transcript, audio: np.ndarray, encoder: PieceEncoder, options: SpeakerOptions) -> Diarization:
-    """Turns and voices of a session (labels ``SPEAKER_1``… in order of first appearance)."""
+def diarize(
+    session_id: str,
+    transcript: Transcript,
+    audio: np.ndarray,
+    encoder: PieceEncoder,
+    options: SpeakerOptions,
+    progress: Callable[[float], None] | None = None,
+) -> Diarization:
+    """Turns and voices of a session (labels ``SPEAKER_1``… in order of first appearance).
+    ``progress`` hears the share of the embedding done (0 to 1), the stage's long part."""
     pieces = speech_pieces(transcript, options)
     if not pieces:
         return Diarization(session_id, (), ())
-    embeddings = encoder.embed_pieces(audio, pieces, options)
+    embeddings = encoder.embed_pieces(audio, pieces, options, progress)
     labels = np.array(smooth(pieces, voices_of(embeddings, pieces, options).tolist(), options.min_turn))
     order = list(dict.fromkeys(labels.tolist()))
     names = {raw: f"SPEAKER_{i + 1}" for i, raw in enumerate(order)}

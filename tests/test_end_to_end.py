@@ -190,8 +190,8 @@ def test_a_panel_of_real_voices_loses_no_speech_and_its_speakers_are_told_apart_
     assert empty == [], f"speech without words at {empty}"
     assert transcript.quality.redecoded, "on this file batched decoding loses a window, which the guard recovers"
 
-    # speakers: measured DER 0.032 and 0 wrong words of 300 with the defaults; one voice
-    # split in two, or two merged, gives a DER of 0.15 or more.
+    # speakers: measured DER 0.007 and 0 wrong words of 221 with the defaults (GE2E + CAM++,
+    # edges fitted to the VAD); one voice split in two, or two merged, gives 0.15 or more.
     found = speakers_io.from_json((outputs / "mix03" / "speakers.json").read_text(encoding="utf-8"))
     reference = read_rttm(built / "mix03.rttm")
     result = score(reference, [(t.start, t.end, t.voice) for t in found.turns])
@@ -200,7 +200,7 @@ def test_a_panel_of_real_voices_loses_no_speech_and_its_speakers_are_told_apart_
     wer = word_error_rate((built / "mix03.ref.txt").read_text(encoding="utf-8"), transcript.text)
     print(f"mix03 WER {wer:.3f}, recovered {transcript.quality.redecoded}, DER {result.der:.3f}, wrong words {wrong}/{scored}")
     assert len(found.voices) == 5 and len(transcript.speakers) == 5
-    assert result.der <= 0.08 and wrong <= 0.03 * scored
+    assert result.der <= 0.04 and wrong <= 0.01 * scored
     moderator = max(transcript.speakers, key=lambda s: s.seconds)
     assert moderator.name == "Claire Martin", "the moderator speaks first and most: the catalogue's moderator"
 

@@ -182,7 +182,7 @@ def test_two_encoders_side_by_side_give_the_mean_of_their_cosines():
         def __init__(self, vectors: np.ndarray) -> None:
             self.vectors = vectors
 
-        def embed_pieces(self, audio: np.ndarray, pieces: object, setting: float) -> np.ndarray:
+        def embed_pieces(self, audio: np.ndarray, pieces: object, setting: float, progress: object = None) -> np.ndarray:
             return self.vectors
 
     both = VoiceModels(Fixed(first), Fixed(second)).embed_pieces(np.zeros(16_000, dtype=np.int16), [(0.0, 1.0)] * 6, SpeakerOptions())  # type: ignore[arg-type]
@@ -195,3 +195,12 @@ def test_an_unknown_encoder_is_refused():
         SpeakerOptions(encoder="xvector")
     assert SpeakerOptions().threshold == 0.5 and SpeakerOptions(encoder="ge2e").threshold == 0.65
     assert SpeakerOptions(encoder="ge2e", similarity=0.7).threshold == 0.7
+
+
+def test_the_real_encoders_report_their_progress_up_to_the_end():
+    audio = np.random.default_rng(5).normal(scale=0.1, size=16_000 * 8).astype(np.float32)
+    pieces = [(0.0, 3.0), (3.2, 6.0), (6.5, 7.9)]
+    heard: list[float] = []
+    vectors = VoiceModels.load("ge2e+campplus").embed_pieces(audio, pieces, SpeakerOptions(), heard.append)
+    assert vectors.shape == (3, 256 + 192) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
+    assert heard == sorted(heard) and heard[-1] == pytest.approx(1.0) and 0.0 < heard[0] < 1.0
