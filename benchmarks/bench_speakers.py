@@ -61,10 +61,10 @@ def files() -> list[tuple[Path, Path]]:
     return found
 
 
-def transcripts(pairs: list[tuple[Path, Path]]) -> dict[str, tuple[transcript_io.Transcript, float]]:
+def transcripts(pairs: list[tuple[Path, Path]], cache: Path = CACHE) -> dict[str, tuple[transcript_io.Transcript, float]]:
     """Each file's decoded words and the wall time its transcription took (cached)."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    missing = [a for a, _ in pairs if not (CACHE / f"{a.stem}.json").exists()]
+    cache.mkdir(parents=True, exist_ok=True)
+    missing = [a for a, _ in pairs if not (cache / f"{a.stem}.json").exists()]
     if missing:
         with tempfile.TemporaryDirectory() as tmp:
             subprocess.run(
@@ -81,10 +81,10 @@ def transcripts(pairs: list[tuple[Path, Path]]) -> dict[str, tuple[transcript_io
 
                 data = json.loads((Path(tmp) / slugify(audio.stem) / "asr.json").read_text(encoding="utf-8"))
                 data["bench_transcription_seconds"] = runs[slugify(audio.stem)]
-                (CACHE / f"{audio.stem}.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+                (cache / f"{audio.stem}.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     result = {}
     for audio, _ in pairs:
-        data = json.loads((CACHE / f"{audio.stem}.json").read_text(encoding="utf-8"))
+        data = json.loads((cache / f"{audio.stem}.json").read_text(encoding="utf-8"))
         result[audio.stem] = (transcript_io.from_dict(data), float(data["bench_transcription_seconds"]))
     return result
 
@@ -218,6 +218,9 @@ def main() -> None:
     parser.add_argument("--try", dest="tries", nargs="*", default=None, help="only these settings besides the defaults, as JSON objects")
     parser.add_argument("--only", nargs="*", default=None, help="only these files (by name, e.g. conv01 mix03)")
     parser.add_argument("--memory", action="store_true", help="peak memory of the stage on the long-form file, 1x and 4x its length")
+    parser.add_argument(
+        "--retime", action="store_true", help="transcribe every file again in this run, so that the cost ratios have their baseline in it"
+    )
     args = parser.parse_args()
     if not devdata.available():
         print("skipped: dev data absent under ../shared/data")
@@ -228,6 +231,13 @@ def main() -> None:
         return
     pairs = [p for p in files() if not args.only or p[0].stem in args.only]
     words = transcripts(pairs)
+    if args.retime:
+        with tempfile.TemporaryDirectory() as tmp:
+            timed = transcripts(pairs, Path(tmp))
+        changed = [name for name in words if timed[name][0].text != words[name][0].text]
+        seconds = sum(t for _, t in timed.values())
+        print(f"transcribed again in this run: {seconds:.1f} s; words differ from the cache in {changed or 'no file'}")
+        words = {name: (words[name][0], timed[name][1]) for name in words}
     audios = {a.stem: decode(probe(a)) for a, _ in pairs}
     encoders = Encoders()
     options = SpeakerOptions()
