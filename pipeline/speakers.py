@@ -18,6 +18,7 @@ any model running again.
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -30,7 +31,6 @@ import numpy as np
 from .catalogue import Session, Speaker
 from .transcript import Transcript
 
-SAMPLING_RATE = 16_000
 SPEAKERS_VERSION = 2
 SCHEMA_VERSION = 1
 UNNAMED = "Intervenant {n}"
@@ -282,9 +282,14 @@ def fit_to_speech(turns: Sequence[Turn], regions: Sequence[tuple[float, float]],
     to where speech starts (or stops); an edge inside speech moves out to where that speech
     starts (or stops), by at most ``reach`` seconds and never over the turn before or after.
     A turn that overlaps no region (speech the detector missed) is kept as it is."""
+    ends = [end for _, end in regions]  # regions are in order and apart
     result: list[Turn] = []
     for index, turn in enumerate(turns):
-        inside = [(start, end) for start, end in regions if end > turn.start and start < turn.end]
+        inside = []
+        k = bisect.bisect_right(ends, turn.start)  # the first region ending after the turn starts
+        while k < len(regions) and regions[k][0] < turn.end:
+            inside.append(regions[k])
+            k += 1
         if not inside:
             result.append(turn)
             continue

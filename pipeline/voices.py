@@ -179,9 +179,6 @@ def _normed(vectors: np.ndarray) -> np.ndarray:
     return np.asarray(vectors / np.where(norms > 0, norms, 1.0), dtype=np.float32)
 
 
-ENCODERS = ("ge2e+campplus", "ge2e", "campplus")
-
-
 def encoder_id(name: str) -> str:
     """What identifies an encoder choice in fingerprints and voiceprints: its weights."""
     from . import campplus
