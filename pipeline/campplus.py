@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import torchfile
+from .voices import unit_rows
 
 SAMPLING_RATE = 16_000
 WEIGHTS_SHA256 = "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199"
@@ -216,9 +217,7 @@ class CamPlusPlus:
         x = _relu(self._norm("xvector.out_nonlinear.batchnorm", x))
         std = x.std(axis=2, ddof=1) if x.shape[2] > 1 else np.full(x.shape[:2], 1e-2, dtype=np.float32)
         pooled = np.concatenate([x.mean(axis=2), std], axis=0)  # 2·channels × batch
-        raw = self._norm("xvector.dense.nonlinear.batchnorm", w["xvector.dense.linear.weight"][:, :, 0] @ pooled).T
-        norms = np.linalg.norm(raw, axis=1, keepdims=True)
-        return np.asarray(raw / np.where(norms > 0, norms, 1.0), dtype=np.float32)
+        return unit_rows(self._norm("xvector.dense.nonlinear.batchnorm", w["xvector.dense.linear.weight"][:, :, 0] @ pooled).T)
 
     def embed_pieces(
         self,
@@ -250,5 +249,4 @@ class CamPlusPlus:
             np.add.at(embeddings, np.array([owner for owner, _ in chunk]), self.embed(features))
             if progress:
                 progress((offset + len(chunk)) / len(places))
-        norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
-        return np.asarray(embeddings / np.where(norms > 0, norms, 1.0), dtype=np.float32)
+        return unit_rows(embeddings)

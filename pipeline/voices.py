@@ -14,11 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import torchfile
+
+if TYPE_CHECKING:
+    from .campplus import CamPlusPlus
 
 SAMPLING_RATE = 16_000
 WINDOW_FRAMES = 160
@@ -142,9 +145,7 @@ class VoiceEncoder:
                 outputs[:, t] = h
             x = outputs
             layer += 1
-        raw = np.maximum(h @ self.weights["linear.weight"].T + self.weights["linear.bias"], 0.0)
-        norms = np.linalg.norm(raw, axis=1, keepdims=True)
-        return np.asarray(raw / np.where(norms > 0, norms, 1.0), dtype=np.float32)
+        return unit_rows(np.maximum(h @ self.weights["linear.weight"].T + self.weights["linear.bias"], 0.0))
 
     def embed_pieces(
         self, audio: np.ndarray, pieces: Sequence[tuple[float, float]], hop: float, progress: Callable[[float], None] | None = None
@@ -171,10 +172,11 @@ class VoiceEncoder:
             np.add.at(embeddings, np.array([owner for owner, _ in chunk]), vectors)
             if progress:
                 progress((offset + len(chunk)) / len(places))
-        return _normed(embeddings)
+        return unit_rows(embeddings)
 
 
-def _normed(vectors: np.ndarray) -> np.ndarray:
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 (a zero row stays zero), float32."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return np.asarray(vectors / np.where(norms > 0, norms, 1.0), dtype=np.float32)
 
@@ -202,7 +204,7 @@ class VoiceModels:
     with another is the mean of the two encoders' cosines."""
 
     ge2e: VoiceEncoder | None = None
-    campplus: Any = None
+    campplus: CamPlusPlus | None = None
 
     @classmethod
     def load(cls, name: str = "ge2e+campplus") -> VoiceModels:
@@ -216,8 +218,9 @@ class VoiceModels:
     ) -> np.ndarray:
         """One L2-normed vector per piece of speech (seconds). ``progress`` hears the share of
         the work done (0 to 1; CAM++ weighs three times GE2E, as measured)."""
-        if audio.dtype == np.int16:
-            audio = audio.astype(np.float32) / 32768.0
+        from .media import as_float32  # here: the encoders themselves need no media library (check_voice_parity.py)
+
+        audio = as_float32(audio)
         weights = {"ge2e": 1.0 if self.ge2e is not None else 0.0, "campplus": 3.0 if self.campplus is not None else 0.0}
         total = sum(weights.values())
         ge2e_share, campplus_share = weights["ge2e"] / total, weights["campplus"] / total
@@ -230,4 +233,4 @@ class VoiceModels:
             parts.append(self.ge2e.embed_pieces(audio, pieces, options.hop, part(0.0, ge2e_share)))
         if self.campplus is not None:
             parts.append(self.campplus.embed_pieces(audio, pieces, options.window, part(ge2e_share, campplus_share)))
-        return _normed(np.concatenate(parts, axis=1))
+        return unit_rows(np.concatenate(parts, axis=1))
