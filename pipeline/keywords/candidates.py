@@ -19,6 +19,72 @@ from .model import Candidate, CandidateBuilder, KeywordOptions, Occurrence
 
 NOUNS = frozenset({"NOUN", "PROPN"})
 ACRONYM = re.compile(r"^[A-ZÀ-Ý][A-ZÀ-Ý0-9]{1,7}$")
+HYPHENS = frozenset({"-", "‐", "‑"})
+# A time of day as written or transcribed (« 13h02 », « 0h50 », « 12:30 »), or its « h ».
+CLOCK = re.compile(r"^(?:\d{1,2}[h:]\d{0,2}|h)$", re.IGNORECASE)
+
+
+def hyphenated_spans(tokens: Sequence[Any]) -> list[tuple[int, int]]:
+    """Token spans of words written with hyphens that the tokenizer cut (« Hewlett - Packard »,
+    « start - up », « Proche - Orient »): word, hyphen, word, … with no space between."""
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(tokens):
+        end = i + 1
+        while (
+            end + 1 < len(tokens)
+            and tokens[end].text in HYPHENS
+            and not tokens[end - 1].whitespace_
+            and not tokens[end].whitespace_
+            and tokens[end - 1].text[-1:].isalnum()
+            and tokens[end + 1].text[:1].isalnum()
+        ):
+            end += 2
+        if end > i + 1:
+            spans.append((i, end))
+        i = end
+    return spans
+
+
+def join_hyphens(doc: Any) -> Any:
+    """Make each hyphenated word one token: a proper noun when its first part is capitalised
+    and one part is a proper noun (« Hewlett-Packard »), else a noun when one part is a
+    noun (« start-up », « week-end »), else the tag of its last part. Its lemma is its
+    text with the last part lemmatised, or its plural -s dropped when the lemmatiser does
+    not know it (« start-ups » -> « start-up »)."""
+    spans = hyphenated_spans(doc)
+    if not spans:
+        return doc
+    with doc.retokenize() as retokenizer:
+        for start, end in spans:
+            parts = doc[start:end]
+            pos = {t.pos_ for t in list(parts)[::2]}
+            if parts[0].text[:1].isupper() and "PROPN" in pos:
+                tag = "PROPN"
+            elif pos & {"NOUN", "PROPN", "X"}:
+                tag = "NOUN"
+            else:
+                tag = parts[-1].pos_
+            last = parts[-1]
+            ending = last.lemma_ or last.text
+            if tag == "PROPN":
+                ending = last.text
+            elif ending.lower() == last.lower_ and len(ending) > 2 and ending.lower().endswith("s"):
+                ending = ending[:-1]  # a plural the lemmatiser does not know (« ups »)
+            lemma = parts[:-1].text + ending
+            retokenizer.merge(parts, attrs={"POS": tag, "LEMMA": lemma if tag == "PROPN" else lemma.lower()})
+    return doc
+
+
+def add_hyphen_joining(nlp: Any) -> Any:
+    """Add :func:`join_hyphens` to a spaCy pipeline, last (once)."""
+    from spacy.language import Language
+
+    if not Language.has_factory("join_hyphens"):
+        Language.component("join_hyphens", func=join_hyphens)
+    if "join_hyphens" not in nlp.pipe_names:
+        nlp.add_pipe("join_hyphens", last=True)
+    return nlp
 
 
 def tag_of(token: Any) -> str:
@@ -27,7 +93,7 @@ def tag_of(token: Any) -> str:
     if not text.strip() or token.is_punct:
         return "O"
     lower = text.lower()
-    if lower in FILLERS or lower in LOCUTION_NOUNS or token.lemma_.lower() in LOCUTION_NOUNS or lower in TIME_WORDS:
+    if lower in FILLERS or lower in LOCUTION_NOUNS or token.lemma_.lower() in LOCUTION_NOUNS or lower in TIME_WORDS or CLOCK.match(lower):
         return "O"
     if not any(c.isalnum() for c in text) or "[" in text or "]" in text:
         return "O"
@@ -134,6 +200,16 @@ def _forms(word: str) -> list[str]:
     return sorted(forms)
 
 
+def _term_words(nlp: Any, term: str) -> list[str]:
+    """A term's lower-cased words as the pipeline's documents hold them: hyphenated words
+    whole when the pipeline joins them (« start-up »)."""
+    tokens = [t for t in nlp.tokenizer(term)]
+    if "join_hyphens" in nlp.pipe_names:
+        for start, end in reversed(hyphenated_spans(tokens)):
+            tokens[start:end] = ["".join(t.text for t in tokens[start:end])]
+    return [(t if isinstance(t, str) else t.text).lower() for t in tokens if (t if isinstance(t, str) else t.text).strip()]
+
+
 class TermMatcher:
     """The theme file's terms found where they are said, as editors write them: token by token
     on the lower-cased text (tokenised by the transcript's own tokenizer, so « start-up »
@@ -146,7 +222,7 @@ class TermMatcher:
         self.matcher = Matcher(nlp.vocab)
         self.themes: dict[int, tuple[str, ...]] = {}
         for term, themes in terms.items():
-            words = [t.lower_ for t in nlp.tokenizer(term) if t.text.strip()]
+            words = _term_words(nlp, term)
             if not words:
                 continue
             key = nlp.vocab.strings.add(f"term:{term.lower()}")
@@ -216,7 +292,49 @@ def collect_candidates(
             builder.alone += (start, end) in maximal
         seen += len(tokens)
     found = {k: b.freeze() for k, b in builders.items() if b.alone or not options.standalone}
-    return merge_abbreviations(found) if options.merge_abbreviations else found
+    found = merge_abbreviations(found) if options.merge_abbreviations else found
+    return merge_name_variants(found) if options.merge_names else found
+
+
+def _is_name(surface: str) -> bool:
+    """Whether a phrase is written as a proper name: every word capitalised."""
+    words = surface.split()
+    return bool(words) and all(w[:1].isupper() for w in words)
+
+
+TITLES = frozenset({"m.", "mme", "mlle", "me", "dr", "pr", "mgr"})
+INITIAL = re.compile(r"^[A-ZÀ-Ý]\.$")
+
+
+def _short_name(candidate: Candidate) -> bool:
+    """A name said without its first name: one word (« Montebourg »), or after an initial or
+    a title (« A. Montebourg », « M. Ayrault »)."""
+    first = candidate.surface.split()[0]
+    return len(candidate.words) == 1 or INITIAL.match(first) is not None or first.lower() in TITLES
+
+
+def merge_name_variants(candidates: Mapping[str, Candidate]) -> dict[str, Candidate]:
+    """One entry per person or place: a name said short (« Arafat », « A. Montebourg »,
+    « M. Ayrault ») joins the one full name of the session that ends with it (« Yasser
+    Arafat »), with the occurrences of both. A short form that ends two full names
+    (« Williams » with « Serena Williams » and « Venus Williams ») stays apart."""
+    full_names: dict[str, list[Candidate]] = {}
+    for candidate in candidates.values():
+        if len(candidate.words) >= 2 and _is_name(candidate.surface) and not _short_name(candidate):
+            full_names.setdefault(candidate.words[-1], []).append(candidate)
+    merged = dict(candidates)
+    for lemma, candidate in candidates.items():
+        if not _is_name(candidate.surface) or not _short_name(candidate) or ACRONYM.match(candidate.surface):
+            continue
+        if len(full_names.get(candidate.words[-1], ())) != 1:
+            continue
+        full = merged[full_names[candidate.words[-1]][0].lemma]
+        occurrences = tuple(sorted({*full.occurrences, *candidate.occurrences}, key=lambda o: (o.sentence, o.start)))
+        merged[full.lemma] = replace(
+            full, occurrences=occurrences, first=min(full.first, candidate.first), themes=tuple(sorted({*full.themes, *candidate.themes}))
+        )
+        del merged[lemma]
+    return merged
 
 
 def merge_abbreviations(candidates: Mapping[str, Candidate]) -> dict[str, Candidate]:

@@ -34,6 +34,8 @@ class KeywordOptions:
     merge_abbreviations: bool = True
     """An acronym and the phrase it abbreviates, both said, are one keyword (« système
     d'information (SI) »)."""
+    merge_names: bool = True
+    """A name said short and in full (« Arafat », « Yasser Arafat ») is one keyword."""
     theme_similarity: float = 0.68
     """Cosine similarity to a theme's nearest seed term above which a keyword joins it."""
     theme_margin: float = 0.03
