@@ -229,3 +229,17 @@ def test_clock_times_are_never_candidates(nlp):
 
     found = analyse(transcript_of(["Le départ est donné à 13h02, le bateau rentre à 0h50 au port."]), nlp)
     assert "port" in found and not [lemma for lemma in found if "h0" in lemma or "h5" in lemma], sorted(found)
+
+
+def test_words_every_theme_uses_bring_a_keyword_near_no_theme(nlp, themes):
+    """« ville » and « données » are in the texts of most themes (« métiers de la ville »,
+    « collecte de données »): by word vectors alone they used to join one theme and count
+    every sentence that says them for it. Specific words still find their theme."""
+    model = ThemeModel.build(nlp, themes)
+    assert model.specificity["donnée"] < 0.3 and model.specificity["ville"] < 0.5
+    assert model.specificity["cyberattaque"] == 1.0
+    options = KeywordOptions()
+    for generic in ("ville", "donnée", "numérique"):
+        assert model.assign(nlp, generic, options.theme_similarity, options.theme_margin) == (), generic
+    assert model.assign(nlp, "marché", options.theme_similarity, options.theme_margin) == ("ecosysteme-entreprises",)
+    assert model.assign(nlp, "énergie", options.theme_similarity, options.theme_margin) == ("sobriete",)

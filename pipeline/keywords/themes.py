@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..catalogue import Theme
@@ -13,12 +13,38 @@ from .candidates import lemma_of
 from .model import Candidate, Keyword, ThemeKeywords
 
 
-def _vector(nlp: Any, text: str) -> Any:
-    """Mean word vector of the content words of a text (None when none has a vector)."""
+def _vector(nlp: Any, text: str, weights: Mapping[str, float] | None = None) -> Any:
+    """Mean word vector of the content words of a text (None when none has a vector), each
+    word weighted by its specificity when ``weights`` are given (a word they do not hold
+    weighs 1)."""
     import numpy as np
 
     words = [w for w in text.lower().split() if nlp.vocab.has_vector(w) and not nlp.vocab[w].is_stop]
-    return np.mean([nlp.vocab[w].vector for w in words], axis=0) if words else None
+    if not words:
+        return None
+    scale = [weights.get(w, 1.0) if weights is not None else 1.0 for w in words]
+    if sum(scale) <= 0:
+        return None
+    return np.average([nlp.vocab[w].vector for w in words], axis=0, weights=scale)
+
+
+def theme_word_specificity(nlp: Any, themes: Sequence[Theme]) -> dict[str, float]:
+    """How specific each word of the themes' texts (label, description, terms) is to one
+    theme: log(N / themes whose text holds it) / log(N), 1 for a word of one theme, 0 for a
+    word of every theme. Keyed by lower-cased form and by lemma. A word the themes never
+    use is not in the map."""
+    import math
+
+    if len(themes) < 2:
+        return {}
+    holders: dict[str, set[str]] = defaultdict(set)
+    for theme, doc in zip(themes, nlp.pipe([" ".join((t.label, t.description, *t.terms)) for t in themes]), strict=True):
+        for token in doc:
+            if token.is_alpha and not token.is_stop:
+                holders[token.lower_].add(theme.id)
+                holders[lemma_of(token)].add(theme.id)
+    n = len(themes)
+    return {word: math.log(n / len(ids)) / math.log(n) for word, ids in holders.items()}
 
 
 def _cosine(a: Any, b: Any) -> float:
@@ -49,19 +75,31 @@ class ThemeModel:
     themes: tuple[Theme, ...]
     seeds: Mapping[str, frozenset[str]]
     anchors: Mapping[str, tuple[Any, ...]]
+    specificity: Mapping[str, float] = field(default_factory=dict)
+    """Each word of the themes' texts: how specific it is to one theme (see
+    :func:`theme_word_specificity`). Words every theme uses (« données », « ville »,
+    « numérique ») weigh little in the anchors and bring a keyword near no theme."""
 
     @classmethod
     def build(cls, nlp: Any, themes: Sequence[Theme]) -> ThemeModel:
-        """Lemmatise the seeds and compute the anchors of every theme."""
+        """Lemmatise the seeds, weigh the words of the themes, compute the anchors."""
+        specificity = theme_word_specificity(nlp, [t for t in themes if t.kind == "theme"])
         anchors = {}
         for theme in themes:
-            vectors = (_vector(nlp, text) for text in (theme.label, *theme.terms))
+            vectors = (_vector(nlp, text, specificity) for text in (theme.label, *theme.terms))
             anchors[theme.id] = tuple(v for v in vectors if v is not None)
-        return cls(themes=tuple(themes), seeds={t.id: lemmatize_terms(nlp, t.terms) for t in themes}, anchors=anchors)
+        seeds = {t.id: lemmatize_terms(nlp, t.terms) for t in themes}
+        return cls(themes=tuple(themes), seeds=seeds, anchors=anchors, specificity=specificity)
 
     def similarity(self, vector: Any, theme_id: str) -> float:
         """Cosine similarity of a vector to the nearest anchor of a theme."""
         return max((_cosine(vector, anchor) for anchor in self.anchors[theme_id]), default=0.0)
+
+    def weight(self, phrase: str) -> float:
+        """How specific a keyword's words are to one theme, on average (a word the themes
+        never use counts 1): « données » 0.2, « cyberattaque » 1."""
+        words = [w for w in phrase.split() if len(w) > 2]
+        return sum(self.specificity.get(w, 1.0) for w in words) / len(words) if words else 1.0
 
     def assign(self, nlp: Any, lemma: str, threshold: float, margin: float, said_as: Sequence[str] = ()) -> tuple[str, ...]:
         """Themes and axes of a keyword, per kind: those one of whose terms the keyword is, as
@@ -85,8 +123,9 @@ class ThemeModel:
                 continue
             if kind == "axis":
                 continue
-            vector = _vector(nlp, lemma) if vector is None else vector
-            ranked = sorted(((self.similarity(vector, t.id), t.id) for t in pool), reverse=True)
+            vector = _vector(nlp, lemma, self.specificity) if vector is None else vector
+            weight = self.weight(lemma)
+            ranked = sorted(((weight * self.similarity(vector, t.id), t.id) for t in pool), reverse=True)
             if ranked and ranked[0][0] >= threshold and (len(ranked) == 1 or ranked[0][0] - ranked[1][0] >= margin):
                 chosen.append(ranked[0][1])
         return tuple(chosen)
