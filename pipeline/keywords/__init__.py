@@ -116,7 +116,9 @@ def extract_keywords(
             score=round(score, 4),
             count=len(candidates[lemma].occurrences),
             occurrences=candidates[lemma].occurrences,
-            themes=theme_model.assign(nlp, lemma, options.theme_similarity, options.theme_margin, candidates[lemma].themes),
+            themes=theme_model.assign(
+                nlp, lemma, options.theme_similarity, options.theme_margin, candidates[lemma].themes, candidates[lemma].surface
+            ),
         )
         for lemma, score in ranked
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..sentences import Sentence, sentences_of
 from ..transcript import Transcript
@@ -201,42 +201,67 @@ def _forms(word: str) -> list[str]:
 
 
 def _term_words(nlp: Any, term: str) -> list[str]:
-    """A term's lower-cased words as the pipeline's documents hold them: hyphenated words
-    whole when the pipeline joins them (« start-up »)."""
-    tokens = [t for t in nlp.tokenizer(term)]
+    """A term's words as the pipeline's documents hold them: hyphenated words whole when the
+    pipeline joins them (« start-up »)."""
+    tokens = [t.text for t in nlp.tokenizer(term)]
     if "join_hyphens" in nlp.pipe_names:
-        for start, end in reversed(hyphenated_spans(tokens)):
-            tokens[start:end] = ["".join(t.text for t in tokens[start:end])]
-    return [(t if isinstance(t, str) else t.text).lower() for t in tokens if (t if isinstance(t, str) else t.text).strip()]
+        for start, end in reversed(hyphenated_spans(list(nlp.tokenizer(term)))):
+            tokens[start:end] = ["".join(tokens[start:end])]
+    return [t for t in tokens if t.strip()]
+
+
+def _word_pattern(word: str) -> dict[str, Any]:
+    """How a term's word is matched: written with a capital (« État », « Europe »), only with
+    its capital, so « l'État » is the State and « en bon état » is not; else in any case."""
+    if any(c.isupper() for c in word):
+        return {"ORTH": {"IN": sorted({*_forms(word), *(f.upper() for f in _forms(word))})}}
+    return {"LOWER": {"IN": _forms(word)}}
+
+
+class TermSpan(NamedTuple):
+    """A theme file's term said in a sentence: its tokens, its themes, and whether the term
+    is written with a capital (« État »)."""
+
+    start: int
+    end: int
+    themes: tuple[str, ...]
+    cased: bool = False
 
 
 class TermMatcher:
     """The theme file's terms found where they are said, as editors write them: token by token
-    on the lower-cased text (tokenised by the transcript's own tokenizer, so « start-up »
-    and « gaz à effet de serre » match whole), singular or plural; never lemmatised out of
-    context (spaCy lemmatises « empreinte » alone as « empreindre »)."""
+    on the lower-cased text, or with its capitals for a term written with one (« État »),
+    tokenised by the transcript's own tokenizer (so « start-up » and « gaz à effet de serre »
+    match whole), singular or plural; never lemmatised out of context (spaCy lemmatises
+    « empreinte » alone as « empreindre »)."""
 
     def __init__(self, nlp: Any, terms: Mapping[str, Sequence[str]]) -> None:
         from spacy.matcher import Matcher
 
         self.matcher = Matcher(nlp.vocab)
         self.themes: dict[int, tuple[str, ...]] = {}
+        self.cased: set[int] = set()
         for term, themes in terms.items():
             words = _term_words(nlp, term)
             if not words:
                 continue
             key = nlp.vocab.strings.add(f"term:{term.lower()}")
-            self.matcher.add(f"term:{term.lower()}", [[{"LOWER": {"IN": _forms(w)}} for w in words]])
+            self.matcher.add(f"term:{term.lower()}", [[_word_pattern(w) for w in words]])
             self.themes[key] = tuple(dict.fromkeys([*self.themes.get(key, ()), *themes]))
+            if any(c.isupper() for c in term):
+                self.cased.add(key)
 
-    def spans(self, doc: Any) -> list[tuple[int, int, tuple[str, ...]]]:
-        """The terms said in ``doc``: token span and themes, the longest of overlapping ones."""
-        found = sorted(((start, end, self.themes[key]) for key, start, end in self.matcher(doc)), key=lambda m: (m[0], -m[1]))
-        kept: list[tuple[int, int, tuple[str, ...]]] = []
-        for start, end, themes in found:
-            if kept and start < kept[-1][1]:
+    def spans(self, doc: Any) -> list[TermSpan]:
+        """The terms said in ``doc``, the longest of overlapping ones."""
+        found = sorted(
+            (TermSpan(start, end, self.themes[key], key in self.cased) for key, start, end in self.matcher(doc)),
+            key=lambda m: (m.start, -m.end),
+        )
+        kept: list[TermSpan] = []
+        for span in found:
+            if kept and span.start < kept[-1].end:
                 continue
-            kept.append((start, end, themes))
+            kept.append(span)
         return kept
 
 
@@ -264,18 +289,20 @@ def collect_candidates(
         lemmas = [lemma_of(t) for t in tokens]
         maximal = {m.span() for m in (PATTERN if options.de_phrases else SIMPLE).finditer(tags)}
         said = terms.spans(doc) if terms else []
-        for start, end, themes in said:
+        for start, end, themes, cased in said:
             words = tuple(lemmas[i] for i in range(start, end) if any(c.isalnum() for c in tokens[i].text) and tags[i] not in "DT")
-            lemma = " ".join(lemmas[i] for i in range(start, end) if tokens[i].text.strip())
+            # « État » the State keeps its capital in its key, apart from « état » (a state)
+            keys = [tokens[i].text if cased and tokens[i].text[:1].isupper() else lemmas[i] for i in range(start, end)]
+            lemma = " ".join(k for i, k in zip(range(start, end), keys, strict=True) if tokens[i].text.strip())
             builder = builders.setdefault(lemma, CandidateBuilder(lemma=lemma, words=words, first=(seen + start) / total))
-            builder.surfaces[_surface(tokens[start:end])] += 1
+            builder.surfaces["".join(t.text_with_ws for t in tokens[start:end]).strip() if cased else _surface(tokens[start:end])] += 1
             builder.occurrences.append(Occurrence(sentence.index, sentence.start, sentence.end))
             builder.alone += 1
             builder.themes.update(themes)
         for start, end in _phrases(tags, options):
             # a term counted above, a piece of it (« serre »), or a phrase that cuts it in two
             # (« émissions de gaz » of « gaz à effet de serre »)
-            if any(s <= start and end <= e or start < s < end < e or s < start < e < end for s, e, _ in said):
+            if any(s <= start and end <= e or start < s < end < e or s < start < e < end for s, e, _, _ in said):
                 continue
             words = tuple(lemmas[i] for i in range(start, end) if tags[i] in "NPA9")
             if not words or len(words) > options.max_words:
@@ -296,7 +323,7 @@ def collect_candidates(
     return merge_name_variants(found) if options.merge_names else found
 
 
-def _is_name(surface: str) -> bool:
+def is_name(surface: str) -> bool:
     """Whether a phrase is written as a proper name: every word capitalised."""
     words = surface.split()
     return bool(words) and all(w[:1].isupper() for w in words)
@@ -320,11 +347,11 @@ def merge_name_variants(candidates: Mapping[str, Candidate]) -> dict[str, Candid
     (« Williams » with « Serena Williams » and « Venus Williams ») stays apart."""
     full_names: dict[str, list[Candidate]] = {}
     for candidate in candidates.values():
-        if len(candidate.words) >= 2 and _is_name(candidate.surface) and not _short_name(candidate):
+        if len(candidate.words) >= 2 and is_name(candidate.surface) and not _short_name(candidate):
             full_names.setdefault(candidate.words[-1], []).append(candidate)
     merged = dict(candidates)
     for lemma, candidate in candidates.items():
-        if not _is_name(candidate.surface) or not _short_name(candidate) or ACRONYM.match(candidate.surface):
+        if not is_name(candidate.surface) or not _short_name(candidate) or ACRONYM.match(candidate.surface):
             continue
         if len(full_names.get(candidate.words[-1], ())) != 1:
             continue

@@ -36,8 +36,9 @@ class KeywordOptions:
     d'information (SI) »)."""
     merge_names: bool = True
     """A name said short and in full (« Arafat », « Yasser Arafat ») is one keyword."""
-    theme_similarity: float = 0.68
-    """Cosine similarity to a theme's nearest seed term above which a keyword joins it."""
+    theme_similarity: float = 0.4
+    """Cosine similarity to the centre of a theme's label and terms (word vectors without
+    their common directions) above which a keyword joins it."""
     theme_margin: float = 0.03
     """How much closer to that theme than to the next one the keyword must be."""
 

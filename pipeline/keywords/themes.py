@@ -9,7 +9,7 @@ from typing import Any
 
 from ..catalogue import Theme
 from ..sentences import Sentence
-from .candidates import lemma_of
+from .candidates import is_name, lemma_of
 from .model import Candidate, Keyword, ThemeKeywords
 
 
@@ -26,6 +26,15 @@ def _vector(nlp: Any, text: str, weights: Mapping[str, float] | None = None) -> 
     if sum(scale) <= 0:
         return None
     return np.average([nlp.vocab[w].vector for w in words], axis=0, weights=scale)
+
+
+def _words(doc: Any) -> frozenset[str]:
+    """The content words of a parsed text, as lemmas and as lower-cased forms."""
+    words = set()
+    for token in doc:
+        if token.is_alpha and not token.is_stop and len(token.text) > 2:
+            words.update((token.lower_, lemma_of(token)))
+    return frozenset(words)
 
 
 def theme_word_specificity(nlp: Any, themes: Sequence[Theme]) -> dict[str, float]:
@@ -45,6 +54,43 @@ def theme_word_specificity(nlp: Any, themes: Sequence[Theme]) -> dict[str, float
                 holders[lemma_of(token)].add(theme.id)
     n = len(themes)
     return {word: math.log(n / len(ids)) / math.log(n) for word, ids in holders.items()}
+
+
+@dataclass(frozen=True)
+class VectorSpace:
+    """Word vectors without what every word shares: « all-but-the-top » (Mu & Viswanath,
+    ICLR 2018) subtracts the mean vector of the model's table and its top principal
+    directions, which carry word frequency and morphology more than meaning (in spaCy's
+    French vectors « mobilisation » is 0.85 from « mutualisation » before, and not after)."""
+
+    mean: Any
+    top: Any
+    """The top principal directions, one per row."""
+
+    @classmethod
+    def of(cls, nlp: Any, directions: int = 3) -> VectorSpace:
+        """The space of a spaCy pipeline's vector table (``directions`` = d/100, as the paper
+        advises)."""
+        import numpy as np
+
+        table = np.asarray(nlp.vocab.vectors.data, dtype=np.float64)
+        if not table.size:
+            return cls(mean=None, top=None)
+        mean = table.mean(axis=0)
+        _, _, vt = np.linalg.svd(table - mean, full_matrices=False)
+        return cls(mean=mean, top=vt[:directions])
+
+    def project(self, vector: Any) -> Any:
+        """A vector with the mean and the top directions taken out, at unit length."""
+        import numpy as np
+
+        if vector is None:
+            return None
+        if self.mean is not None:
+            vector = vector - self.mean
+            vector = vector - self.top.T @ (self.top @ vector)
+        norm = float(np.linalg.norm(vector))
+        return vector / norm if norm else None
 
 
 def _cosine(a: Any, b: Any) -> float:
@@ -70,7 +116,8 @@ def lemmatize_terms(nlp: Any, terms: Iterable[str]) -> frozenset[str]:
 @dataclass(frozen=True)
 class ThemeModel:
     """What theme assignment needs, computed once per theme file: each theme's seed terms
-    as lemma keys, and a word vector per seed term and label (its anchors)."""
+    as lemma keys, and a word vector per seed term and label (its anchors), projected into
+    a :class:`VectorSpace`."""
 
     themes: tuple[Theme, ...]
     seeds: Mapping[str, frozenset[str]]
@@ -80,20 +127,55 @@ class ThemeModel:
     :func:`theme_word_specificity`). Words every theme uses (« données », « ville »,
     « numérique ») weigh little in the anchors and bring a keyword near no theme."""
 
+    space: VectorSpace | None = None
+    """Where keywords and anchors are compared (see :class:`VectorSpace`)."""
+    anchor_words: Mapping[str, tuple[frozenset[str], ...]] = field(default_factory=dict)
+    """The content words (lemmas and lower-cased forms) of each anchor, in the anchors' order."""
+    cased: frozenset[str] = frozenset()
+    """Seeds written with a capital (« État », « Europe »): a phrase holds one only when it
+    is said with a capital too (« chef d'État », not « en bon état »)."""
+
     @classmethod
     def build(cls, nlp: Any, themes: Sequence[Theme]) -> ThemeModel:
         """Lemmatise the seeds, weigh the words of the themes, compute the anchors."""
         specificity = theme_word_specificity(nlp, [t for t in themes if t.kind == "theme"])
+        space = VectorSpace.of(nlp)
         anchors = {}
+        anchor_words = {}
         for theme in themes:
-            vectors = (_vector(nlp, text, specificity) for text in (theme.label, *theme.terms))
-            anchors[theme.id] = tuple(v for v in vectors if v is not None)
+            texts = (theme.label, *theme.terms)
+            pairs = [(text, space.project(_vector(nlp, text, specificity))) for text in texts]
+            anchors[theme.id] = tuple(v for _, v in pairs if v is not None)
+            words = [_words(doc) for doc in nlp.pipe([text for text, v in pairs if v is not None])]
+            anchor_words[theme.id] = tuple(words)
         seeds = {t.id: lemmatize_terms(nlp, t.terms) for t in themes}
-        return cls(themes=tuple(themes), seeds=seeds, anchors=anchors, specificity=specificity)
+        cased = lemmatize_terms(nlp, [term for t in themes for term in t.terms if any(c.isupper() for c in term)])
+        return cls(
+            themes=tuple(themes),
+            seeds=seeds,
+            anchors=anchors,
+            specificity=specificity,
+            cased=cased,
+            anchor_words=anchor_words,
+            space=space,
+        )
 
-    def similarity(self, vector: Any, theme_id: str) -> float:
-        """Cosine similarity of a vector to the nearest anchor of a theme."""
-        return max((_cosine(vector, anchor) for anchor in self.anchors[theme_id]), default=0.0)
+    def holds(self, lemma: str, surface: str, seed: str) -> bool:
+        """Whether a phrase (lemma key and surface as said) holds a seed term."""
+        if not _contains(lemma, seed):
+            return False
+        return seed not in self.cased or any(c.isupper() for c in surface)
+
+    def similarity(self, vector: Any, theme_id: str, words: frozenset[str] = frozenset()) -> float:
+        """Cosine similarity of a (projected) vector to the centre of a theme's anchors, its
+        label and terms, leaving out the anchors of which the phrase (its content ``words``)
+        is only a part: « étude » is not « étude d'impact », nor « ouverture » « ouverture
+        des données »."""
+        import numpy as np
+
+        fragments = self.anchor_words.get(theme_id, ())
+        kept = [anchor for i, anchor in enumerate(self.anchors[theme_id]) if not (words and i < len(fragments) and words < fragments[i])]
+        return _cosine(vector, np.mean(kept, axis=0)) if kept else 0.0
 
     def weight(self, phrase: str) -> float:
         """How specific a keyword's words are to one theme, on average (a word the themes
@@ -101,13 +183,20 @@ class ThemeModel:
         words = [w for w in phrase.split() if len(w) > 2]
         return sum(self.specificity.get(w, 1.0) for w in words) / len(words) if words else 1.0
 
-    def assign(self, nlp: Any, lemma: str, threshold: float, margin: float, said_as: Sequence[str] = ()) -> tuple[str, ...]:
+    def assign(
+        self, nlp: Any, lemma: str, threshold: float, margin: float, said_as: Sequence[str] = (), surface: str = ""
+    ) -> tuple[str, ...]:
         """Themes and axes of a keyword, per kind: those one of whose terms the keyword is, as
         said (``said_as``, from :class:`~.candidates.TermMatcher`); else those whose longest
-        seed term the keyword contains; failing that, for themes only, the theme whose nearest
-        seed term is similar enough and clearly closer than any other's; failing that, none.
-        Axes are abstract (« risque », « capacitation »): word vectors place too much near
-        them, so they go by their seed terms alone."""
+        seed term the keyword holds (:meth:`holds`); failing that, for themes only and for a
+        keyword that is not a name, the theme whose anchors' centre is similar enough and
+        clearly closer than any other's (:meth:`similarity`, times :meth:`weight`); failing
+        that, none. Axes are abstract (« risque »,
+        « capacitation »): word vectors place too much near them, so they go by their seed
+        terms alone. Names (« France », « Espagne », « Samsung ») likewise: their vectors sit
+        near « État » and « Europe » whatever the text says of them."""
+        name = bool(surface) and is_name(surface)
+        surface = surface or lemma
         chosen: list[str] = []
         vector = None
         for kind in ("theme", "axis"):
@@ -116,16 +205,21 @@ class ThemeModel:
             if named:
                 chosen += named
                 continue
-            lengths = {t.id: max((len(seed.split()) for seed in self.seeds[t.id] if _contains(lemma, seed)), default=0) for t in pool}
+            lengths = {
+                t.id: max((len(seed.split()) for seed in self.seeds[t.id] if self.holds(lemma, surface, seed)), default=0) for t in pool
+            }
             longest = max(lengths.values(), default=0)
             if longest:
                 chosen += [t.id for t in pool if lengths[t.id] == longest]
                 continue
-            if kind == "axis":
+            if kind == "axis" or name:
                 continue
-            vector = _vector(nlp, lemma, self.specificity) if vector is None else vector
+            if vector is None:
+                vector = _vector(nlp, lemma, self.specificity)
+                vector = self.space.project(vector) if self.space is not None else vector
             weight = self.weight(lemma)
-            ranked = sorted(((weight * self.similarity(vector, t.id), t.id) for t in pool), reverse=True)
+            words = frozenset(w for w in lemma.split() if self.specificity.get(w, 1.0) > 0 and len(w) > 2)
+            ranked = sorted(((weight * self.similarity(vector, t.id, words), t.id) for t in pool), reverse=True)
             if ranked and ranked[0][0] >= threshold and (len(ranked) == 1 or ranked[0][0] - ranked[1][0] >= margin):
                 chosen.append(ranked[0][1])
         return tuple(chosen)
@@ -146,7 +240,7 @@ def theme_summaries(
         for theme_id in candidate.themes:
             said[theme_id].update(o.sentence for o in candidate.occurrences)
         for theme_id, seeds in theme_model.seeds.items():
-            if any(_contains(lemma, seed) for seed in seeds):
+            if any(theme_model.holds(lemma, candidate.surface, seed) for seed in seeds):
                 said[theme_id].update(o.sentence for o in candidate.occurrences)
     return tuple(
         ThemeKeywords(
