@@ -30,7 +30,7 @@ def _vector(nlp: Any, text: str, weights: Mapping[str, float] | None = None) -> 
 
 def _words(doc: Any) -> frozenset[str]:
     """The content words of a parsed text, as lemmas and as lower-cased forms."""
-    words = set()
+    words: set[str] = set()
     for token in doc:
         if token.is_alpha and not token.is_stop and len(token.text) > 2:
             words.update((token.lower_, lemma_of(token)))
