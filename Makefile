@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test test-fast bench bench-transcribe bench-compare bench-speakers bench-review bench-corrections bench-keywords bench-publish bench-jobs bench-kills lint format clean
+.PHONY: setup run test test-fast bench bench-transcribe bench-compare bench-speakers bench-review bench-corrections bench-keywords bench-themes bench-publish bench-jobs bench-kills lint format clean
 
 setup: $(STAMP)
 
@@ -53,6 +53,9 @@ bench-corrections: setup
 
 bench-keywords: setup
 	$(BIN)/python benchmarks/bench_keywords.py --variants
+
+bench-themes: setup
+	$(BIN)/python benchmarks/bench_themes.py
 
 bench-publish: setup
 	$(BIN)/python benchmarks/bench_publish.py
