@@ -332,6 +332,9 @@ def _validate_bag(bag_dir: Path) -> list[Finding]:
     one after the other and all their details kept."""
     try:
         bag = bagit.Bag(str(bag_dir))
+    except bagit.BagError as exc:  # unreadable bag declaration, tag file or manifest
+        return [Finding(bag_dir, f"not a valid bag ({exc})")]
+    try:
         bag.validate()
         return []
     except bagit.BagValidationError as exc:

@@ -115,3 +115,20 @@ def test_publish_and_archive_killed_while_staging_leave_nothing_after_the_next_r
     assert main(["run", *arguments[:4], *LATER, "--only", "publish", "--only", "archive"]) == 0
     assert not list(store.root.glob(".staging-*")) and not list(store.archive_dir.glob(".staging-*"))
     assert (store.site_dir / "index.html").exists() and verify(store) == []
+
+
+def test_a_bag_whose_declaration_is_damaged_is_reported_not_a_crash(tmp_path: Path):
+    """bagit refuses to open a bag whose bagit.txt names an unknown encoding (one flipped
+    byte in « UTF-8 »); verify used to crash there on an unbound name."""
+    import bagit
+
+    from pipeline.archive import _validate_bag
+
+    bag_dir = tmp_path / "bag"
+    bag_dir.mkdir()
+    (bag_dir / "transcript.txt").write_text("Bonjour.\n", encoding="utf-8")
+    bagit.make_bag(str(bag_dir), checksums=["sha256"])
+    declaration = bag_dir / "bagit.txt"
+    declaration.write_text(declaration.read_text(encoding="utf-8").replace("UTF-8", "UTF-9"), encoding="utf-8")
+    findings = _validate_bag(bag_dir)
+    assert [f.path for f in findings] == [bag_dir] and "not a valid bag" in findings[0].problem, findings
