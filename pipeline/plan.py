@@ -291,6 +291,7 @@ def keywords_fingerprints(project: Project, session_id: str, series: Series) -> 
         project.session(session_id).title,
         project.settings.keywords,
         series.digest_for(session_id),
+        [s.name for s in project.session(session_id).speakers],
     )
     own = fingerprint({k: v for k, v in inputs.items() if k != "series"})
     curation = project.curation.of(session_id)

@@ -584,8 +584,9 @@ def run_keywords(
             transcript = loaded(session_id)
             title = project.session(session_id).title
             curation = project.curation.of(session_id)
+            speakers = [*(s.name for s in project.session(session_id).speakers), *(s.name for s in transcript.speakers)]
             extracted = extract_keywords(
-                transcript, found, nlp, theme_model, title, frequencies, series.documents, options, curation=curation
+                transcript, found, nlp, theme_model, title, frequencies, series.documents, options, curation=curation, speakers=speakers
             )
             made = keywords_stage.provenance(
                 nlp, store.sha256(session_id, Names.TRANSCRIPT), planner.keywords_options_digest(project), series.documents

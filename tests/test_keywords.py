@@ -261,3 +261,25 @@ def test_abstract_nouns_names_and_pieces_of_terms_join_no_theme_by_vectors(nlp, 
     found = analyse(transcript_of(["La route est en bon état.", "Le chef de l'État parle à l'Europe."]), nlp, terms=term_index(themes))
     assert found["état"].themes == () and [o.sentence for o in found["état"].occurrences] == [0]
     assert found["État"].themes == ("gouvernance-publique",) and found["État"].surface == "État"
+
+
+def test_a_speakers_name_is_never_a_keyword_and_words_every_theme_uses_rank_low(nlp, themes):
+    from .test_speakers import transcript_of
+
+    transcript = transcript_of(
+        [
+            "Julien Moreau, chercheur, nous parle des données et des capteurs.",
+            "Merci Julien Moreau. Les données, les données, toujours les données.",
+            "Les capteurs mesurent la consommation des réseaux de chaleur, dit Moreau.",
+        ]
+    )
+    found = analyse(transcript, nlp, terms=term_index(themes))
+    model = ThemeModel.build(nlp, themes)
+    plain = extract_keywords(transcript, found, nlp, model, "", options=KeywordOptions(series_words=0))
+    result = extract_keywords(transcript, found, nlp, model, "", speakers=["Julien Moreau"])
+    assert "julien moreau" in [k.lemma for k in plain.keywords]
+    assert not [k for k in result.keywords if "moreau" in k.lemma], [k.surface for k in result.keywords]
+    order = [k.lemma for k in result.keywords]
+    before = [k.lemma for k in plain.keywords if k.lemma != "julien moreau"]
+    assert before.index("donnée") < before.index("capteur"), "said most, first without the weight"
+    assert order.index("capteur") < order.index("donnée"), order

@@ -21,7 +21,7 @@ from ..curation import Curation
 from ..evaluation import normalize
 from ..sentences import Sentence, sentences_of
 from ..transcript import Transcript
-from .candidates import TermMatcher, add_hyphen_joining, analyse, collect_candidates, lemma_of, tag_of, term_index
+from .candidates import INITIAL, TITLES, TermMatcher, add_hyphen_joining, analyse, collect_candidates, is_name, lemma_of, tag_of, term_index
 from .io import dumps, load, loads, to_markdown
 from .model import Candidate, Keyword, KeywordOptions, Occurrence, SessionKeywords, ThemeKeywords
 from .ranking import Background, document_frequencies, rank, wordfreq_background
@@ -60,7 +60,14 @@ __all__ = [
 ]
 
 
-def inputs(transcript_sha256: str, themes: Sequence[Theme], title: str, options: KeywordOptions, series_digest: str) -> dict[str, object]:
+def inputs(
+    transcript_sha256: str,
+    themes: Sequence[Theme],
+    title: str,
+    options: KeywordOptions,
+    series_digest: str,
+    speakers: Sequence[str] = (),
+) -> dict[str, object]:
     """What a session's keywords depend on, the series' document frequencies included."""
     from dataclasses import asdict
 
@@ -68,6 +75,7 @@ def inputs(transcript_sha256: str, themes: Sequence[Theme], title: str, options:
         "transcript_sha256": transcript_sha256,
         "themes": [asdict(t) for t in themes],
         "title": title,
+        "speakers": list(speakers),
         "options": asdict(options),
         "series": series_digest,
         "version": KEYWORDS_VERSION,
@@ -86,14 +94,21 @@ def extract_keywords(
     background: Background | None = wordfreq_background,
     sentences: Sequence[Sentence] | None = None,
     curation: Curation | None = None,
+    speakers: Sequence[str] = (),
 ) -> SessionKeywords:
     """Phase two: rank a session's candidates against the series, assign themes, measure
     each theme's coverage of the session. An editor's ``curation`` pins keywords (first,
-    whatever their rank) and bans others."""
+    whatever their rank) and bans others. The names of the session's ``speakers`` are
+    never keywords (« Julien Moreau », « Moreau »): the draft lists them apart."""
     options = options or KeywordOptions()
     sentences = sentences if sentences is not None else sentences_of(transcript)
     title_words = frozenset(lemma_of(t) for t in nlp(title) if tag_of(t) in "NPA") if title else frozenset()
+    people = _speaker_names(speakers)
+    candidates = {lemma: c for lemma, c in candidates.items() if not _names_a_speaker(c.surface, people)}
     ranked = rank(candidates, document_frequency or {}, documents, options, background, title_words)
+    if options.series_words:
+        weighted = ((lemma, score * theme_model.series_weight(candidates[lemma].words, options.series_words)) for lemma, score in ranked)
+        ranked = sorted(weighted, key=lambda item: (-item[1], item[0]))
     provenance: dict[str, Any] = {}
     if curation:
         banned = {lemma for term in curation.ban for lemma in [_candidate_of(term, candidates, nlp)] if lemma}
@@ -129,6 +144,20 @@ def extract_keywords(
         candidates=tuple(sorted(candidates)),
         provenance=provenance,
     )
+
+
+def _speaker_names(names: Sequence[str]) -> list[frozenset[str]]:
+    """Each speaker's name as a set of normalised words."""
+    return [words for words in (frozenset(normalize(w) for w in name.split() if normalize(w)) for name in names) if words]
+
+
+def _names_a_speaker(surface: str, people: Sequence[frozenset[str]]) -> bool:
+    """Whether a candidate written as a name is a speaker's name, whole or in part
+    (« Moreau », « M. Moreau »)."""
+    if not people or not is_name(surface):
+        return False
+    words = {normalize(w) for w in surface.split() if not INITIAL.match(w) and w.lower() not in TITLES} - {""}
+    return bool(words) and any(words <= name for name in people)
 
 
 def _candidate_of(term: str, candidates: Mapping[str, Candidate], nlp: Any) -> str:

@@ -36,6 +36,12 @@ class KeywordOptions:
     d'information (SI) »)."""
     merge_names: bool = True
     """A name said short and in full (« Arafat », « Yasser Arafat ») is one keyword."""
+    series_words: float = 1.0
+    """How much a one-word keyword that the themes' texts share loses: its score is
+    multiplied by 1 - series_words × (1 - specificity), so with 1 « numérique »
+    (specificity 0.10) keeps a tenth of it and « données » (0.23) a quarter: words the whole
+    series says are not what one session is about. A word of one theme, or of none, and
+    every phrase (« gouvernance des données »), keep all of it (0 disables)."""
     theme_similarity: float = 0.4
     """Cosine similarity to the centre of a theme's label and terms (word vectors without
     their common directions) above which a keyword joins it."""

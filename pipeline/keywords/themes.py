@@ -183,6 +183,14 @@ class ThemeModel:
         words = [w for w in phrase.split() if len(w) > 2]
         return sum(self.specificity.get(w, 1.0) for w in words) / len(words) if words else 1.0
 
+    def series_weight(self, words: Sequence[str], strength: float) -> float:
+        """What a keyword keeps of its score for being a word every theme uses: a one-word
+        keyword keeps 1 - strength × (1 - its specificity); a phrase, or a word the themes
+        do not use, keeps all of it."""
+        if len(words) != 1 or words[0] not in self.specificity:
+            return 1.0
+        return 1.0 - strength * (1.0 - self.specificity[words[0]])
+
     def assign(
         self, nlp: Any, lemma: str, threshold: float, margin: float, said_as: Sequence[str] = (), surface: str = ""
     ) -> tuple[str, ...]:
