@@ -283,3 +283,22 @@ def test_a_speakers_name_is_never_a_keyword_and_words_every_theme_uses_rank_low(
     before = [k.lemma for k in plain.keywords if k.lemma != "julien moreau"]
     assert before.index("donnée") < before.index("capteur"), "said most, first without the weight"
     assert order.index("capteur") < order.index("donnée"), order
+
+
+def test_place_names_keep_their_article_and_names_their_capital(nlp):
+    """« La Rochelle » is one name, never « Rochelle »; « Cisco » keeps its capital even where
+    spaCy does not tag it a proper noun; an article that opens a sentence is not joined."""
+    from .test_speakers import transcript_of
+
+    transcript = transcript_of(
+        [
+            "La ville de La Rochelle a subi une cyberattaque, comme La Poste.",
+            "Cisco vend des routeurs aux villes.",
+            "La Rochelle a porté plainte.",
+            "Les services sont revenus à La Rochelle.",
+        ]
+    )
+    found = analyse(transcript, nlp)
+    surfaces = {c.surface for c in found.values()}
+    assert {"La Rochelle", "La Poste", "Cisco"} <= surfaces, sorted(surfaces)
+    assert "rochelle" not in found and len(found["la rochelle"].occurrences) == 3, "« Rochelle » opening a sentence joins the name"

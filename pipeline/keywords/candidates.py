@@ -76,14 +76,47 @@ def join_hyphens(doc: Any) -> Any:
     return doc
 
 
-def add_hyphen_joining(nlp: Any) -> Any:
-    """Add :func:`join_hyphens` to a spaCy pipeline, last (once)."""
+NAME_ARTICLES = frozenset({"La", "Le", "Les"})
+
+
+def join_name_articles(doc: Any) -> Any:
+    """Make a capitalised article inside a sentence one proper noun with the capitalised word
+    after it (« à La Rochelle », « de La Poste »): the article is part of the name. At the
+    start of a sentence every article has a capital, so none is joined there."""
+    spans = [
+        (token.i, token.i + 2)
+        for token in doc[1:-1]
+        if token.text in NAME_ARTICLES and token.whitespace_ and doc[token.i + 1].text[:1].isupper() and not _starts_sentence(token)
+    ]
+    if not spans:
+        return doc
+    with doc.retokenize() as retokenizer:
+        for start, end in spans:
+            retokenizer.merge(doc[start:end], attrs={"POS": "PROPN", "LEMMA": doc[start:end].text})
+    return doc
+
+
+SENTENCE_OPENERS = frozenset({".", "!", "?", "…", ":", ";", "«", '"', "“", "(", "-", "–", "—"})
+
+
+def _starts_sentence(token: Any) -> bool:
+    """Whether a token opens a sentence, where French writes a capital whatever the word."""
+    return token.i == 0 or token.doc[token.i - 1].text in SENTENCE_OPENERS
+
+
+def join_words(doc: Any) -> Any:
+    """One token per written word or name: :func:`join_hyphens`, then :func:`join_name_articles`."""
+    return join_name_articles(join_hyphens(doc))
+
+
+def add_word_joining(nlp: Any) -> Any:
+    """Add :func:`join_words` to a spaCy pipeline, last (once)."""
     from spacy.language import Language
 
-    if not Language.has_factory("join_hyphens"):
-        Language.component("join_hyphens", func=join_hyphens)
-    if "join_hyphens" not in nlp.pipe_names:
-        nlp.add_pipe("join_hyphens", last=True)
+    if not Language.has_factory("join_words"):
+        Language.component("join_words", func=join_words)
+    if "join_words" not in nlp.pipe_names:
+        nlp.add_pipe("join_words", last=True)
     return nlp
 
 
@@ -158,10 +191,12 @@ def _phrases(tags: str, options: KeywordOptions) -> Iterable[tuple[int, int]]:
 
 
 def _surface(span: Sequence[Any]) -> str:
-    """A phrase as said: lower-cased, unless a proper noun or a capital inside it (« RGPD »,
-    « La Rochelle ») says its case matters."""
+    """A phrase as said: lower-cased, unless a proper noun, a capital inside it (« RGPD »,
+    « La Rochelle ») or a capital inside a sentence (« chez Cisco ») says its case matters."""
     surface = "".join(t.text_with_ws for t in span).strip()
-    return surface if any(c.isupper() for c in surface[1:]) or span[0].pos_ == "PROPN" else surface.lower()
+    first = span[0]
+    named = first.text[:1].isupper() and (first.pos_ in {"PROPN", "X"} or not _starts_sentence(first))
+    return surface if named or any(c.isupper() for c in surface[1:]) else surface.lower()
 
 
 def lemma_of(token: Any) -> str:
@@ -204,7 +239,7 @@ def _term_words(nlp: Any, term: str) -> list[str]:
     """A term's words as the pipeline's documents hold them: hyphenated words whole when the
     pipeline joins them (« start-up »)."""
     tokens = [t.text for t in nlp.tokenizer(term)]
-    if "join_hyphens" in nlp.pipe_names:
+    if "join_words" in nlp.pipe_names:
         for start, end in reversed(hyphenated_spans(list(nlp.tokenizer(term)))):
             tokens[start:end] = ["".join(tokens[start:end])]
     return [t for t in tokens if t.strip()]
@@ -337,25 +372,32 @@ def _short_name(candidate: Candidate) -> bool:
     """A name said without its first name: one word (« Montebourg »), or after an initial or
     a title (« A. Montebourg », « M. Ayrault »)."""
     first = candidate.surface.split()[0]
-    return len(candidate.words) == 1 or INITIAL.match(first) is not None or first.lower() in TITLES
+    return len(_name_words(candidate)) == 1 or INITIAL.match(first) is not None or first.lower() in TITLES
+
+
+def _name_words(candidate: Candidate) -> list[str]:
+    """A name's words, those of a joined token included (« la rochelle »)."""
+    return " ".join(candidate.words).split()
 
 
 def merge_name_variants(candidates: Mapping[str, Candidate]) -> dict[str, Candidate]:
     """One entry per person or place: a name said short (« Arafat », « A. Montebourg »,
-    « M. Ayrault ») joins the one full name of the session that ends with it (« Yasser
-    Arafat »), with the occurrences of both. A short form that ends two full names
+    « M. Ayrault », « Rochelle » at the start of a sentence) joins the one full name of the
+    session that ends with it (« Yasser Arafat », « La Rochelle »), with the occurrences of
+    both. A short form that ends two full names
     (« Williams » with « Serena Williams » and « Venus Williams ») stays apart."""
     full_names: dict[str, list[Candidate]] = {}
     for candidate in candidates.values():
-        if len(candidate.words) >= 2 and is_name(candidate.surface) and not _short_name(candidate):
-            full_names.setdefault(candidate.words[-1], []).append(candidate)
+        if len(_name_words(candidate)) >= 2 and is_name(candidate.surface) and not _short_name(candidate):
+            full_names.setdefault(_name_words(candidate)[-1], []).append(candidate)
     merged = dict(candidates)
     for lemma, candidate in candidates.items():
         if not is_name(candidate.surface) or not _short_name(candidate) or ACRONYM.match(candidate.surface):
             continue
-        if len(full_names.get(candidate.words[-1], ())) != 1:
+        last = _name_words(candidate)[-1]
+        if len(full_names.get(last, ())) != 1:
             continue
-        full = merged[full_names[candidate.words[-1]][0].lemma]
+        full = merged[full_names[last][0].lemma]
         occurrences = tuple(sorted({*full.occurrences, *candidate.occurrences}, key=lambda o: (o.sentence, o.start)))
         merged[full.lemma] = replace(
             full, occurrences=occurrences, first=min(full.first, candidate.first), themes=tuple(sorted({*full.themes, *candidate.themes}))
