@@ -52,7 +52,7 @@ bench-corrections: setup
 	$(BIN)/python benchmarks/bench_corrections.py
 
 bench-keywords: setup
-	$(BIN)/python benchmarks/bench_keywords.py --variants
+	$(BIN)/python benchmarks/bench_keywords.py --variants --speech
 
 bench-themes: setup
 	$(BIN)/python benchmarks/bench_themes.py

@@ -4,9 +4,10 @@ Standard setting (see ../shared/data/keyphrase-fr/README.md): top-5 and top-10 k
 document, lower-cased, every word stemmed with the French Snowball stemmer, exact match,
 macro-averaged precision, recall and F; gold keyphrases absent from the text are kept.
 Prints the product's extractor beside YAKE (lan=fr, n=3) and a TF-IDF noun-phrase baseline
-measured in the same run, and the extractor's speed in ms per 1,000 words.
+measured in the same run, and the extractor's speed in ms per 1,000 words. ``--speech``
+adds keywords of real speech transcribed by Whisper, checked against the human reference.
 
-    python benchmarks/bench_keywords.py [--data DIR] [--variants]
+    python benchmarks/bench_keywords.py [--data DIR] [--variants] [--speech]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "keyphrase-fr" / "wikinews-fr-dev"
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from pipeline.keywords import KeywordOptions, collect_candidates, lemma_of, load_nlp, rank, tag_of, wordfreq_background  # noqa: E402
 from pipeline.sentences import Sentence  # noqa: E402
@@ -125,10 +127,53 @@ def standard_tfidf(texts: dict[str, str], nlp, stemmer, selection: str) -> dict[
     return predicted
 
 
+def speech(nlp) -> None:
+    """Keywords of real speech as Whisper heard it: the share of the top 10 and top 30 whose
+    stemmed words the human reference transcript contains, with and without weighing each
+    candidate by how surely Whisper heard it. The dev files are those of ``bench_speakers``
+    (three conversations, four panels, the 61-min file), transcribed once and cached."""
+    import bench_speakers
+
+    from pipeline.catalogue import load_themes
+    from pipeline.keywords import ThemeModel, analyse, extract_keywords, term_index
+
+    stemmer = __import__("snowballstemmer").stemmer("french")
+
+    def stemmed(text: str) -> str:
+        return " " + " ".join(stemmer.stemWord(w) for w in re.findall(r"\w+", text.lower())) + " "
+
+    themes = load_themes(ROOT / "recordings" / "themes.toml")
+    model = ThemeModel.build(nlp, themes)
+    pairs = bench_speakers.files()
+    heard = bench_speakers.transcripts(pairs)
+    files = []
+    for audio, _ in pairs:
+        transcript = heard[audio.stem][0]
+        reference = stemmed(audio.with_suffix(".ref.txt").read_text(encoding="utf-8"))
+        files.append((transcript, analyse(transcript, nlp, terms=term_index(themes)), reference))
+    print(f"\nkeywords of real speech ({len(files)} dev files, Whisper base): share found in the human reference")
+    for label, options in (
+        ("weighed by how surely Whisper heard them (default)", KeywordOptions()),
+        ("not weighed", KeywordOptions(heard_weight=0)),
+    ):
+        counts = {10: [0, 0], 30: [0, 0]}
+        for transcript, candidates, reference in files:
+            found = extract_keywords(transcript, candidates, nlp, model, "", options=options)
+            for n, tally in counts.items():
+                top = found.keywords[:n]
+                tally[0] += sum(stemmed(k.surface) in reference for k in top)
+                tally[1] += len(top)
+        print(
+            f"  {label:52} top 10: {counts[10][0]}/{counts[10][1]} = {counts[10][0] / counts[10][1]:.1%}"
+            f"   top 30: {counts[30][0]}/{counts[30][1]} = {counts[30][0] / counts[30][1]:.1%}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--variants", action="store_true", help="also score variants of the ranking (ablation)")
+    parser.add_argument("--speech", action="store_true", help="also score keywords of real speech against its reference")
     args = parser.parse_args()
     if not (args.data / "gold.json").exists():
         print(f"skipped: {args.data} is absent (dev-only data in ../shared/data)")
@@ -197,6 +242,8 @@ def main() -> None:
         f"\npipeline extractor speed, spaCy + candidates + ranking, model loaded: {1e6 * warm / words:.0f} ms per 1,000 words"
         f" (first pass, with spaCy's lazy loading: {1e6 * cold / words:.0f} ms)"
     )
+    if args.speech:
+        speech(nlp)
 
 
 if __name__ == "__main__":

@@ -25,15 +25,18 @@ class Sentence:
     end: float
     segment_id: int
     speaker: str | None = None
+    heard: tuple[tuple[int, int, float], ...] = ()
+    """Each word as Whisper heard it: its characters in ``text`` (start, end) and the
+    probability Whisper gave it. Empty for a sentence without word timestamps."""
 
 
 def sentences_of(transcript: Transcript) -> tuple[Sentence, ...]:
     """Every sentence of a transcript, in order, indexed from 0."""
-    pieces: list[tuple[str, float, float, int, str | None]] = []
+    pieces: list[tuple[str, float, float, int, str | None, tuple[tuple[int, int, float], ...]]] = []
     for segment in transcript.segments:
         if not segment.words:
             if segment.text.strip():
-                pieces.append((segment.text.strip(), segment.start, segment.end, segment.id, segment.speaker))
+                pieces.append((segment.text.strip(), segment.start, segment.end, segment.id, segment.speaker, ()))
             continue
         pending: list[Word] = []
         for word in segment.words:
@@ -48,9 +51,19 @@ def sentences_of(transcript: Transcript) -> tuple[Sentence, ...]:
             pieces.append(_piece(pending, segment.id))
     kept = [p for p in pieces if p[0]]
     return tuple(
-        Sentence(index, text, start, end, segment_id, speaker) for index, (text, start, end, segment_id, speaker) in enumerate(kept)
+        Sentence(index, text, start, end, segment_id, speaker, heard)
+        for index, (text, start, end, segment_id, speaker, heard) in enumerate(kept)
     )
 
 
-def _piece(words: Sequence[Word], segment_id: int) -> tuple[str, float, float, int, str | None]:
-    return "".join(w.word for w in words).strip(), words[0].start, words[-1].end, segment_id, words[0].speaker
+def _piece(words: Sequence[Word], segment_id: int) -> tuple[str, float, float, int, str | None, tuple[tuple[int, int, float], ...]]:
+    joined = "".join(w.word for w in words)
+    lead = len(joined) - len(joined.lstrip())
+    heard, at = [], -lead
+    for word in words:
+        begin = at + len(word.word) - len(word.word.lstrip())
+        at += len(word.word)
+        end = at - (len(word.word) - len(word.word.rstrip()))
+        if end > begin:
+            heard.append((max(begin, 0), end, word.probability))
+    return joined.strip(), words[0].start, words[-1].end, segment_id, words[0].speaker, tuple(heard)

@@ -302,3 +302,30 @@ def test_place_names_keep_their_article_and_names_their_capital(nlp):
     surfaces = {c.surface for c in found.values()}
     assert {"La Rochelle", "La Poste", "Cisco"} <= surfaces, sorted(surfaces)
     assert "rochelle" not in found and len(found["la rochelle"].occurrences) == 3, "« Rochelle » opening a sentence joins the name"
+
+
+def test_a_keyword_whisper_was_unsure_of_ranks_below_one_it_heard_well(nlp):
+    """Whisper's word probabilities travel with each sentence (``Sentence.heard``); a phrase
+    whose words it doubted is most often a word it misheard (« uppanisme » for
+    « urbanisme »), so its score is weighed by the lowest probability among its words."""
+    from dataclasses import replace
+
+    from pipeline.sentences import sentences_of
+
+    from .test_speakers import transcript_of
+
+    transcript = transcript_of(["Les capteurs et l'uppanisme changent la ville.", "Les capteurs et l'uppanisme encore."])
+    doubted = tuple(
+        replace(s, words=tuple(replace(w, probability=0.2 if "uppanisme" in w.word else 0.95) for w in s.words))
+        for s in transcript.segments
+    )
+    transcript = replace(transcript, segments=doubted)
+    sentence = sentences_of(transcript)[0]
+    assert [(sentence.text[a:b], p) for a, b, p in sentence.heard][:3] == [("Les", 0.95), ("capteurs", 0.95), ("et", 0.95)]
+    found = analyse(transcript, nlp)
+    assert found["capteur"].heard == 0.95 and found["uppanisme"].heard == 0.2
+    model = ThemeModel.build(nlp, [])
+    weighed = {k.lemma: k.score for k in extract_keywords(transcript, found, nlp, model, "").keywords}
+    plain = {k.lemma: k.score for k in extract_keywords(transcript, found, nlp, model, "", options=KeywordOptions(heard_weight=0)).keywords}
+    assert weighed["uppanisme"] / weighed["capteur"] == pytest.approx(plain["uppanisme"] / plain["capteur"] * 0.2 / 0.95, rel=1e-3)
+    assert weighed["uppanisme"] < weighed["capteur"] / 5, weighed

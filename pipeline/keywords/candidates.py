@@ -309,6 +309,20 @@ def term_index(themes: Iterable[Any]) -> dict[str, tuple[str, ...]]:
     return index
 
 
+def _heard(sentence: Sentence, tokens: Sequence[Any], start: int, end: int) -> float:
+    """The lowest probability Whisper gave a word of a phrase (tokens ``start``-``end`` of a
+    sentence), 1 when the sentence has no word probabilities."""
+    begin, stop = tokens[start].idx, tokens[end - 1].idx + len(tokens[end - 1].text)
+    probabilities = [p for a, b, p in sentence.heard if a < stop and b > begin]
+    return min(probabilities) if probabilities else 1.0
+
+
+def _pooled(a: Candidate, b: Candidate) -> float:
+    """The ``heard`` of two candidates joined: their mean weighted by occurrences."""
+    n, m = len(a.occurrences), len(b.occurrences)
+    return (a.heard * n + b.heard * m) / (n + m) if n + m else 1.0
+
+
 def collect_candidates(
     docs: Sequence[Any], sentences: Sequence[Sentence], options: KeywordOptions, terms: TermMatcher | None = None
 ) -> dict[str, Candidate]:
@@ -332,6 +346,7 @@ def collect_candidates(
             builder = builders.setdefault(lemma, CandidateBuilder(lemma=lemma, words=words, first=(seen + start) / total))
             builder.surfaces["".join(t.text_with_ws for t in tokens[start:end]).strip() if cased else _surface(tokens[start:end])] += 1
             builder.occurrences.append(Occurrence(sentence.index, sentence.start, sentence.end))
+            builder.heard.append(_heard(sentence, tokens, start, end))
             builder.alone += 1
             builder.themes.update(themes)
         for start, end in _phrases(tags, options):
@@ -351,6 +366,7 @@ def collect_candidates(
             builder = builders.setdefault(lemma, CandidateBuilder(lemma=lemma, words=words, first=(seen + start) / total))
             builder.surfaces[_surface(tokens[start:end])] += 1
             builder.occurrences.append(Occurrence(sentence.index, sentence.start, sentence.end))
+            builder.heard.append(_heard(sentence, tokens, start, end))
             builder.alone += (start, end) in maximal
         seen += len(tokens)
     found = {k: b.freeze() for k, b in builders.items() if b.alone or not options.standalone}
@@ -400,7 +416,11 @@ def merge_name_variants(candidates: Mapping[str, Candidate]) -> dict[str, Candid
         full = merged[full_names[last][0].lemma]
         occurrences = tuple(sorted({*full.occurrences, *candidate.occurrences}, key=lambda o: (o.sentence, o.start)))
         merged[full.lemma] = replace(
-            full, occurrences=occurrences, first=min(full.first, candidate.first), themes=tuple(sorted({*full.themes, *candidate.themes}))
+            full,
+            occurrences=occurrences,
+            first=min(full.first, candidate.first),
+            themes=tuple(sorted({*full.themes, *candidate.themes})),
+            heard=_pooled(full, candidate),
         )
         del merged[lemma]
     return merged
@@ -430,6 +450,7 @@ def merge_abbreviations(candidates: Mapping[str, Candidate]) -> dict[str, Candid
             occurrences=occurrences,
             first=min(full.first, candidate.first),
             themes=tuple(sorted({*full.themes, *candidate.themes})),
+            heard=_pooled(full, candidate),
         )
         del merged[lemma]
     return merged

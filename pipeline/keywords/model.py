@@ -36,6 +36,10 @@ class KeywordOptions:
     d'information (SI) »)."""
     merge_names: bool = True
     """A name said short and in full (« Arafat », « Yasser Arafat ») is one keyword."""
+    heard_weight: float = 1.0
+    """A candidate's score is multiplied by how surely Whisper heard it (see
+    :attr:`Candidate.heard`) to this power: a keyword Whisper was unsure of is most often a
+    word it misheard (0 disables)."""
     series_words: float = 1.0
     """How much a one-word keyword that the themes' texts share loses: its score is
     multiplied by 1 - series_words × (1 - specificity), so with 1 « numérique »
@@ -104,6 +108,9 @@ class Candidate:
     first: float
     themes: tuple[str, ...] = ()
     """Themes and axes one of whose terms this candidate is, said as the theme file writes it."""
+    heard: float = 1.0
+    """How surely Whisper heard it: over its occurrences, the mean of the lowest probability
+    of its words (1 without word probabilities)."""
 
 
 @dataclass
@@ -117,8 +124,10 @@ class CandidateBuilder:
     occurrences: list[Occurrence] = field(default_factory=list)
     alone: int = 0
     themes: set[str] = field(default_factory=set)
+    heard: list[float] = field(default_factory=list)
 
     def freeze(self) -> Candidate:
         """The finished candidate."""
         surface = self.surfaces.most_common(1)[0][0]
-        return Candidate(self.lemma, self.words, surface, tuple(self.occurrences), self.first, tuple(sorted(self.themes)))
+        heard = sum(self.heard) / len(self.heard) if self.heard else 1.0
+        return Candidate(self.lemma, self.words, surface, tuple(self.occurrences), self.first, tuple(sorted(self.themes)), heard)

@@ -53,6 +53,8 @@ def rank(
         if options.title_boost and title_words and set(candidate.words) & title_words:
             score *= 1.0 + options.title_boost
         score *= 1.0 + options.length_bonus * (len(candidate.words) - 1)
+        if options.heard_weight:
+            score *= candidate.heard**options.heard_weight
         scored.append((lemma, score))
     scored.sort(key=lambda item: (-item[1], item[0]))
     return scored
