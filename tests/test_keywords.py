@@ -329,3 +329,20 @@ def test_a_keyword_whisper_was_unsure_of_ranks_below_one_it_heard_well(nlp):
     plain = {k.lemma: k.score for k in extract_keywords(transcript, found, nlp, model, "", options=KeywordOptions(heard_weight=0)).keywords}
     assert weighed["uppanisme"] / weighed["capteur"] == pytest.approx(plain["uppanisme"] / plain["capteur"] * 0.2 / 0.95, rel=1e-3)
     assert weighed["uppanisme"] < weighed["capteur"] / 5, weighed
+
+
+def test_the_vector_space_drops_what_all_words_share(nlp):
+    """All-but-the-top: projected vectors have unit length, no part along the removed
+    directions, and two -ation nouns of unrelated meaning are no longer neighbours."""
+    import numpy as np
+
+    from pipeline.keywords.themes import VectorSpace, _cosine
+
+    space = VectorSpace.of(nlp)
+    raw = {w: nlp.vocab[w].vector.astype(np.float64) for w in ("mobilisation", "mutualisation", "capteur", "compteur")}
+    projected = {w: space.project(v) for w, v in raw.items()}
+    for vector in projected.values():
+        assert abs(np.linalg.norm(vector) - 1) < 1e-9 and np.abs(space.top @ vector).max() < 1e-9
+    assert _cosine(raw["mobilisation"], raw["mutualisation"]) > 0.8
+    assert _cosine(projected["mobilisation"], projected["mutualisation"]) < 0.6
+    assert _cosine(projected["capteur"], projected["compteur"]) > 0.3, "related words stay related"

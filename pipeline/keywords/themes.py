@@ -77,8 +77,9 @@ class VectorSpace:
         if not table.size:
             return cls(mean=None, top=None)
         mean = table.mean(axis=0)
-        _, _, vt = np.linalg.svd(table - mean, full_matrices=False)
-        return cls(mean=mean, top=vt[:directions])
+        centred = table - mean
+        _, vectors = np.linalg.eigh(centred.T @ centred)  # principal directions, ascending
+        return cls(mean=mean, top=vectors[:, ::-1][:, :directions].T)
 
     def project(self, vector: Any) -> Any:
         """A vector with the mean and the top directions taken out, at unit length."""
@@ -199,10 +200,10 @@ class ThemeModel:
         seed term the keyword holds (:meth:`holds`); failing that, for themes only and for a
         keyword that is not a name, the theme whose anchors' centre is similar enough and
         clearly closer than any other's (:meth:`similarity`, times :meth:`weight`); failing
-        that, none. Axes are abstract (« risque »,
-        « capacitation »): word vectors place too much near them, so they go by their seed
-        terms alone. Names (« France », « Espagne », « Samsung ») likewise: their vectors sit
-        near « État » and « Europe » whatever the text says of them."""
+        that, none. Axes are abstract (« risque », « capacitation »): word vectors place too
+        much near them, so they go by their seed terms alone. Names (« France », « Espagne »,
+        « Samsung ») likewise: their vectors sit near « État » and « Europe » whatever the
+        text says of them."""
         name = bool(surface) and is_name(surface)
         surface = surface or lemma
         chosen: list[str] = []
@@ -226,7 +227,7 @@ class ThemeModel:
                 vector = _vector(nlp, lemma, self.specificity)
                 vector = self.space.project(vector) if self.space is not None else vector
             weight = self.weight(lemma)
-            words = frozenset(w for w in lemma.split() if self.specificity.get(w, 1.0) > 0 and len(w) > 2)
+            words = frozenset(w for w in lemma.split() if len(w) > 2)
             ranked = sorted(((weight * self.similarity(vector, t.id, words), t.id) for t in pool), reverse=True)
             if ranked and ranked[0][0] >= threshold and (len(ranked) == 1 or ranked[0][0] - ranked[1][0] >= margin):
                 chosen.append(ranked[0][1])
