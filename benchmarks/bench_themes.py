@@ -10,6 +10,8 @@ one run:
 - the 50 WikiNews-fr dev articles (``../shared/data/keyphrase-fr``, real French news, none
   about cities and digital policy), each fed as a one-speaker transcript: how many get a
   theme the draft would list (coverage >= 10 %), and which;
+- the 8 real-speech dev files of ``bench_speakers`` as Whisper heard them (read aloud
+  stories and a phone-system manual: off topic), when its cache holds them;
 - two on-topic texts (the test fixture, the bundled sample's script): their themes by
   coverage.
 
@@ -99,6 +101,16 @@ def main() -> None:
         )
     else:
         print(f"WikiNews articles: skipped, {args.data} is absent")
+    heard = sorted((ROOT / "benchmarks" / ".data" / "asr").glob("*.json"))
+    if heard:
+        shown = {path.stem: covered(transcript_io.load(path), "") for path in heard}
+        tagged_files = {name: themes for name, themes in shown.items() if themes}
+        print(
+            f"real speech off topic ({len(heard)} dev files as Whisper heard them, cached by bench_speakers):"
+            f" {len(tagged_files)} get a theme in their draft {tagged_files}"
+        )
+    else:
+        print("real speech: skipped, run `make bench-speakers` first to transcribe the dev files")
     script = (ROOT / "recordings" / "2022-03-17-sobriete.txt").read_text(encoding="utf-8").splitlines()
     sample = [line.split("|", 1)[-1] for line in script if line.strip() and not line.startswith("#")]
     for name, transcript, title in (
