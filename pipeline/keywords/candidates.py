@@ -317,10 +317,19 @@ def _heard(sentence: Sentence, tokens: Sequence[Any], start: int, end: int) -> f
     return min(probabilities) if probabilities else 1.0
 
 
-def _pooled(a: Candidate, b: Candidate) -> float:
-    """The ``heard`` of two candidates joined: their mean weighted by occurrences."""
-    n, m = len(a.occurrences), len(b.occurrences)
-    return (a.heard * n + b.heard * m) / (n + m) if n + m else 1.0
+def _joined(full: Candidate, part: Candidate, surface: str) -> Candidate:
+    """One candidate for two forms of a concept (a short name and its full form, an acronym
+    and its expansion): the full form's, shown as ``surface``, with the occurrences, themes
+    and the earlier first mention of both, and their ``heard`` weighted by occurrences."""
+    n, m = len(full.occurrences), len(part.occurrences)
+    return replace(
+        full,
+        surface=surface,
+        occurrences=tuple(sorted([*full.occurrences, *part.occurrences], key=lambda o: (o.sentence, o.start))),
+        first=min(full.first, part.first),
+        themes=tuple(sorted({*full.themes, *part.themes})),
+        heard=(full.heard * n + part.heard * m) / (n + m) if n + m else 1.0,
+    )
 
 
 def collect_candidates(
@@ -414,14 +423,7 @@ def merge_name_variants(candidates: Mapping[str, Candidate]) -> dict[str, Candid
         if len(full_names.get(last, ())) != 1:
             continue
         full = merged[full_names[last][0].lemma]
-        occurrences = tuple(sorted({*full.occurrences, *candidate.occurrences}, key=lambda o: (o.sentence, o.start)))
-        merged[full.lemma] = replace(
-            full,
-            occurrences=occurrences,
-            first=min(full.first, candidate.first),
-            themes=tuple(sorted({*full.themes, *candidate.themes})),
-            heard=_pooled(full, candidate),
-        )
+        merged[full.lemma] = _joined(full, candidate, full.surface)
         del merged[lemma]
     return merged
 
@@ -443,15 +445,7 @@ def merge_abbreviations(candidates: Mapping[str, Candidate]) -> dict[str, Candid
         if not expansions:
             continue
         full = max(expansions, key=lambda c: (len(c.occurrences), c.lemma))
-        occurrences = tuple(sorted([*full.occurrences, *candidate.occurrences], key=lambda o: (o.sentence, o.start)))
-        merged[full.lemma] = replace(
-            full,
-            surface=f"{full.surface} ({candidate.surface})",
-            occurrences=occurrences,
-            first=min(full.first, candidate.first),
-            themes=tuple(sorted({*full.themes, *candidate.themes})),
-            heard=_pooled(full, candidate),
-        )
+        merged[full.lemma] = _joined(full, candidate, f"{full.surface} ({candidate.surface})")
         del merged[lemma]
     return merged
 
