@@ -30,8 +30,9 @@ class Sentence:
     probability Whisper gave it. Empty for a sentence without word timestamps."""
 
 
-def sentences_of(transcript: Transcript) -> tuple[Sentence, ...]:
-    """Every sentence of a transcript, in order, indexed from 0."""
+def sentences_of(transcript: Transcript, heard: bool = False) -> tuple[Sentence, ...]:
+    """Every sentence of a transcript, in order, indexed from 0; with what Whisper heard of
+    each word (:attr:`Sentence.heard`) when ``heard`` is true (the keywords weigh by it)."""
     pieces: list[tuple[str, float, float, int, str | None, tuple[tuple[int, int, float], ...]]] = []
     for segment in transcript.segments:
         if not segment.words:
@@ -41,14 +42,14 @@ def sentences_of(transcript: Transcript) -> tuple[Sentence, ...]:
         pending: list[Word] = []
         for word in segment.words:
             if pending and word.speaker != pending[-1].speaker:
-                pieces.append(_piece(pending, segment.id))
+                pieces.append(_piece(pending, segment.id, heard))
                 pending = []
             pending.append(word)
             if word.word.strip().endswith(SENTENCE_END):
-                pieces.append(_piece(pending, segment.id))
+                pieces.append(_piece(pending, segment.id, heard))
                 pending = []
         if pending:
-            pieces.append(_piece(pending, segment.id))
+            pieces.append(_piece(pending, segment.id, heard))
     kept = [p for p in pieces if p[0]]
     return tuple(
         Sentence(index, text, start, end, segment_id, speaker, heard)
@@ -56,8 +57,12 @@ def sentences_of(transcript: Transcript) -> tuple[Sentence, ...]:
     )
 
 
-def _piece(words: Sequence[Word], segment_id: int) -> tuple[str, float, float, int, str | None, tuple[tuple[int, int, float], ...]]:
+def _piece(
+    words: Sequence[Word], segment_id: int, with_heard: bool
+) -> tuple[str, float, float, int, str | None, tuple[tuple[int, int, float], ...]]:
     joined = "".join(w.word for w in words)
+    if not with_heard:
+        return joined.strip(), words[0].start, words[-1].end, segment_id, words[0].speaker, ()
     lead = len(joined) - len(joined.lstrip())
     heard, at = [], -lead
     for word in words:

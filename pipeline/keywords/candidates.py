@@ -459,6 +459,6 @@ def analyse(
 ) -> dict[str, Candidate]:
     """Phase one: parse a transcript's sentences with spaCy and collect its candidates
     (``terms``: the theme file's terms and their themes, see :func:`term_index`)."""
-    sentences = sentences if sentences is not None else sentences_of(transcript)
+    sentences = sentences if sentences is not None else sentences_of(transcript, heard=True)
     docs = list(nlp.pipe([s.text for s in sentences], batch_size=256))
     return collect_candidates(docs, sentences, options or KeywordOptions(), TermMatcher(nlp, terms) if terms else None)
