@@ -307,7 +307,8 @@ def test_place_names_keep_their_article_and_names_their_capital(nlp):
 def test_a_keyword_whisper_was_unsure_of_ranks_below_one_it_heard_well(nlp):
     """Whisper's word probabilities travel with each sentence (``Sentence.heard``); a phrase
     whose words it doubted is most often a word it misheard (« uppanisme » for
-    « urbanisme »), so its score is weighed by the lowest probability among its words."""
+    « urbanisme »), so its score is weighed by the lowest probability among its words, twice
+    over for a word French does not know (« uppanisme ») than for one it does (« ville »)."""
     from dataclasses import replace
 
     from pipeline.sentences import sentences_of
@@ -316,7 +317,7 @@ def test_a_keyword_whisper_was_unsure_of_ranks_below_one_it_heard_well(nlp):
 
     transcript = transcript_of(["Les capteurs et l'uppanisme changent la ville.", "Les capteurs et l'uppanisme encore."])
     doubted = tuple(
-        replace(s, words=tuple(replace(w, probability=0.2 if "uppanisme" in w.word else 0.95) for w in s.words))
+        replace(s, words=tuple(replace(w, probability={"uppanisme": 0.2, "ville": 0.5}.get(w.word.strip(" .'l"), 0.95)) for w in s.words))
         for s in transcript.segments
     )
     transcript = replace(transcript, segments=doubted)
@@ -324,11 +325,12 @@ def test_a_keyword_whisper_was_unsure_of_ranks_below_one_it_heard_well(nlp):
     assert sentences_of(transcript)[0].heard == (), "only the keywords ask for it"
     assert [(sentence.text[a:b], p) for a, b, p in sentence.heard][:3] == [("Les", 0.95), ("capteurs", 0.95), ("et", 0.95)]
     found = analyse(transcript, nlp)
-    assert found["capteur"].heard == 0.95 and found["uppanisme"].heard == 0.2
+    assert found["capteur"].heard == 0.95 and found["uppanisme"].heard == 0.2 and found["ville"].heard == 0.5
     model = ThemeModel.build(nlp, [])
     weighed = {k.lemma: k.score for k in extract_keywords(transcript, found, nlp, model, "").keywords}
     plain = {k.lemma: k.score for k in extract_keywords(transcript, found, nlp, model, "", options=KeywordOptions(heard_weight=0)).keywords}
-    assert weighed["uppanisme"] / weighed["capteur"] == pytest.approx(plain["uppanisme"] / plain["capteur"] * 0.2 / 0.95, rel=1e-3)
+    for word, factor in (("ville", 0.5), ("uppanisme", 0.2**2)):
+        assert weighed[word] / weighed["capteur"] == pytest.approx(plain[word] / plain["capteur"] * factor / 0.95, rel=1e-3), word
     assert weighed["uppanisme"] < weighed["capteur"] / 5, weighed
 
 

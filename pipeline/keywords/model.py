@@ -38,8 +38,10 @@ class KeywordOptions:
     """A name said short and in full (« Arafat », « Yasser Arafat ») is one keyword."""
     heard_weight: float = 1.0
     """A candidate's score is multiplied by how surely Whisper heard it (see
-    :attr:`Candidate.heard`) to this power: a keyword Whisper was unsure of is most often a
-    word it misheard (0 disables)."""
+    :attr:`Candidate.heard`) to this power, twice this power when one of its words is
+    unknown to everyday French (wordfreq, Zipf 0): a keyword Whisper was unsure of is most
+    often a word it misheard, and a misheard word is often no French word at all
+    (« agoustique ») (0 disables)."""
     series_words: float = 1.0
     """How much a one-word keyword that the themes' texts share loses: its score is
     multiplied by 1 - series_words × (1 - specificity), so with 1 « numérique »

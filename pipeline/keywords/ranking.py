@@ -53,8 +53,10 @@ def rank(
         if options.title_boost and title_words and set(candidate.words) & title_words:
             score *= 1.0 + options.title_boost
         score *= 1.0 + options.length_bonus * (len(candidate.words) - 1)
-        if options.heard_weight:
-            score *= candidate.heard**options.heard_weight
+        if options.heard_weight and candidate.heard < 1.0:
+            # a word French does not know, that Whisper doubted, is doubly suspect
+            unknown = background is not None and any(background(w) == 0 for w in candidate.words if w.isalpha())
+            score *= candidate.heard ** (options.heard_weight * (2 if unknown else 1))
         scored.append((lemma, score))
     scored.sort(key=lambda item: (-item[1], item[0]))
     return scored
