@@ -20,6 +20,9 @@ from .model import Candidate, CandidateBuilder, KeywordOptions, Occurrence
 NOUNS = frozenset({"NOUN", "PROPN"})
 ACRONYM = re.compile(r"^[A-ZÀ-Ý][A-ZÀ-Ý0-9]{1,7}$")
 HYPHENS = frozenset({"-", "‐", "‑"})
+# A verb with its subject after it (« Est-il », « dit-elle », « a-t-on »): spaCy sometimes
+# keeps it as one token and tags it a noun.
+INVERTED = re.compile(r"-(?:t-)?(?:il|elle|on|ils|elles|je|tu|nous|vous|ce)$", re.IGNORECASE)
 # A time of day as written or transcribed (« 13h02 », « 0h50 », « 12:30 »), or its « h ».
 CLOCK = re.compile(r"^(?:\d{1,2}[h:]\d{0,2}|h)$", re.IGNORECASE)
 
@@ -128,7 +131,7 @@ def tag_of(token: Any) -> str:
     lower = text.lower()
     if lower in FILLERS or lower in LOCUTION_NOUNS or token.lemma_.lower() in LOCUTION_NOUNS or lower in TIME_WORDS or CLOCK.match(lower):
         return "O"
-    if not any(c.isalnum() for c in text) or "[" in text or "]" in text:
+    if not any(c.isalnum() for c in text) or "[" in text or "]" in text or INVERTED.search(text):
         return "O"
     if ACRONYM.match(text) and token.pos_ in {"NOUN", "PROPN", "X", "ADJ"}:
         return "N"
