@@ -202,7 +202,7 @@ def test_hyphenated_words_are_one_candidate_whole(nlp):
         ]
     )
     found = analyse(transcript, nlp)
-    assert "est-il" not in found, "spaCy keeps « Est-il » whole and tags it a noun"
+    assert not [lemma for lemma in found if "est-il" in lemma], "spaCy keeps « Est-il » whole and tags it a noun"
     surfaces = {c.surface for c in found.values()}
     assert {"Hewlett-Packard", "Proche-Orient", "start-ups", "week-end"} <= surfaces, sorted(surfaces)
     assert "start-up" in found, "the plural's lemma is the singular"
