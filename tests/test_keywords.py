@@ -351,3 +351,15 @@ def test_the_vector_space_drops_what_all_words_share(nlp):
     assert _cosine(raw["mobilisation"], raw["mutualisation"]) > 0.8
     assert _cosine(projected["mobilisation"], projected["mutualisation"]) < 0.6
     assert _cosine(projected["capteur"], projected["compteur"]) > 0.3, "related words stay related"
+
+
+def test_a_sentence_opening_adverb_is_never_a_keyword(nlp):
+    """« Autrefois » and « Désolé » open a sentence with a capital and spaCy tags them as
+    names; « au contraire » is a locution."""
+    from .test_speakers import transcript_of
+
+    found = analyse(
+        transcript_of(["Autrefois, la mairie imprimait tout.", "Désolé, le réseau est coupé.", "Au contraire, le réseau tient."]), nlp
+    )
+    assert not {"autrefois", "désolé", "contraire"} & set(found), sorted(found)
+    assert {"mairie", "réseau"} <= set(found), sorted(found)

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from ..sentences import Sentence, sentences_of
 from ..transcript import Transcript
-from .lexicon import FILLER_PHRASES, FILLERS, LIGHT_NOUNS, LOCUTION_NOUNS, TIME_WORDS
+from .lexicon import FILLER_PHRASES, FILLERS, LIGHT_NOUNS, LOCUTION_NOUNS, SENTENCE_ADVERBS, TIME_WORDS
 from .model import Candidate, CandidateBuilder, KeywordOptions, Occurrence
 
 NOUNS = frozenset({"NOUN", "PROPN"})
@@ -129,7 +129,9 @@ def tag_of(token: Any) -> str:
     if not text.strip() or token.is_punct:
         return "O"
     lower = text.lower()
-    if lower in FILLERS or lower in LOCUTION_NOUNS or token.lemma_.lower() in LOCUTION_NOUNS or lower in TIME_WORDS or CLOCK.match(lower):
+    if lower in FILLERS or lower in SENTENCE_ADVERBS or lower in LOCUTION_NOUNS or token.lemma_.lower() in LOCUTION_NOUNS:
+        return "O"
+    if lower in TIME_WORDS or CLOCK.match(lower):
         return "O"
     if not any(c.isalnum() for c in text) or "[" in text or "]" in text or INVERTED.search(text):
         return "O"

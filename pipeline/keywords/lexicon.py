@@ -10,11 +10,18 @@ FILLERS = frozenset(
     fois façon manière moment exemple question questions niveau sens point cas idée
     monsieur madame gens personne personnes part""".split()
 )
+# Adverbs and interjections that open a sentence (« Autrefois, … », « Désolé, … »): with the
+# capital every sentence gives its first word, spaCy often tags them as names or nouns.
+SENTENCE_ADVERBS = frozenset(
+    """autrefois désormais dorénavant cependant pourtant toutefois néanmoins ainsi ensuite puis
+    aussi certes surtout notamment actuellement présentement également autrement sinon
+    heureusement malheureusement désolé désolée désolés désolées pardon hélas""".split()
+)
 # Nouns that mostly live inside prepositional locutions (« face à », « dans le cadre de »,
 # « au sein de », « l'ensemble de ») and carry no topic of their own.
 LOCUTION_NOUNS = frozenset(
     """face cadre cours sein lieu suite propos raison ensemble charge espèce sorte travers
-    biais côté égard vue titre moyen compte partie nombre plupart reste total""".split()
+    biais côté égard vue titre moyen compte partie nombre plupart reste total contraire""".split()
 )
 # Time words: a date or a weekday is never a keyword of a talk.
 TIME_WORDS = frozenset(
