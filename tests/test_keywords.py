@@ -363,3 +363,16 @@ def test_a_sentence_opening_adverb_is_never_a_keyword(nlp):
     )
     assert not {"autrefois", "désolé", "contraire"} & set(found), sorted(found)
     assert {"mairie", "réseau"} <= set(found), sorted(found)
+
+
+def test_spellings_that_differ_by_a_hyphen_or_a_space_are_one_keyword(nlp):
+    from .test_speakers import transcript_of
+
+    found = analyse(
+        transcript_of(["Une startup et une start-up.", "Les start-up vendent aux villes.", "Une cyber-attaque, puis une cyberattaque."]),
+        nlp,
+    )
+    starts = [c for c in found.values() if c.lemma.replace("-", "") == "startup"]
+    assert len(starts) == 1 and starts[0].surface == "start-up" and len(starts[0].occurrences) == 3, starts
+    attacks = [c for c in found.values() if c.lemma.replace("-", "") == "cyberattaque"]
+    assert len(attacks) == 1 and len(attacks[0].occurrences) == 2, attacks

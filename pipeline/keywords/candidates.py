@@ -384,8 +384,32 @@ def collect_candidates(
             builder.alone += (start, end) in maximal
         seen += len(tokens)
     found = {k: b.freeze() for k, b in builders.items() if b.alone or not options.standalone}
+    found = merge_spellings(found)
     found = merge_abbreviations(found) if options.merge_abbreviations else found
     return merge_name_variants(found) if options.merge_names else found
+
+
+def _spelling_key(lemma: str) -> str:
+    return "".join(c for c in lemma if c not in "- ")
+
+
+def merge_spellings(candidates: Mapping[str, Candidate]) -> dict[str, Candidate]:
+    """One entry per spelling of a word: « startup », « start-up » and « start up »,
+    « cyber-attaque » and « cyberattaque », differ only by hyphens and spaces; they join the
+    one said most often."""
+    groups: dict[str, list[Candidate]] = {}
+    for candidate in candidates.values():
+        groups.setdefault(_spelling_key(candidate.lemma), []).append(candidate)
+    merged = dict(candidates)
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        main, *others = sorted(group, key=lambda c: (-len(c.occurrences), c.lemma))
+        for other in others:
+            main = _joined(main, other, main.surface)
+            del merged[other.lemma]
+        merged[main.lemma] = main
+    return merged
 
 
 def is_name(surface: str) -> bool:
