@@ -105,10 +105,8 @@ def extract_keywords(
     title_words = frozenset(lemma_of(t) for t in nlp(title) if tag_of(t) in "NPA") if title else frozenset()
     people = _speaker_names(speakers)
     candidates = {lemma: c for lemma, c in candidates.items() if not _names_a_speaker(c.surface, people)}
-    ranked = rank(candidates, document_frequency or {}, documents, options, background, title_words)
-    if options.series_words:
-        weighted = ((lemma, score * theme_model.series_weight(candidates[lemma].words, options.series_words)) for lemma, score in ranked)
-        ranked = sorted(weighted, key=lambda item: (-item[1], item[0]))
+    series = (lambda c: theme_model.series_weight(c.words, options.series_words)) if options.series_words else None
+    ranked = rank(candidates, document_frequency or {}, documents, options, background, title_words, series)
     provenance: dict[str, Any] = {}
     if curation:
         banned = {lemma for term in curation.ban for lemma in [_candidate_of(term, candidates, nlp)] if lemma}

@@ -243,11 +243,12 @@ def _forms(word: str) -> list[str]:
 def _term_words(nlp: Any, term: str) -> list[str]:
     """A term's words as the pipeline's documents hold them: hyphenated words whole when the
     pipeline joins them (« start-up »)."""
-    tokens = [t.text for t in nlp.tokenizer(term)]
+    tokens = list(nlp.tokenizer(term))
+    words = [t.text for t in tokens]
     if "join_words" in nlp.pipe_names:
-        for start, end in reversed(hyphenated_spans(list(nlp.tokenizer(term)))):
-            tokens[start:end] = ["".join(tokens[start:end])]
-    return [t for t in tokens if t.strip()]
+        for start, end in reversed(hyphenated_spans(tokens)):
+            words[start:end] = ["".join(words[start:end])]
+    return [w for w in words if w.strip()]
 
 
 def _word_pattern(word: str) -> dict[str, Any]:
@@ -355,8 +356,9 @@ def collect_candidates(
         for start, end, themes, cased in said:
             words = tuple(lemmas[i] for i in range(start, end) if any(c.isalnum() for c in tokens[i].text) and tags[i] not in "DT")
             # « État » the State keeps its capital in its key, apart from « état » (a state)
-            keys = [tokens[i].text if cased and tokens[i].text[:1].isupper() else lemmas[i] for i in range(start, end)]
-            lemma = " ".join(k for i, k in zip(range(start, end), keys, strict=True) if tokens[i].text.strip())
+            lemma = " ".join(
+                tokens[i].text if cased and tokens[i].text[:1].isupper() else lemmas[i] for i in range(start, end) if tokens[i].text.strip()
+            )
             builder = builders.setdefault(lemma, CandidateBuilder(lemma=lemma, words=words, first=(seen + start) / total))
             builder.surfaces["".join(t.text_with_ws for t in tokens[start:end]).strip() if cased else _surface(tokens[start:end])] += 1
             builder.occurrences.append(Occurrence(sentence.index, sentence.start, sentence.end))
@@ -438,8 +440,8 @@ def merge_name_variants(candidates: Mapping[str, Candidate]) -> dict[str, Candid
     """One entry per person or place: a name said short (« Arafat », « A. Montebourg »,
     « M. Ayrault », « Rochelle » at the start of a sentence) joins the one full name of the
     session that ends with it (« Yasser Arafat », « La Rochelle »), with the occurrences of
-    both. A short form that ends two full names
-    (« Williams » with « Serena Williams » and « Venus Williams ») stays apart."""
+    both. A short form that ends two full names (« Williams » with « Serena Williams » and
+    « Venus Williams ») stays apart."""
     full_names: dict[str, list[Candidate]] = {}
     for candidate in candidates.values():
         if len(_name_words(candidate)) >= 2 and is_name(candidate.surface) and not _short_name(candidate):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from .model import Candidate, KeywordOptions
@@ -39,8 +39,10 @@ def rank(
     options: KeywordOptions,
     background: Background | None = None,
     title_words: frozenset[str] = frozenset(),
+    weight: Callable[[Candidate], float] | None = None,
 ) -> list[tuple[str, float]]:
-    """Candidates ranked by score, best first (ties broken by lemma, so the order is stable)."""
+    """Candidates ranked by score, best first (ties broken by lemma, so the order is stable);
+    ``weight``, when given, multiplies each candidate's score (the themes' specificity)."""
     scored = []
     for lemma, candidate in candidates.items():
         tf = len(candidate.occurrences)
@@ -57,6 +59,8 @@ def rank(
             # a word French does not know, that Whisper doubted, is doubly suspect
             unknown = background is not None and any(background(w) == 0 for w in candidate.words if w.isalpha())
             score *= candidate.heard ** (options.heard_weight * (2 if unknown else 1))
+        if weight is not None:
+            score *= weight(candidate)
         scored.append((lemma, score))
     scored.sort(key=lambda item: (-item[1], item[0]))
     return scored
