@@ -1,40 +1,62 @@
-"""``make bench-themes``: how the theme model files keywords and sessions, on what can be
-measured here.
+"""``make bench-themes``: how passages are filed under themes, cross-validated on labelled
+passages, beside a standard baseline and the code at the start of the work.
 
-There is no labelled set of French passages per theme that this project may copy (see the
-README), so theme top-1 / top-2 on passages is not measured. The bench prints instead, in
-one run:
+Data: ``../shared/data/themes-fr-dev/passages.jsonl`` (93 French passages: 73 on one of the
+six themes, 20 off topic, labelled by reading). Each passage is fed to the product as a
+one-speaker transcript (its sentences 4 s apart), as an independent harness would, and the
+themes are read from the keywords stage's result, ordered by coverage.
 
-- the labelled word list ``benchmarks/theme_lexicon.toml`` (one developer's labels, written
-  before the run): words right / wrong / without a theme, and off-topic words given one;
-- the 50 WikiNews-fr dev articles (``../shared/data/keyphrase-fr``, real French news, none
-  about cities and digital policy), each fed as a one-speaker transcript: how many get a
-  theme the draft would list (coverage >= 10 %), and which;
-- the 8 real-speech dev files of ``bench_speakers`` as Whisper heard them (read aloud
-  stories and a phone-system manual: off topic), when its cache holds them;
-- two on-topic texts (the test fixture, the bundled sample's script): their themes by
-  coverage.
+Printed, from one run:
 
-    python benchmarks/bench_themes.py [--data DIR]
+- repeated stratified 5-fold cross-validation (``--repeats``, 10 by default): the filing layer
+  (:mod:`pipeline.keywords.filing`) is fitted on four folds and scores the fifth; top-1 and
+  top-2 on the on-topic passages, off-topic passages given a theme, on-topic passages given
+  the right theme, a wrong one or none, and the calibration error of the top probability;
+- the same folds for TF-IDF + logistic regression (scikit-learn defaults, and C = 10);
+- the code at the start of the work (``--start``, a git commit, run from a temporary
+  worktree on the same passages; nothing is fitted there);
+- a reliability table and a sweep of the confidence threshold;
+- off-topic real speech (the human reference transcripts of the dev conversations and
+  speech files) and the 50 WikiNews dev articles: passages filed under a theme, sessions whose
+  draft would list one;
+- speed: the theme model's load time and the keywords stage per 10,000 words.
+
+``--fit`` then fits the layer on every passage and writes
+``pipeline/keywords/theme_weights.json``.
+
+    python benchmarks/bench_themes.py [--repeats N] [--start COMMIT] [--fit]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
+import subprocess
 import sys
+import tempfile
+import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data" / "keyphrase-fr" / "wikinews-fr-dev"
+ROOT = Path(os.environ.get("PIPELINE_ROOT") or Path(__file__).resolve().parent.parent)
+HERE = Path(__file__).resolve().parent.parent
+SHARED = HERE.parent / "shared" / "data"
+PASSAGES = SHARED / "themes-fr-dev" / "passages.jsonl"
+START = "89e4943"
+"""The commit at the start of the work on issue 21."""
 sys.path.insert(0, str(ROOT))
 
 from pipeline import transcript as transcript_io  # noqa: E402
-from pipeline.catalogue import load_themes, parse_toml_text  # noqa: E402
-from pipeline.keywords import ThemeModel, analyse, extract_keywords, lemma_of, load_nlp, term_index  # noqa: E402
-from pipeline.synthesis import MIN_COVERAGE  # noqa: E402
+from pipeline.catalogue import load_themes  # noqa: E402
+from pipeline.keywords import KeywordOptions, ThemeModel, analyse, extract_keywords, load_nlp, term_index  # noqa: E402
 from pipeline.transcript import Segment, Transcript, Word  # noqa: E402
+
+FIXTURE = HERE / "tests" / "fixtures" / "transcript-sobriete-gouvernance.json"
+SENTENCE = re.compile(r"(?<=[.!?…])\s+")
+MIN_COVERAGE = 0.1  # pipeline.synthesis.MIN_COVERAGE, repeated for the start-of-work code
 
 
 def as_transcript(base: Transcript, session_id: str, lines: list[str]) -> Transcript:
@@ -48,77 +70,149 @@ def as_transcript(base: Transcript, session_id: str, lines: list[str]) -> Transc
     return replace(base, session_id=session_id, segments=tuple(segments), duration=4.0 * len(lines))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DATA)
-    args = parser.parse_args()
+def sentences(text: str) -> list[str]:
+    """A passage's sentences, one per line of the transcript."""
+    return [s.strip() for s in SENTENCE.split(text.replace("\n", " ")) if s.strip()]
+
+
+def load_passages() -> list[dict[str, object]]:
+    return [json.loads(line) for line in PASSAGES.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def harness(texts: dict[str, str]) -> dict[str, list[list[object]]]:
+    """Each text through the product: its themes ordered by coverage, as [id, coverage,
+    shown]; works on the code at the start of the work too."""
     nlp = load_nlp()
     themes = load_themes(ROOT / "recordings" / "themes.toml")
     model = ThemeModel.build(nlp, themes)
     ids = {t.id for t in themes if t.kind == "theme"}
-    terms = term_index(themes)
-    from pipeline.keywords import KeywordOptions
+    base = transcript_io.load(FIXTURE)
+    out = {}
+    for key, text in texts.items():
+        transcript = as_transcript(base, key, sentences(text))
+        found = extract_keywords(transcript, analyse(transcript, nlp, terms=term_index(themes)), nlp, model, "")
+        ranked = sorted((t for t in found.themes if t.theme_id in ids), key=lambda t: -t.coverage)
+        out[key] = [[t.theme_id, t.coverage, getattr(t, "share", t.coverage) >= MIN_COVERAGE] for t in ranked]
+    return out
 
-    options = KeywordOptions()
 
-    def themes_of(phrase: str) -> list[str]:
-        lemma = " ".join(lemma_of(t) for t in nlp(phrase))
-        return [t for t in model.assign(nlp, lemma, options.theme_similarity, options.theme_margin, surface=phrase) if t in ids]
+def start_of_work(commit: str, texts: dict[str, str]) -> dict[str, list[list[object]]] | None:
+    """:func:`harness` run on the code of ``commit``, from a temporary git worktree."""
+    with tempfile.TemporaryDirectory() as folder:
+        tree = Path(folder) / "start"
+        made = subprocess.run(["git", "-C", str(HERE), "worktree", "add", "--detach", str(tree), commit], capture_output=True, text=True)
+        if made.returncode:
+            print(f"start of work: skipped, git worktree failed ({made.stderr.strip()})")
+            return None
+        try:
+            inputs = Path(folder) / "texts.json"
+            inputs.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+            env = {**os.environ, "PIPELINE_ROOT": str(tree)}
+            run = subprocess.run(
+                [sys.executable, __file__, "--harness-only", str(inputs)], env=env, capture_output=True, text=True, check=False
+            )
+            if run.returncode:
+                print(f"start of work: failed ({run.stderr.strip().splitlines()[-1:]})")
+                return None
+            return json.loads(run.stdout)  # type: ignore[no-any-return]
+        finally:
+            subprocess.run(["git", "-C", str(HERE), "worktree", "remove", "--force", str(tree)], capture_output=True)
 
-    lexicon_path = ROOT / "benchmarks" / "theme_lexicon.toml"
-    lexicon = parse_toml_text(lexicon_path.read_text(encoding="utf-8"), lexicon_path)
-    right = wrong = none = 0
-    for theme_id, words in lexicon["on_topic"].items():
-        for word in words:
-            got = themes_of(word)
-            right += got == [theme_id]
-            wrong += bool(got) and got != [theme_id]
-            none += not got
-    print(f"word list, on topic ({right + wrong + none} words): right {right}, wrong {wrong}, no theme {none}")
-    for kind, words in lexicon["off_topic"].items():
-        given = [w for w in words if themes_of(w)]
-        print(f"word list, off topic ({kind}, {len(words)} words): given a theme {len(given)} {given}")
 
-    base = transcript_io.load(ROOT / "tests" / "fixtures" / "transcript-sobriete-gouvernance.json")
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--start", default=START, help="the commit to compare with ('' to skip)")
+    parser.add_argument("--fit", action="store_true", help="fit the layer on every passage and write the weights file")
+    parser.add_argument("--harness-only", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.harness_only:
+        print(json.dumps(harness(json.loads(args.harness_only.read_text(encoding="utf-8")))))
+        return
+    if not PASSAGES.exists():
+        print(f"themes bench: skipped, {PASSAGES} is absent")
+        return
+    from theme_layer import Report, baseline_probabilities, cross_validate, fit_layer, passage_features, simulated_priors
 
-    def covered(transcript: Transcript, title: str) -> list[tuple[str, float]]:
-        found = extract_keywords(transcript, analyse(transcript, nlp, terms=terms), nlp, model, title)
-        shares = sorted(((t.coverage, t.theme_id) for t in found.themes if t.theme_id in ids), reverse=True)
-        return [(theme_id, share) for share, theme_id in shares if share >= MIN_COVERAGE]
+    rows = load_passages()
+    nlp = load_nlp()
+    themes = load_themes(ROOT / "recordings" / "themes.toml")
+    ids = [t.id for t in themes if t.kind == "theme"]
+    started = time.perf_counter()
+    model = ThemeModel.build(nlp, themes)
+    load_s = time.perf_counter() - started
+    labels = [str(r["theme"]) for r in rows]
+    texts = [str(r["text"]) for r in rows]
+    features = passage_features(nlp, model, texts)
+    print(f"themes-fr-dev: {len(rows)} passages, {Counter(labels)}")
+    print(f"{args.repeats} x stratified 5-fold cross-validation; every figure is on passages the layer was not fitted on\n")
 
-    if (args.data / "docs").is_dir():
-        tagged: Counter[str] = Counter()
-        articles = sorted((args.data / "docs").glob("*.txt"))
-        with_tag = 0
-        for path in articles:
-            lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-            shown = covered(as_transcript(base, path.stem, lines), lines[0])
-            with_tag += bool(shown)
-            tagged.update(theme_id for theme_id, _ in shown)
-        print(
-            f"WikiNews articles (off topic): {with_tag} of {len(articles)} get a theme in their draft;"
-            f" {sum(tagged.values())} theme tags in all: {dict(sorted(tagged.items()))}"
+    product = cross_validate(features, labels, ids, args.repeats, lambda tr_f, tr_y: fit_layer(tr_f, tr_y, ids))
+    reports = [Report.of("product (filing layer)", product, labels, ids)]
+    factor = KeywordOptions().catalogue_prior
+    for right in (0.8, 0.5):
+        priors = simulated_priors(labels, ids, factor, right)
+        with_prior = cross_validate(features, labels, ids, args.repeats, lambda tr_f, tr_y: fit_layer(tr_f, tr_y, ids), priors)
+        reports.append(Report.of(f"  + catalogue prior x{factor:g}, catalogue right {right:.0%}", with_prior, labels, ids))
+    for c in (1.0, 10.0):
+        reports.append(
+            Report.of(f"TF-IDF + logistic regression, C={c:g}", baseline_probabilities(texts, labels, ids, args.repeats, c), labels, ids)
         )
-    else:
-        print(f"WikiNews articles: skipped, {args.data} is absent")
-    heard = sorted((ROOT / "benchmarks" / ".data" / "asr").glob("*.json"))
-    if heard:
-        shown = {path.stem: covered(transcript_io.load(path), "") for path in heard}
-        tagged_files = {name: themes for name, themes in shown.items() if themes}
-        print(
-            f"real speech off topic ({len(heard)} dev files as Whisper heard them, cached by bench_speakers):"
-            f" {len(tagged_files)} get a theme in their draft {tagged_files}"
-        )
-    else:
-        print("real speech: skipped, run `make bench-speakers` first to transcribe the dev files")
-    script = (ROOT / "recordings" / "2022-03-17-sobriete.txt").read_text(encoding="utf-8").splitlines()
-    sample = [line.split("|", 1)[-1] for line in script if line.strip() and not line.startswith("#")]
-    for name, transcript, title in (
-        ("test fixture", base, "Sobriété numérique et gouvernance des données"),
-        ("bundled sample's script", as_transcript(base, "sample", sample), "Sobriété, matérialité et infrastructures"),
+    if args.start:
+        old = start_of_work(args.start, {str(r["id"]): str(r["text"]) for r in rows})
+        if old is not None:
+            reports.append(
+                Report.of_rankings(f"code at the start ({args.start}, not fitted)", [old[str(r["id"])] for r in rows], labels, ids)
+            )
+    print(Report.header())
+    for report in reports:
+        print(report.line())
+    print()
+    print(reports[0].reliability())
+    print()
+    print(reports[0].sweep())
+    print()
+
+    # off-topic real speech and news, through the product with the shipped weights
+    base = transcript_io.load(FIXTURE)
+    extract_keywords(base, analyse(base, nlp, terms=term_index(themes)), nlp, model, "")  # warm: spaCy and wordfreq load tables lazily
+    off: dict[str, list[str]] = {}
+    for folder in ("conversations-fr-dev", "speech-fr-dev"):
+        for path in sorted((SHARED / folder).glob("*.ref.txt")):
+            off[f"{folder}/{path.name}"] = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    news = sorted((SHARED / "keyphrase-fr" / "wikinews-fr-dev" / "docs").glob("*.txt"))
+    for name, group in (
+        ("real speech, off topic (dev reference transcripts)", list(off.items())),
+        ("WikiNews dev articles", [(p.stem, [line for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]) for p in news]),
     ):
-        print(f"{name}: " + ", ".join(f"{theme_id} {share:.0%}" for theme_id, share in covered(transcript, title)))
+        if not group:
+            continue
+        filed = total = listed = words = 0
+        seconds = 0.0
+        tagged: Counter[str] = Counter()
+        for key, lines in group:
+            transcript = as_transcript(base, key.replace("/", "-").replace(".", "-"), lines)
+            started = time.perf_counter()
+            found = extract_keywords(transcript, analyse(transcript, nlp, terms=term_index(themes)), nlp, model, "")
+            seconds += time.perf_counter() - started
+            words += sum(len(line.split()) for line in lines)
+            total += len(found.passages)
+            filed += sum(1 for p in found.passages if p.theme)
+            shown = [t.theme_id for t in found.themes if t.theme_id in ids and t.share >= MIN_COVERAGE]
+            listed += bool(shown)
+            tagged.update(shown)
+        print(f"{name}: {filed} of {total} passages filed under a theme; {listed} of {len(group)} drafts would list a theme {dict(tagged)}")
+        print(f"  keywords stage (parse, rank, file): {seconds / words * 10000:.2f} s per 10,000 words ({words} words)")
+    print(f"theme model load (lexicon, vectors, weights): {load_s:.2f} s")
+
+    if args.fit:
+        weights = fit_layer(features, labels, ids)
+        weights = replace(weights, fitted_on=f"themes-fr-dev, {len(rows)} passages ({time.strftime('%Y-%m-%d')})")
+        path = HERE / "pipeline" / "keywords" / "theme_weights.json"
+        path.write_text(weights.to_json(), encoding="utf-8")
+        print(f"\nwrote {path.relative_to(HERE)}: density {weights.density:.3f}, count {weights.count:.3f}, bias {dict(weights.bias)}")
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(HERE / "benchmarks"))
     main()

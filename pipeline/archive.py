@@ -126,7 +126,7 @@ def dublin_core(
 ) -> dict[str, list[str]]:
     """Dublin Core elements of a session (each may repeat), in text XML and ``bag-info.txt``
     can carry."""
-    subjects = [t.label for t in found.themes if t.coverage >= 0.1] if found else []
+    subjects = [t.label for t in found.themes if t.share >= 0.1] if found else []
     subjects += [k.surface for k in found.keywords[:15]] if found else []
     elements = {
         "title": [session.title],

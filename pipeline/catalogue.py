@@ -58,6 +58,9 @@ class Theme:
     terms: tuple[str, ...] = ()
     kind: str = "theme"
     """``theme`` for the six themes, ``axis`` for the transversal axes."""
+    vocabulary: tuple[str, ...] = ()
+    """Words and phrases of the theme's field, broader than its terms: what files a passage
+    under the theme (see :mod:`pipeline.keywords.filing`); terms and label count too."""
 
 
 @dataclass(frozen=True)
@@ -237,7 +240,7 @@ def load_sessions(path: Path) -> tuple[Session, ...]:
     return sessions
 
 
-THEME_FIELDS = {"id", "label", "description", "terms"}
+THEME_FIELDS = {"id", "label", "description", "terms", "vocabulary"}
 RESERVED_THEME_IDS = frozenset({"index"})  # themes/index.html lists the themes
 
 
@@ -253,11 +256,19 @@ def _parse_theme(path: Path, locator: TomlLocator, index: int, raw: Mapping[str,
     terms = raw.get("terms", [])
     if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
         raise fail("terms", "must be a list of strings", 'write terms = ["sobriété numérique", ...]')
+    vocabulary = raw.get("vocabulary", [])
+    if not isinstance(vocabulary, list) or not all(isinstance(t, str) for t in vocabulary):
+        raise fail("vocabulary", "must be a list of strings", 'write vocabulary = ["énergie", "centre de données", ...]')
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise fail("description", "must be a string", 'write description = "..."')
     return Theme(
-        id=raw["id"], label=xml_safe(raw["label"]).strip(), description=xml_safe(description).strip(), terms=tuple(terms), kind=kind
+        id=raw["id"],
+        label=xml_safe(raw["label"]).strip(),
+        description=xml_safe(description).strip(),
+        terms=tuple(terms),
+        kind=kind,
+        vocabulary=tuple(xml_safe(v).strip() for v in vocabulary if xml_safe(v).strip()),
     )
 
 

@@ -292,6 +292,7 @@ def keywords_fingerprints(project: Project, session_id: str, series: Series) -> 
         project.settings.keywords,
         series.digest_for(session_id),
         [s.name for s in project.session(session_id).speakers],
+        project.session(session_id).themes,
     )
     own = fingerprint({k: v for k, v in inputs.items() if k != "series"})
     curation = project.curation.of(session_id)

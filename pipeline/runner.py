@@ -29,7 +29,7 @@ from . import voiceprints as voiceprints_io
 from .catalogue import Catalogue, Session, Speaker
 from .compose import compose
 from .errors import EditorFileError, ModelError, PipelineError, RecordingError, shown
-from .keywords import Candidate, ThemeModel, analyse, extract_keywords
+from .keywords import Analysis, ThemeModel, analyse_session, extract_keywords
 from .media import Recording, decode, probe, sha256_file
 from .plan import Project, Series, State, Step
 from .store import Names, StageRecord, Store
@@ -539,7 +539,7 @@ def run_keywords(
     targets = list(session_ids) if session_ids is not None else series_ids
     nlp: Any = None
     theme_model: ThemeModel | None = None
-    analysed: dict[str, dict[str, Candidate]] = {}
+    analysed: dict[str, Analysis] = {}
     transcripts: dict[str, transcript_io.Transcript] = {}
 
     def loaded(session_id: str) -> transcript_io.Transcript:
@@ -547,11 +547,13 @@ def run_keywords(
             transcripts[session_id] = transcript_io.load(store.path(session_id, Names.TRANSCRIPT))
         return transcripts[session_id]
 
-    def parsed(session_id: str) -> dict[str, Candidate]:
+    def parsed(session_id: str) -> Analysis:
         nonlocal nlp
         if session_id not in analysed:
             nlp = nlp or load_nlp()
-            analysed[session_id] = analyse(loaded(session_id), nlp, options, terms=keywords_stage.term_index(project.catalogue.themes))
+            analysed[session_id] = analyse_session(
+                loaded(session_id), nlp, options, terms=keywords_stage.term_index(project.catalogue.themes)
+            )
         return analysed[session_id]
 
     candidates: dict[str, tuple[str, ...]] = {}
@@ -561,7 +563,7 @@ def run_keywords(
             candidates[session_id] = stored
         else:
             try:
-                candidates[session_id] = tuple(sorted(parsed(session_id)))
+                candidates[session_id] = tuple(sorted(parsed(session_id).candidates))
             except ModelError:
                 raise
             except PipelineError:
@@ -586,7 +588,18 @@ def run_keywords(
             curation = project.curation.of(session_id)
             speakers = [*(s.name for s in project.session(session_id).speakers), *(s.name for s in transcript.speakers)]
             extracted = extract_keywords(
-                transcript, found, nlp, theme_model, title, frequencies, series.documents, options, curation=curation, speakers=speakers
+                transcript,
+                found.candidates,
+                nlp,
+                theme_model,
+                title,
+                frequencies,
+                series.documents,
+                options,
+                curation=curation,
+                speakers=speakers,
+                words=found.words,
+                session_themes=project.session(session_id).themes,
             )
             made = keywords_stage.provenance(
                 nlp, store.sha256(session_id, Names.TRANSCRIPT), planner.keywords_options_digest(project), series.documents
@@ -600,7 +613,7 @@ def run_keywords(
                 "own": own,
                 "series": series.digest_for(session_id),
                 "candidates_of": planner.candidates_key(project, session_id),
-                "candidates": sorted(found),
+                "candidates": sorted(found.candidates),
             }
             record = StageRecord(inputs, finished_utc=_now(), pipeline_version=__version__, facts=facts)
             written = store.write_stage(session_id, "keywords", inputs, files, record)

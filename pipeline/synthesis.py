@@ -25,7 +25,7 @@ import yaml
 from . import __version__
 from .catalogue import Session, Theme
 from .errors import PipelineError, shown
-from .keywords import SessionKeywords
+from .keywords import SessionKeywords, ThemeKeywords
 from .sentences import Sentence, sentences_of
 from .store import Names
 from .subtitles import short_clock
@@ -257,6 +257,16 @@ def choose_quotes(sentences: Sequence[Scored], exclude: Sequence[Scored], option
     return sorted(ranked[: options.quotes], key=lambda s: s.index)
 
 
+def shown_themes(keywords: SessionKeywords, themes: Sequence[Theme]) -> list[ThemeKeywords]:
+    """The themes a reader is shown for a session: those whose filed passages make at least
+    :data:`MIN_COVERAGE` of its speech time, most filed first (axes are never shown)."""
+    kinds = {t.id: t.kind for t in themes}
+    return sorted(
+        (t for t in keywords.themes if t.share >= MIN_COVERAGE and kinds.get(t.theme_id) == "theme"),
+        key=lambda t: (-t.share, -t.coverage),
+    )
+
+
 def _front_matter(
     transcript: Transcript,
     keywords: SessionKeywords,
@@ -265,11 +275,7 @@ def _front_matter(
     transcript_sha256: str,
     keywords_sha256: str,
 ) -> dict[str, Any]:
-    covered = [
-        t.theme_id
-        for t in sorted(keywords.themes, key=lambda t: -t.coverage)
-        if t.coverage >= MIN_COVERAGE and any(x.id == t.theme_id and x.kind == "theme" for x in themes)
-    ]
+    covered = [t.theme_id for t in shown_themes(keywords, themes)]
     prov = transcript.provenance
     return {
         "title": session.title,
@@ -329,13 +335,13 @@ def synthesize(
     out += [f"- {_link(s.unit.start)} {_markdown_text(s.unit.text)}" for s in brief] or ["_Rien de saillant n'a été détecté : à rédiger._"]
     out += ["", "## Thèmes abordés", ""]
     theme_labels = {t.id: t.label for t in themes}
-    for summary in sorted(
-        (t for t in keywords.themes if t.coverage >= MIN_COVERAGE and any(x.id == t.theme_id and x.kind == "theme" for x in themes)),
-        key=lambda t: -t.coverage,
-    ):
+    for summary in shown_themes(keywords, themes):
         in_brief = {s.index for s in brief}
+        filed = {i for p in keywords.passages if p.theme == summary.theme_id for i in range(p.first, p.last + 1)}
+        saying = {s.index for s in sentences if summary.theme_id in s.themes}  # its keywords are said there
+        chosen = (filed & saying or filed) if filed else saying
         passages = sorted(
-            (s for s in sentences if summary.theme_id in s.themes and _quotable(s, options)),
+            (s for s in sentences if s.index in chosen and _quotable(s, options)),
             key=lambda s: (
                 s.index in in_brief,
                 s.unit.text.rstrip().endswith("?"),  # a question announces a theme; an answer says it
@@ -346,7 +352,7 @@ def synthesize(
         if not summary.keywords and not passages:
             continue
         out += [
-            f"### {_markdown_text(theme_labels.get(summary.theme_id, summary.label))} ({summary.coverage * 100:.0f} % de la séance)",
+            f"### {_markdown_text(theme_labels.get(summary.theme_id, summary.label))} ({summary.share * 100:.0f} % de la séance)",
             "",
         ]
         if summary.keywords:

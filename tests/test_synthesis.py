@@ -137,7 +137,7 @@ def test_a_session_carries_at_most_three_theme_tags_the_catalogues_first(parts):
     from pipeline.keywords import ThemeKeywords
 
     transcript, found, themes = parts
-    everywhere = tuple(ThemeKeywords(t.id, t.label, (), 0.5 + i / 100) for i, t in enumerate(themes) if t.kind == "theme")
+    everywhere = tuple(ThemeKeywords(t.id, t.label, (), 0.5 + i / 100, 0.5 + i / 100) for i, t in enumerate(themes) if t.kind == "theme")
     session = replace(SESSION, themes=("societes-urbaines",))
     front = yaml.safe_load(synthesize(transcript, replace(found, themes=everywhere), session, themes).markdown.split("---")[1])
     assert front["themes"][0] == "societes-urbaines" and len(front["themes"]) == 3

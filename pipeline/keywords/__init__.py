@@ -21,17 +21,35 @@ from ..curation import Curation
 from ..evaluation import normalize
 from ..sentences import Sentence, sentences_of
 from ..transcript import Transcript
-from .candidates import INITIAL, TITLES, TermMatcher, add_word_joining, analyse, collect_candidates, is_name, lemma_of, tag_of, term_index
+from .candidates import (
+    INITIAL,
+    TITLES,
+    Analysis,
+    TermMatcher,
+    Token,
+    add_word_joining,
+    analyse,
+    analyse_session,
+    collect_candidates,
+    is_name,
+    lemma_of,
+    tag_of,
+    term_index,
+    tokens_of,
+)
+from .filing import FilingWeights, ThemeLexicon, file_passages
 from .io import dumps, load, loads, to_markdown
-from .model import Candidate, Keyword, KeywordOptions, Occurrence, SessionKeywords, ThemeKeywords
+from .model import Candidate, Keyword, KeywordOptions, Occurrence, SessionKeywords, ThemeKeywords, ThemePassage
 from .ranking import Background, document_frequencies, rank, wordfreq_background
 from .themes import ThemeModel, lemmatize_terms, theme_summaries
 
-KEYWORDS_VERSION = 4
+KEYWORDS_VERSION = 5
 """Bumped when the extractor's output changes for the same inputs."""
 
 __all__ = [
+    "Analysis",
     "Background",
+    "FilingWeights",
     "Candidate",
     "Keyword",
     "KeywordOptions",
@@ -39,8 +57,13 @@ __all__ = [
     "SessionKeywords",
     "ThemeKeywords",
     "TermMatcher",
+    "ThemeLexicon",
     "ThemeModel",
+    "ThemePassage",
+    "Token",
     "analyse",
+    "analyse_session",
+    "file_passages",
     "collect_candidates",
     "document_frequencies",
     "dumps",
@@ -56,6 +79,7 @@ __all__ = [
     "term_index",
     "theme_summaries",
     "to_markdown",
+    "tokens_of",
     "wordfreq_background",
 ]
 
@@ -67,8 +91,10 @@ def inputs(
     options: KeywordOptions,
     series_digest: str,
     speakers: Sequence[str] = (),
+    session_themes: Sequence[str] = (),
 ) -> dict[str, object]:
-    """What a session's keywords depend on, the series' document frequencies included."""
+    """What a session's keywords depend on, the series' document frequencies, the filing
+    layer's weights and the catalogue's themes of the session (a prior) included."""
     from dataclasses import asdict
 
     return {
@@ -76,8 +102,10 @@ def inputs(
         "themes": [asdict(t) for t in themes],
         "title": title,
         "speakers": list(speakers),
+        "session_themes": list(session_themes),
         "options": asdict(options),
         "series": series_digest,
+        "filing": FilingWeights.fitted().to_json(),
         "version": KEYWORDS_VERSION,
     }
 
@@ -95,13 +123,24 @@ def extract_keywords(
     sentences: Sequence[Sentence] | None = None,
     curation: Curation | None = None,
     speakers: Sequence[str] = (),
+    words: Sequence[Sequence[Token]] | None = None,
+    session_themes: Sequence[str] = (),
 ) -> SessionKeywords:
-    """Phase two: rank a session's candidates against the series, assign themes, measure
-    each theme's coverage of the session. An editor's ``curation`` pins keywords (first,
-    whatever their rank) and bans others. The names of the session's ``speakers`` are
-    never keywords (« Julien Moreau », « Moreau »): the draft lists them apart."""
+    """Phase two: rank a session's candidates against the series, assign themes, file the
+    session's passages under themes and measure each theme's share of the session. An
+    editor's ``curation`` pins keywords (first, whatever their rank) and bans others. The
+    names of the session's ``speakers`` are never keywords (« Julien Moreau », « Moreau »):
+    the draft lists them apart. ``words``: each sentence's words from
+    :func:`analyse_session` (parsed here when not given); ``session_themes``: the
+    catalogue's themes of the session, a prior (``options.catalogue_prior``)."""
     options = options or KeywordOptions()
     sentences = sentences if sentences is not None else sentences_of(transcript)
+    if words is None:
+        words = [tokens_of(doc) for doc in nlp.pipe([s.text for s in sentences], batch_size=256)]
+    passages: tuple[ThemePassage, ...] = ()
+    if theme_model.lexicon is not None and theme_model.weights is not None:
+        prior = dict.fromkeys(session_themes, options.catalogue_prior)
+        passages = file_passages(sentences, words, theme_model.lexicon, theme_model.weights, options.theme_confidence, prior)
     title_words = frozenset(lemma_of(t) for t in nlp(title) if tag_of(t) in "NPA") if title else frozenset()
     people = _speaker_names(speakers)
     candidates = {lemma: c for lemma, c in candidates.items() if not _names_a_speaker(c.surface, people)}
@@ -138,9 +177,10 @@ def extract_keywords(
     return SessionKeywords(
         session_id=transcript.session_id,
         keywords=keywords,
-        themes=theme_summaries(sentences, keywords, theme_model, candidates),
+        themes=theme_summaries(sentences, keywords, theme_model, candidates, passages),
         candidates=tuple(sorted(candidates)),
         provenance=provenance,
+        passages=passages,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 from ..sentences import Sentence, sentences_of
@@ -202,6 +202,15 @@ def _surface(span: Sequence[Any]) -> str:
     first = span[0]
     named = first.text[:1].isupper() and (first.pos_ in {"PROPN", "X"} or not _starts_sentence(first))
     return surface if named or any(c.isupper() for c in surface[1:]) else surface.lower()
+
+
+Token = tuple[str, str, str]
+"""A word as the theme filing reads it: its text, lower-cased form and lemma."""
+
+
+def tokens_of(doc: Any) -> tuple[Token, ...]:
+    """A parsed sentence's words, punctuation left out."""
+    return tuple((t.text, t.lower_, lemma_of(t)) for t in doc if not t.is_punct and t.text.strip())
 
 
 def lemma_of(token: Any) -> str:
@@ -481,6 +490,31 @@ def merge_abbreviations(candidates: Mapping[str, Candidate]) -> dict[str, Candid
     return merged
 
 
+@dataclass(frozen=True)
+class Analysis:
+    """What parsing a session gives: its candidates, and each sentence's words (for filing
+    its passages under themes without parsing it again)."""
+
+    candidates: dict[str, Candidate]
+    words: tuple[tuple[Token, ...], ...]
+
+
+def analyse_session(
+    transcript: Transcript,
+    nlp: Any,
+    options: KeywordOptions | None = None,
+    sentences: Sequence[Sentence] | None = None,
+    terms: Mapping[str, Sequence[str]] | None = None,
+) -> Analysis:
+    """Phase one: parse a transcript's sentences with spaCy, collect its candidates
+    (``terms``: the theme file's terms and their themes, see :func:`term_index`) and keep
+    each sentence's words."""
+    sentences = sentences if sentences is not None else sentences_of(transcript, heard=True)
+    docs = list(nlp.pipe([s.text for s in sentences], batch_size=256))
+    candidates = collect_candidates(docs, sentences, options or KeywordOptions(), TermMatcher(nlp, terms) if terms else None)
+    return Analysis(candidates, tuple(tokens_of(doc) for doc in docs))
+
+
 def analyse(
     transcript: Transcript,
     nlp: Any,
@@ -488,8 +522,5 @@ def analyse(
     sentences: Sequence[Sentence] | None = None,
     terms: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Candidate]:
-    """Phase one: parse a transcript's sentences with spaCy and collect its candidates
-    (``terms``: the theme file's terms and their themes, see :func:`term_index`)."""
-    sentences = sentences if sentences is not None else sentences_of(transcript, heard=True)
-    docs = list(nlp.pipe([s.text for s in sentences], batch_size=256))
-    return collect_candidates(docs, sentences, options or KeywordOptions(), TermMatcher(nlp, terms) if terms else None)
+    """The candidates of :func:`analyse_session`."""
+    return analyse_session(transcript, nlp, options, sentences, terms).candidates

@@ -11,10 +11,10 @@ from typing import Any
 from ..catalogue import Theme
 from ..errors import TranscriptFormatError
 from ..subtitles import short_clock
-from .model import Keyword, Occurrence, SessionKeywords, ThemeKeywords
+from .model import Keyword, Occurrence, SessionKeywords, ThemeKeywords, ThemePassage
 
 SCHEMA = "https://github.com/villes-numeriques/pipeline/schemas/keywords"
-SCHEMA_VERSION = 2  # version 1 pointed at segments; occurrences now point at sentences
+SCHEMA_VERSION = 3  # 1 pointed at segments; 2 had no passages filed under themes
 
 
 def to_dict(result: SessionKeywords) -> dict[str, Any]:
@@ -51,6 +51,9 @@ def loads(text: str, source: Path | str | None = None) -> SessionKeywords:
             themes=tuple(ThemeKeywords(**{**t, "keywords": tuple(t["keywords"])}) for t in data["themes"]),
             candidates=tuple(data["candidates"]),
             provenance=dict(data.get("provenance") or {}),
+            passages=tuple(
+                ThemePassage(**{**p, "probabilities": dict(p["probabilities"]), "evidence": tuple(p["evidence"])}) for p in data["passages"]
+            ),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise TranscriptFormatError(
@@ -70,18 +73,38 @@ def load(path: Path) -> SessionKeywords:
 
 
 def to_markdown(result: SessionKeywords, title: str, themes: Sequence[Theme]) -> str:
-    """``keywords.md``: per theme its keywords with the moments they are said, then all."""
+    """``keywords.md``: per theme the passages filed under it, with their probability and the
+    words that decided, and its keywords with the moments they are said; then the passages
+    filed under no theme, and every keyword."""
     by_lemma = {k.lemma: k for k in result.keywords}
     lines = [f"# Mots-clés — {title or result.session_id}", ""]
     labels = {t.id: t.label for t in themes}
+    kinds = {t.id: t.kind for t in themes}
+    if result.passages:
+        lines += [
+            "Chaque passage d'environ 120 mots est classé sous le thème le plus probable quand sa probabilité atteint le seuil ; "
+            "sinon il reste sans thème. Un thème n'est montré aux lecteurs que si ses passages font au moins 10 % de la séance. "
+            "Pour corriger : le vocabulaire des thèmes (`recordings/themes.toml`), les thèmes de la séance (`recordings/sessions.toml`) "
+            "ou les mots-clés (`recordings/keywords.toml`).",
+            "",
+        ]
     for kind, heading in (("theme", "Thèmes"), ("axis", "Axes transversaux")):
         lines += [f"## {heading}", ""]
         for summary in result.themes:
-            theme = next((t for t in themes if t.id == summary.theme_id), None)
-            if theme is None or theme.kind != kind:
+            if kinds.get(summary.theme_id) != kind:
                 continue
-            lines.append(f"### {summary.label} — {summary.coverage:.0%} de la séance")
+            if kind == "theme" and result.passages:
+                lines.append(
+                    f"### {summary.label} — {summary.share:.0%} de la séance classée ici (probabilité moyenne {summary.coverage:.0%})"
+                )
+            else:
+                lines.append(f"### {summary.label} — {summary.coverage:.0%} de la séance")
             lines.append("")
+            filed = [p for p in result.passages if p.theme == summary.theme_id]
+            if filed:
+                lines += ["Passages classés sous ce thème :", ""]
+                lines += [_passage_line(p, summary.theme_id) for p in filed]
+                lines.append("")
             if not summary.keywords:
                 lines += ["_Aucun mot-clé._", ""]
                 continue
@@ -90,8 +113,25 @@ def to_markdown(result: SessionKeywords, title: str, themes: Sequence[Theme]) ->
                 moments = ", ".join(f"[{stamp}]" for stamp in dict.fromkeys(short_clock(o.start) for o in keyword.occurrences))
                 lines.append(f"- **{keyword.surface}** ({keyword.count}) : {moments}")
             lines.append("")
+    unfiled = [p for p in result.passages if not p.theme]
+    if unfiled:
+        lines += ["## Passages sans thème", ""]
+        for passage in unfiled:
+            best = max((t for t in passage.probabilities if kinds.get(t) == "theme"), key=lambda t: passage.probabilities[t], default="")
+            guess = f" ; le plus probable : {labels.get(best, best)} ({passage.probabilities[best]:.0%})" if best else ""
+            lines.append(f"- {_span(passage)} : aucun thème{guess}")
+        lines.append("")
     lines += ["## Tous les mots-clés", "", "| rang | mot-clé | occurrences | score | thèmes |", "|---|---|---|---|---|"]
     for index, keyword in enumerate(result.keywords, start=1):
         tags = ", ".join(labels.get(t, t) for t in keyword.themes) or "—"
         lines.append(f"| {index} | {keyword.surface} | {keyword.count} | {keyword.score:.2f} | {tags} |")
     return "\n".join(lines) + "\n"
+
+
+def _span(passage: ThemePassage) -> str:
+    return f"[{short_clock(passage.start)}–{short_clock(passage.end)}]"
+
+
+def _passage_line(passage: ThemePassage, theme_id: str) -> str:
+    words = ", ".join(passage.evidence) or "—"
+    return f"- {_span(passage)} probabilité {passage.probabilities.get(theme_id, 0.0):.0%} ; mots du thème : {words}"

@@ -53,6 +53,14 @@ class KeywordOptions:
     their common directions) above which a keyword joins it."""
     theme_margin: float = 0.03
     """How much closer to that theme than to the next one the keyword must be."""
+    theme_confidence: float = 0.5
+    """The probability a passage's most probable theme must reach for the passage to be filed
+    under it (see :mod:`.filing`); below it the passage has no theme. 0.5: the filing is then
+    more often right than wrong (the probabilities are calibrated on the dev passages)."""
+    catalogue_prior: float = 2.0
+    """How much more likely a passage is to be on a theme the catalogue gives its session:
+    the theme's odds are multiplied by it in every passage (1 disables). The editor's
+    choice tips a passage that hesitates, never one that says another theme's words."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,21 @@ class Keyword:
 
 
 @dataclass(frozen=True)
+class ThemePassage:
+    """A passage of a session and where it is filed: its sentences (``first``-``last``), time
+    span, each theme's probability (and « none »'s), the theme it is filed under (empty: no
+    theme) and the words of that theme's field it says, most said first."""
+
+    first: int
+    last: int
+    start: float
+    end: float
+    probabilities: Mapping[str, float]
+    theme: str = ""
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ThemeKeywords:
     """A theme's ranked keywords in one session and the share of the session that deals with it."""
 
@@ -84,6 +107,12 @@ class ThemeKeywords:
     label: str
     keywords: tuple[str, ...]
     coverage: float
+    """The expected share of the session's speech time about the theme: each passage's
+    probability of the theme weighed by its duration (for an axis: the share of time in
+    sentences that say one of its keywords or terms). Orders the themes."""
+    share: float = 0.0
+    """The share of speech time in passages filed under the theme (probability at least
+    ``theme_confidence``): what readers are shown (for an axis, its coverage)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +125,8 @@ class SessionKeywords:
     candidates: tuple[str, ...] = ()
     """Every candidate lemma (for the series' document frequencies)."""
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    passages: tuple[ThemePassage, ...] = ()
+    """The session's passages and the themes they are filed under (see :mod:`.filing`)."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from typing import Any
 from ..catalogue import Theme
 from ..sentences import Sentence
 from .candidates import is_name, lemma_of
-from .model import Candidate, Keyword, ThemeKeywords
+from .filing import FilingWeights, ThemeLexicon, shares
+from .model import Candidate, Keyword, ThemeKeywords, ThemePassage
 
 
 def _vector(nlp: Any, text: str, weights: Mapping[str, float] | None = None) -> Any:
@@ -135,10 +136,15 @@ class ThemeModel:
     cased: frozenset[str] = frozenset()
     """Seeds written with a capital (« État », « Europe »): a phrase holds one only when it
     is said with a capital too (« chef d'État », not « en bon état »)."""
+    lexicon: ThemeLexicon | None = None
+    """Every theme's field, to file passages under themes (see :mod:`.filing`)."""
+    weights: FilingWeights | None = None
+    """The fitted layer that turns a passage's evidence into probabilities."""
 
     @classmethod
-    def build(cls, nlp: Any, themes: Sequence[Theme]) -> ThemeModel:
-        """Lemmatise the seeds, weigh the words of the themes, compute the anchors."""
+    def build(cls, nlp: Any, themes: Sequence[Theme], weights: FilingWeights | None = None) -> ThemeModel:
+        """Lemmatise the seeds, weigh the words of the themes, compute the anchors, read the
+        themes' fields (``weights``: the filing layer, the fitted one by default)."""
         specificity = theme_word_specificity(nlp, [t for t in themes if t.kind == "theme"])
         space = VectorSpace.of(nlp)
         anchors = {}
@@ -159,6 +165,8 @@ class ThemeModel:
             cased=cased,
             anchor_words=anchor_words,
             space=space,
+            lexicon=ThemeLexicon.build(nlp, themes),
+            weights=weights or FilingWeights.fitted(),
         )
 
     def holds(self, lemma: str, surface: str, seed: str) -> bool:
@@ -235,10 +243,16 @@ class ThemeModel:
 
 
 def theme_summaries(
-    sentences: Sequence[Sentence], keywords: Sequence[Keyword], theme_model: ThemeModel, candidates: Mapping[str, Candidate]
+    sentences: Sequence[Sentence],
+    keywords: Sequence[Keyword],
+    theme_model: ThemeModel,
+    candidates: Mapping[str, Candidate],
+    passages: Sequence[ThemePassage] = (),
 ) -> tuple[ThemeKeywords, ...]:
-    """Per theme: its keywords in rank order, and its coverage: the share of the session's
-    speech time spent in sentences where one of its keywords or seed terms is said."""
+    """Per theme: its keywords in rank order, its expected share of the session's speech
+    time and the share of time in passages filed under it (see :func:`.filing.shares`).
+    An axis has the share of time in sentences where one of its keywords or seed terms is
+    said. Themes first, most covered first, then axes in the theme file's order."""
     total = sum(max(s.end - s.start, 0.0) for s in sentences) or 1.0
     duration = {s.index: max(s.end - s.start, 0.0) for s in sentences}
     said: dict[str, set[int]] = defaultdict(set)
@@ -251,12 +265,22 @@ def theme_summaries(
         for theme_id, seeds in theme_model.seeds.items():
             if any(theme_model.holds(lemma, candidate.surface, seed) for seed in seeds):
                 said[theme_id].update(o.sentence for o in candidate.occurrences)
-    return tuple(
-        ThemeKeywords(
-            theme_id=theme.id,
-            label=theme.label,
-            keywords=tuple(k.lemma for k in keywords if theme.id in k.themes),
-            coverage=round(min(1.0, sum(duration.get(i, 0.0) for i in said[theme.id]) / total), 4),
+    kinds = {t.id: t.kind for t in theme_model.themes}
+    filed = shares(passages, [t.id for t in theme_model.themes if t.kind == "theme"])
+    summaries = []
+    for theme in theme_model.themes:
+        if theme.kind == "theme":
+            coverage, share = filed[theme.id]
+        else:
+            coverage = share = round(min(1.0, sum(duration.get(i, 0.0) for i in said[theme.id]) / total), 4)
+        summaries.append(
+            ThemeKeywords(
+                theme_id=theme.id,
+                label=theme.label,
+                keywords=tuple(k.lemma for k in keywords if theme.id in k.themes),
+                coverage=coverage,
+                share=share,
+            )
         )
-        for theme in theme_model.themes
-    )
+    themes = sorted((t for t in summaries if kinds[t.theme_id] == "theme"), key=lambda t: -t.coverage)
+    return (*themes, *(t for t in summaries if kinds[t.theme_id] != "theme"))

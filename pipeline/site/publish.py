@@ -46,7 +46,7 @@ from ..media import MEDIA_SUFFIXES
 from ..sentences import sentences_of
 from ..store import Names, Store, sha256_bytes, write_error
 from ..subtitles import paragraphs, short_clock, to_vtt, vtt_time
-from ..synthesis import french_typography, read_synthesis
+from ..synthesis import MIN_COVERAGE, french_typography, read_synthesis
 from ..text import date_label, duration_label, xml_safe
 
 SITE_TITLE = "Les nouveaux enjeux de la transition numérique des villes"
@@ -267,13 +267,11 @@ def load_session(store: Store, catalogue: Catalogue, session_id: str, recordings
         theme_id: tuple(Passage(seconds, short_clock(seconds), text, speaker_at(seconds)) for seconds, text in quoted)
         for theme_id, quoted in synthesis_passages(body, list(themes_by_id.values())).items()
     }
-    for summary in found.themes:  # a theme the synthesis does not quote: its first mentions
-        if summary.theme_id in passages:
+    for summary in found.themes:  # a theme the synthesis does not quote: the start of its passages
+        if summary.theme_id in passages or summary.share < MIN_COVERAGE:
             continue
-        said = sorted(
-            {o.sentence for k in found.keywords if summary.theme_id in k.themes for o in k.occurrences if 0 <= o.sentence < len(sentences)}
-        )
-        chosen = [sentences[i] for i in said[:3]]
+        starts = [p.first for p in found.passages if p.theme == summary.theme_id and 0 <= p.first < len(sentences)]
+        chosen = [sentences[i] for i in starts[:3]]
         passages[summary.theme_id] = tuple(Passage(int(u.start), short_clock(u.start), u.text, speaker_at(u.start)) for u in chosen)
     recording = None
     if session and session.recording:
@@ -304,7 +302,7 @@ def load_session(store: Store, catalogue: Catalogue, session_id: str, recordings
         paragraphs=reading,
         voices=voices,
         keywords=keywords,
-        coverage={t.theme_id: t.coverage for t in found.themes},
+        coverage={t.theme_id: t.share for t in found.themes},
         passages=passages,
         theme_keywords={
             t.theme_id: tuple(next(k.surface for k in found.keywords if k.lemma == lemma) for lemma in t.keywords) for t in found.themes
@@ -667,7 +665,7 @@ def build_site(
                 "passages": s.passages.get(theme.id, ()),
             }
             for s in sorted(sessions, key=lambda s: (-s.coverage.get(theme.id, 0.0), s.id))  # the sessions that deal with it most first
-            if s.coverage.get(theme.id, 0.0) > 0 or s.theme_keywords.get(theme.id)
+            if s.coverage.get(theme.id, 0.0) >= MIN_COVERAGE or theme in s.themes  # filed, or tagged by the editor
         ]
         files[f"themes/{theme.id}.html"] = env.get_template("theme.html").render(common, root="../", theme=theme, entries=entries).encode()
     chronological = sorted(sessions, key=lambda s: (s.date or "", s.id))
