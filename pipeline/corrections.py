@@ -116,6 +116,28 @@ def read_edited(text: str, known_names: Iterable[str], source: Path | str | None
     return tuple(paragraphs)
 
 
+def heads_of(text: str) -> dict[float, list[str]]:
+    """The « Nom : » head of each stamped line of a text as the pipeline wrote it (empty when
+    the line has none), by stamp."""
+    heads: dict[float, list[str]] = {}
+    for raw in text.splitlines():
+        match = STAMP.match(raw.strip())
+        if match:
+            hours, minutes, seconds, rest = match.groups()
+            named = NAME_HEAD.match(rest)
+            start = float(int(hours) * 3600 + int(minutes) * 60 + int(seconds))
+            heads.setdefault(start, []).append(named.group(1).strip() if named else "")
+    return heads
+
+
+def editor_heads(paragraphs: Sequence[EditedParagraph], original: str) -> tuple[EditedParagraph, ...]:
+    """The paragraphs with only the heads the editor wrote: a « Nom : » head the pipeline
+    itself wrote at that stamp says nothing about who speaks, so the words keep their voice,
+    and a voice renamed since in ``speakers.toml`` carries its new name there too."""
+    written = heads_of(original)
+    return tuple(replace(p, speaker="") if p.speaker and p.speaker in written.get(p.start, ()) else p for p in paragraphs)
+
+
 @dataclass(frozen=True)
 class _Token:
     """A whitespace-separated token of the transcript and the word pieces it is made of."""
@@ -146,13 +168,20 @@ def _spread(texts: Sequence[str], start: float, end: float) -> list[tuple[float,
 
 
 def apply_edits(
-    transcript: Transcript, paragraphs: Sequence[EditedParagraph], roles: Mapping[str, str] | None = None
+    transcript: Transcript,
+    paragraphs: Sequence[EditedParagraph],
+    roles: Mapping[str, str] | None = None,
+    aliases: Mapping[str, str] | None = None,
 ) -> tuple[Transcript, EditSummary]:
-    """The transcript as the editor corrected it, and what changed."""
+    """The transcript as the editor corrected it, and what changed. ``aliases``: earlier
+    names of the transcript's voices (name -> voice id), so that a head with a voice's old
+    name stays with that voice."""
     roles = roles or {}
     old = _tokens(transcript.segments)
     new: list[tuple[str, int]] = [(token, index) for index, p in enumerate(paragraphs) for token in p.text.split()]
     ids = {s.name: s.id for s in transcript.speakers}
+    voices = set(ids.values())
+    ids = {**{name: voice for name, voice in (aliases or {}).items() if voice in voices}, **ids}
     speakers = list(transcript.speakers)
     wanted: list[str | None] = []  # speaker id per edited paragraph, None: the words keep theirs
     for paragraph in paragraphs:

@@ -10,6 +10,7 @@ failure becomes one failed row, the batch goes on, and the exit status says so. 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -402,7 +403,10 @@ def _editor_corrections(
     store: Store, session_id: str, transcript: transcript_io.Transcript, catalogue: Sequence[Speaker]
 ) -> tuple[transcript_io.Transcript, corrections.EditSummary] | None:
     """The composed transcript with an editor's corrections of ``transcript.txt`` carried
-    onto its words, or None when nobody edited it."""
+    onto its words, or None when nobody edited it. Only the « Nom : » heads the editor
+    changed move words to another voice: compared with the text the pipeline last wrote
+    (else, for a session from before that copy was kept, heads naming a voice by a name it
+    had in the previous transcript stay with that voice)."""
     if not store.is_edited(session_id, Names.TRANSCRIPT_TXT):
         return None
     path = store.path(session_id, Names.TRANSCRIPT_TXT)
@@ -410,9 +414,17 @@ def _editor_corrections(
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise EditorFileError(path, f"byte {exc.start} is not UTF-8", "save the file as UTF-8 in your editor") from exc
-    known = [s.name for s in transcript.speakers] + [s.name for s in catalogue]
+    former: dict[str, str] = {}
+    previous = store.path(session_id, Names.TRANSCRIPT)
+    if previous.exists():
+        with contextlib.suppress(PipelineError):
+            former = {s.name: s.id for s in transcript_io.load(previous).speakers}
+    known = [s.name for s in transcript.speakers] + [s.name for s in catalogue] + list(former)
     paragraphs = corrections.read_edited(text, known, path)
-    return corrections.apply_edits(transcript, paragraphs, {s.name: s.role for s in catalogue})
+    original = store.original(session_id, Names.TRANSCRIPT_TXT)
+    if original is not None:
+        paragraphs = corrections.editor_heads(paragraphs, original)
+    return corrections.apply_edits(transcript, paragraphs, {s.name: s.role for s in catalogue}, former)
 
 
 def _record_correction(store: Store, session_id: str, corrected: transcript_io.Transcript, total: corrections.EditSummary) -> None:
@@ -477,6 +489,7 @@ def run_transcripts(project: Project, reporter: Reporter, session_ids: Sequence[
             inputs = planner.transcript_fingerprint(project, session_id)
             if not force and store.is_fresh(session_id, "transcript", inputs):
                 store.accept_edits(session_id, "transcript")
+                store.accept_edits(session_id, "speakers")  # the names this transcript carries
                 return StepResult(session_id, "transcript", "up to date", inputs=inputs)
             session = project.session(session_id)
             asr = transcript_io.load(store.path(session_id, Names.ASR))
@@ -496,6 +509,7 @@ def run_transcripts(project: Project, reporter: Reporter, session_ids: Sequence[
             facts = {"corrections": len(transcript.corrections), "speakers": [s.name for s in transcript.speakers]}
             record = StageRecord(inputs, finished_utc=_now(), pipeline_version=__version__, facts=facts)
             written = store.write_stage(session_id, "transcript", inputs, files, record)
+            store.accept_edits(session_id, "speakers")  # the editor's names are applied now
             if found is not None:
                 confirmed = store.is_edited(session_id, Names.SPEAKER_NAMES)
                 encoder_id = voices.encoder_id(project.settings.speakers.encoder)

@@ -53,6 +53,9 @@ class Names:
     HASH_CACHE = ".hash-cache.json"
     SEALS = ".seals.json"
     STAGING_PREFIX = ".staging-"
+    ORIGINALS = ".written"
+    """Per session, the last version the pipeline wrote of each editable file: the base an
+    editor's edit is compared with (which « Nom : » heads the editor changed)."""
 
     RENDERINGS = {"txt": TRANSCRIPT_TXT, "srt": TRANSCRIPT_SRT, "vtt": TRANSCRIPT_VTT}
     """Text renderings of the transcript, by suffix."""
@@ -304,6 +307,15 @@ class Store:
         state = state or self.state(session_id)
         return sha256_bytes(path.read_bytes()) not in state.written.get(name, ())
 
+    def original(self, session_id: str, name: str) -> str | None:
+        """The last version of an editable file the pipeline wrote (None when unknown: a
+        session written before these copies were kept)."""
+        path = self.session_dir(session_id) / Names.ORIGINALS / name
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+
     def write_stage(
         self, session_id: str, stage: str, inputs_fingerprint: str, files: Mapping[str, str], record: StageRecord | None = None
     ) -> list[Written]:
@@ -340,8 +352,10 @@ class Store:
         try:
             _remove_temporaries(folder, [*files, *(target.name for target, _, _ in plan), Names.STATE])
             self._write_state(replace(state, written=ours))
-            for target, data, _ in plan:
+            for target, data, edited in plan:
                 atomic_write(target, data)
+                if target.name in Names.EDITABLE and not edited:
+                    atomic_write(folder / Names.ORIGINALS / target.name, data)
             stages = dict(state.stages)
             stages[stage] = replace(base, inputs=inputs_fingerprint, files=hashes)
             self._write_state(SessionState(session_id, stages, ours))
