@@ -217,7 +217,12 @@ def _fill_bag(
     """Put the payload, provenance, history and Dublin Core in ``staging`` and bag it."""
     names = [name for name in PAYLOAD if (folder / name).exists()]
     for name in names:
-        shutil.copy2(folder / name, staging / name)
+        if name in Names.EDITABLE:  # an editor's text, kept without the control characters XML cannot hold
+            text = (folder / name).read_text(encoding="utf-8", errors="replace")
+            (staging / name).write_text(xml_safe(text), encoding="utf-8")
+            shutil.copystat(folder / name, staging / name)
+        else:
+            shutil.copy2(folder / name, staging / name)
     prov = transcript.provenance
     (staging / "recording.sha256").write_text(f"{prov.input_sha256}  {prov.input_name}\n", encoding="utf-8")
     log = events(store, session_id, transcript, found)

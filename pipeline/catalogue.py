@@ -128,8 +128,23 @@ def parse_toml_text(text: str, source: Path | str | None = None) -> dict[str, An
     return data
 
 
+MAX_TOML_BYTES = 1_000_000
+"""The most an editor's TOML file may weigh: a thousand sessions or glossary terms fit in a
+tenth of it."""
+
+
 def read_toml(path: Path) -> tuple[str, dict[str, Any]]:
     """The text and the data of an editor's TOML file; one-line errors (a BOM is accepted)."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise CatalogueError(path, f"cannot be read ({exc.strerror})", "check the path and permissions") from exc
+    if size > MAX_TOML_BYTES:
+        raise CatalogueError(
+            path,
+            f"is {size / 1e6:.1f} MB, more than such a file holds ({MAX_TOML_BYTES / 1e6:.0f} MB at most): it is not read",
+            "keep only its entries there, and move any other material out of the recordings folder",
+        )
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -100,4 +100,69 @@ def check_project(project: Project) -> list[Problem]:
                     f"convert it, e.g. ffmpeg -i '{shown(path.name)}' '{shown(path.stem)}.mp4', or move it elsewhere",
                 )
             )
+    problems += check_editor_files(project)
     return sorted(problems, key=lambda p: not p.error)
+
+
+def check_editor_files(project: Project) -> list[Problem]:
+    """What editors wrote in ``outputs/`` that a run will read differently from what they may
+    expect: warnings, one line each (the stage that reads a broken file refuses it with the
+    same line, and the other sessions go on)."""
+    from . import corrections
+    from . import speakers as speakers_stage
+    from .errors import PipelineError
+    from .store import Names
+
+    store = project.store
+    problems: list[Problem] = []
+    sessions = set(store.sessions())
+    for session_id in sorted(sessions):
+        path = store.path(session_id, Names.TRANSCRIPT_TXT)
+        if store.is_edited(session_id, Names.TRANSCRIPT_TXT):
+            try:
+                corrections.check_size(path)
+                _, notes = corrections.read_edited_notes(path.read_text(encoding="utf-8", errors="replace"), (), path)
+                problems += [Problem(path, note.reason, note.fix, line=note.line) for note in notes]
+            except PipelineError as exc:
+                problems.append(Problem(path, "", "", said=exc.one_line()))
+        names_path = store.path(session_id, Names.SPEAKER_NAMES)
+        voices_path = store.path(session_id, Names.SPEAKERS)
+        if store.is_edited(session_id, Names.SPEAKER_NAMES) and voices_path.exists():
+            try:
+                text = names_path.read_text(encoding="utf-8")
+                labels = {v.label for v in speakers_stage.from_json(store.read_text(session_id, Names.SPEAKERS), voices_path).voices}
+                for label in speakers_stage.read_names(text, names_path):
+                    if label not in labels:
+                        problems.append(
+                            Problem(
+                                names_path,
+                                f"{label} is not a voice of this session, it is ignored",
+                                f"use one of: {', '.join(sorted(labels))}",
+                                line=line_matching(text, rf"^\s*{label}\s*="),
+                            )
+                        )
+            except PipelineError as exc:
+                problems.append(Problem(names_path, "", "", said=exc.one_line()))
+        synthesis = store.path(session_id, Names.SYNTHESIS)
+        if store.is_edited(session_id, Names.SYNTHESIS) and not synthesis.read_text(encoding="utf-8", errors="replace").strip():
+            problems.append(
+                Problem(
+                    synthesis,
+                    "is empty: the session's page will show no synthesis",
+                    "undo the edit, or delete the file and run again for a new draft",
+                )
+            )
+    curation = project.recordings_dir / CURATION_FILE
+    unknown = sorted(set(project.curation.sessions) - sessions - {s.id for s in project.catalogue.sessions})
+    if unknown and curation.exists():
+        text = curation.read_text(encoding="utf-8-sig")
+        for session_id in unknown:
+            problems.append(
+                Problem(
+                    curation,
+                    f"[sessions.{session_id}] is not a session of this series, it is ignored",
+                    f"use a session id: {', '.join(sorted(sessions)) or 'none yet'}",
+                    line=line_matching(text, rf"\[\s*sessions\.\"?{re.escape(session_id)}"),
+                )
+            )
+    return problems

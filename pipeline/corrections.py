@@ -15,6 +15,7 @@ result.
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from .errors import EditorFileError
 from .subtitles import paragraphs as text_paragraphs
+from .text import xml_safe
 from .transcript import Correction, Segment, SpeakerInfo, Transcript, Word, glued, speaking, split_by_speaker
 
 STAMP = re.compile(r"^\[(\d{1,2}):([0-5]\d):([0-5]\d)\][ \t\u00a0\u202f]*(.*)$")
@@ -70,23 +72,70 @@ def _is_name(candidate: str, known: Iterable[str]) -> bool:
     return 2 <= len(words) <= 5 and all(NAME_WORD.match(w) for w in words) and not any(c.isdigit() for c in candidate)
 
 
+@dataclass(frozen=True)
+class EditNote:
+    """Something in an edited ``transcript.txt`` an editor should know, though it is read:
+    its line, what, and how to change it."""
+
+    line: int
+    reason: str
+    fix: str
+
+
+BROKEN_STAMP = re.compile(r"^\[\s*\d[\d:.hms ]*\][ \t\u00a0\u202f]*")
+"""A line that starts like a stamp but is not one (« [00:99:99] », « [1:02] »)."""
+MAX_EDITED_BYTES = 1_000_000
+"""The most ``transcript.txt`` may weigh: four times a four-hour session's text."""
+
+
+def check_size(path: Path) -> None:
+    """Refuse, in one line, a ``transcript.txt`` too large to be a transcript (a paste gone
+    wrong): reading it back would take minutes and hold the sessions after it."""
+    size = path.stat().st_size
+    if size > MAX_EDITED_BYTES:
+        raise EditorFileError(
+            path,
+            f"is {size / 1e6:.1f} MB, more than any session's transcript ({MAX_EDITED_BYTES / 1e6:.0f} MB at most): it is not read",
+            "undo the paste that made it grow (or delete the file: the pipeline writes its text again)",
+        )
+
+
 def read_edited(text: str, known_names: Iterable[str], source: Path | str | None = None) -> tuple[EditedParagraph, ...]:
-    """The paragraphs of an edited ``transcript.txt``. Lines before the first stamp are its
-    header; a paragraph runs from a stamped line to the next stamped or blank line (an
-    editor's wrapped lines are joined)."""
+    """The paragraphs of an edited ``transcript.txt`` (see :func:`read_edited_notes`)."""
+    return read_edited_notes(text, known_names, source)[0]
+
+
+def read_edited_notes(
+    text: str, known_names: Iterable[str], source: Path | str | None = None
+) -> tuple[tuple[EditedParagraph, ...], tuple[EditNote, ...]]:
+    """The paragraphs of an edited ``transcript.txt``, and what the editor should know.
+    Lines before the first stamp are its header; a paragraph runs from a stamped line to the
+    next stamped or blank line (an editor's wrapped lines are joined). A paragraph whose
+    stamp was deleted is kept where it stands, after the paragraph above (its words are
+    placed by alignment, not by the stamp), and noted; a mistyped stamp (« [00:99:99] ») is
+    an error with its line; the same paragraph twice in a row is noted with both lines."""
     known = tuple(known_names)
     paragraphs: list[EditedParagraph] = []
+    notes: list[EditNote] = []
     current: list[str] | None = None
     head: tuple[int, float, str] = (0, 0.0, "")
     previous_start = -1.0
+    blank = False
 
     def close() -> None:
         if current is not None:
             paragraphs.append(EditedParagraph(head[0], head[1], head[2], " ".join(current).strip()))
 
     for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
+        line = xml_safe(raw).strip()
         match = STAMP.match(line)
+        if not match and BROKEN_STAMP.match(line):
+            stamp = BROKEN_STAMP.match(line).group(0).strip()  # type: ignore[union-attr]
+            raise EditorFileError(
+                source,
+                f"line {number}: {stamp} is not a time [hh:mm:ss] (minutes and seconds below 60)",
+                f"write the paragraph's time there, e.g. [{_clock(max(previous_start, 0.0))}], as in the SubRip file",
+            )
         if match:
             close()
             hours, minutes, seconds, rest = match.groups()
@@ -103,17 +152,35 @@ def read_edited(text: str, known_names: Iterable[str], source: Path | str | None
             if named and _is_name(named.group(1).strip(), known):
                 speaker, rest = named.group(1).strip(), named.group(2)
             current, head = [rest], (number, float(start), speaker)
+            blank = False
         elif not line:
-            close()
-            current = None
+            blank = True
         elif current is not None:
+            if blank:  # after a blank line, a paragraph without its stamp: kept after the one above
+                notes.append(
+                    EditNote(
+                        number,
+                        "this paragraph has no stamp [hh:mm:ss]; it is kept after the paragraph above",
+                        f"put its time back at the start of the line, e.g. [{_clock(previous_start)}]",
+                    )
+                )
             current.append(line)
-        # text between the header and the first stamp, or after a blank line without a stamp,
-        # belongs to no paragraph: an editor's note, left alone
+            blank = False
+        # text before the first stamp is the header, left alone
     close()
     if not paragraphs:
         raise EditorFileError(source, "line 1: no paragraph stamped [hh:mm:ss] was found", "keep the stamp at the start of each paragraph")
-    return tuple(paragraphs)
+    for before, after in itertools.pairwise(paragraphs):
+        if before.text == after.text and len(after.text.split()) >= 6:
+            notes.append(
+                EditNote(after.line, f"lines {before.line} and {after.line} hold the same paragraph twice in a row", "delete one of them")
+            )
+    return tuple(paragraphs), tuple(notes)
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
 def heads_of(text: str) -> dict[float, list[str]]:

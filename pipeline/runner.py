@@ -410,6 +410,7 @@ def _editor_corrections(
     if not store.is_edited(session_id, Names.TRANSCRIPT_TXT):
         return None
     path = store.path(session_id, Names.TRANSCRIPT_TXT)
+    corrections.check_size(path)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

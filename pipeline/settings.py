@@ -109,6 +109,17 @@ def _line_of(text: str, section: str, key: str) -> int:
     return 0
 
 
+MAXIMA = {
+    ("speakers", "similarity"): 1,
+    ("speakers", "recognise_similarity"): 1,
+    ("vocabulary", "min_similarity"): 1,
+    ("vocabulary", "min_similarity_single"): 1,
+    ("keywords", "theme_similarity"): 1,
+    ("keywords", "theme_margin"): 1,
+    ("keywords", "theme_confidence"): 1,
+    ("keywords", "series_words"): 1,
+}
+"""Largest accepted values: similarities, probabilities and shares are at most 1."""
 MINIMA = {("transcription", "beam_size"): 1, ("engine", "jobs"): 1}
 """Smallest accepted values where it is not 0; no numeric setting whose default is 0 or more
 may be negative."""
@@ -135,6 +146,13 @@ def _section(path: Path, text: str, name: str, raw: Any, default: Any) -> Any:
         if isinstance(value, int | float) and not isinstance(value, bool) and value < least <= getattr(default, key):
             raise CatalogueError(
                 path, f"line {line}: [{name}] {key} = {value!r} is below {least}", f"write {key} = {_example(default, key)}"
+            )
+        most = MAXIMA.get((name, key))
+        if most is not None and isinstance(value, int | float) and value > most:
+            raise CatalogueError(
+                path,
+                f"line {line}: [{name}] {key} = {value!r} is above {most}",
+                f"write a value from 0 to {most}, e.g. {key} = {_example(default, key)}",
             )
         values[key] = value
     try:

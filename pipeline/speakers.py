@@ -29,6 +29,7 @@ from typing import Protocol
 import numpy as np
 
 from .catalogue import Session, Speaker
+from .text import xml_safe
 from .transcript import Transcript
 
 SPEAKERS_VERSION = 2
@@ -417,6 +418,7 @@ def read_names(text: str, source: Path | str | None = None) -> dict[str, str]:
         if not re.fullmatch(r"SPEAKER_\d+", key):
             line = next((i for i, row in enumerate(text.splitlines(), start=1) if row.strip().startswith(key)), 0)
             raise CatalogueError(source, f"line {line}: '{key}' is not a voice label", "keep the labels SPEAKER_1, SPEAKER_2… on the left")
+        value = xml_safe(value) if isinstance(value, str) else value
         if not isinstance(value, str) or not value.strip():
             line = next((i for i, row in enumerate(text.splitlines(), start=1) if row.strip().startswith(key)), 0)
             raise CatalogueError(source, f"line {line}: {key} has no name", f'write {key} = "Prénom Nom"')

@@ -578,12 +578,18 @@ class Store:
             raise
 
     def sweep_staging(self) -> list[Path]:
-        """Remove staging folders a killed run left behind (call with the lock held)."""
+        """Remove what a killed run left behind (call with the lock held): staging folders,
+        and the half-written temporaries of the series-wide files (``..series-state.json.*.tmp``)."""
         swept = []
         for folder in (self.root, self.archive_dir):
             if folder.is_dir():
                 for leftover in folder.glob(f"{Names.STAGING_PREFIX}*"):
                     shutil.rmtree(leftover, ignore_errors=True)
+                    swept.append(leftover)
+        if self.root.is_dir():
+            for name in (Names.SERIES_STATE, Names.LAST_RUN, Names.HASH_CACHE, Names.SEALS, Names.VOICEPRINTS):
+                for leftover in self.root.glob(f".{name}.*.tmp"):
+                    leftover.unlink(missing_ok=True)
                     swept.append(leftover)
         return swept
 

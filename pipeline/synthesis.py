@@ -439,6 +439,22 @@ class EditedSynthesis:
         return tuple(_plain_item(line[2:]) for line in section(self.body, "En bref").splitlines() if line.startswith("- "))
 
     @property
+    def lines(self) -> tuple[tuple[int | None, str], ...]:
+        """Every line of the body as plain text, lists, quotes and the editor's own headings
+        alike (the title, the sections' headings and blank lines left out), each with the moment its first ``[mm:ss](#t=N)`` link
+        points to: what the search indexes of the editor's synthesis."""
+        found: list[tuple[int | None, str]] = []
+        for raw in self.body.splitlines():
+            line = raw.strip()
+            if not line or line.startswith(("# ", "## ")) or line == "---":
+                continue  # the title and the draft's own section headings
+            moment = MOMENT_LINK.search(line)
+            text = plain_markdown(line)
+            if text:
+                found.append((int(float(moment.group(1))) if moment else None, text))
+        return tuple(found)
+
+    @property
     def chapters(self) -> tuple[tuple[int, str], ...]:
         """« Chapitres » as (start in seconds, title), from items ``- [mm:ss](#t=SECONDS) Title``
         in the order of the recording (an item without a stamp is left out)."""
@@ -458,6 +474,22 @@ def section(body: str, heading: str) -> str:
     rest = body[match.end() :]
     end = re.search(r"^## ", rest, flags=re.M)
     return rest[: end.start()] if end else rest
+
+
+MOMENT_LINK = re.compile(r"\]\(#t=(\d+(?:\.\d+)?)[^)]*\)")
+
+
+def plain_markdown(line: str) -> str:
+    """One line of an editor's Markdown as plain text: heading marks, bullets, quotes,
+    emphasis, moment stamps and link targets removed, link texts and escapes kept."""
+    text = re.sub(r"^(#{1,6}\s+|[-*+]\s+|\d+[.)]\s+|>\s*)+", "", line)
+    text = re.sub(r"\s*\[[^\]]*\]\(#t=[^)]*\)\s*", " ", text)  # a moment's stamp says nothing to search
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"<(https?://[^>\s]+)>", r"\1", text)
+    text = re.sub(r"<[^>]*>", "", text)
+    text = re.sub(r"(\*\*|__|\*|`)", "", text)
+    text = re.sub(r" +([.,])", r"\1", " ".join(text.split()))
+    return re.sub(r"\\(.)", r"\1", text).strip().rstrip(" —").strip()
 
 
 def _plain_item(text: str) -> str:

@@ -39,6 +39,7 @@ def test_bad_recordings_are_reported_and_the_good_one_completes(tmp_path: Path, 
     assert good.session_id == "seance-n2-l-atelier-final"
     session_dir = store.session_dir(good.session_id)
     assert sorted(p.name for p in session_dir.iterdir()) == [
+        ".written",  # the editable files as the pipeline wrote them (the base of an edit)
         "asr.json",
         "review.md",
         "speakers.json",
@@ -49,6 +50,7 @@ def test_bad_recordings_are_reported_and_the_good_one_completes(tmp_path: Path, 
         "transcript.txt",
         "transcript.vtt",
     ]
+    assert sorted(p.name for p in (session_dir / ".written").iterdir()) == ["speakers.toml", "transcript.txt"]
     assert {r.stage for r in report.results} == {"transcribe", "speakers", "transcript"}
     loaded = transcript_io.load(session_dir / "transcript.json")
     assert loaded.provenance.input_name == 'Séance « n°2 » l\'atelier "final".m4a'

@@ -184,17 +184,15 @@ def typeset(html: str) -> str:
     return "".join(out)
 
 
-SWALLOWING = re.compile(
-    r"<(/?)(style|script|noscript|textarea|title|iframe|xmp|plaintext|template|noembed|noframes|object|svg|math)\b", re.IGNORECASE
-)
-"""Elements whose content is not text, or that swallow everything after them when left
-open: in an editor's Markdown they are shown as text, never interpreted."""
+TAG_START = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)(?=[\s/>])")
+"""The start of an HTML tag in an editor's Markdown (an autolink, ``<https://…>``, is not one)."""
 
 
 def render_markdown(body: str) -> str:
-    """Synthesis body to safe HTML; its own title is dropped (the page has one). An element
-    that would swallow the rest of the page (an unclosed ``<style>``) is shown as text."""
-    body = SWALLOWING.sub(lambda m: f"&lt;{m.group(1)}{m.group(2)}", body)
+    """Synthesis body to safe HTML; its own title is dropped (the page has one). A tag outside
+    the allowlist is shown as text, never interpreted: an element that would swallow the rest
+    of the page (an unclosed ``<style>``, ``<math>``, ``<mi>``…) cannot."""
+    body = TAG_START.sub(lambda m: m.group(0) if m.group(2).lower() in ALLOWED_TAGS else f"&lt;{m.group(1)}{m.group(2)}", body)
     lines = body.lstrip("\n").splitlines()
     if lines and lines[0].startswith("# "):
         lines = lines[1:]
@@ -315,7 +313,7 @@ def load_session(store: Store, catalogue: Catalogue, session_id: str, recordings
         recording=recording,
         updated=dt.datetime.fromtimestamp(synthesis_path.stat().st_mtime, dt.timezone.utc).isoformat(timespec="seconds"),
         files={name: store.path(session_id, name) for name in Names.DOWNLOADS if store.path(session_id, name).exists()},
-        search=search_part(edited.brief, voices, keywords, reading),
+        search=search_part(edited.lines, voices, keywords, reading),
     )
 
 
@@ -475,11 +473,17 @@ def _posting(delta: int, count: int) -> str:
 
 
 def search_part(
-    brief: Sequence[str], voices: Sequence[Mapping[str, Any]], keywords: Sequence[Mapping[str, Any]], reading: Sequence[Mapping[str, Any]]
+    synthesis: Sequence[tuple[int | None, str]],
+    voices: Sequence[Mapping[str, Any]],
+    keywords: Sequence[Mapping[str, Any]],
+    reading: Sequence[Mapping[str, Any]],
 ) -> SearchPart:
-    """A session's entries (synthesis lines, speakers, keywords, transcript paragraphs) and
-    the postings of their words, numbered from the session's first entry."""
-    entries: list[tuple[str, str, int | None, str]] = [("synthèse", "", None, line) for line in brief]
+    """A session's entries (every line of the editor's synthesis, with its moment when it
+    links to one; speakers, keywords, transcript paragraphs) and the postings of their words,
+    numbered from the session's first entry."""
+    entries: list[tuple[str, str, int | None, str]] = [
+        ("synthèse", short_clock(moment) if moment is not None else "", moment, text) for moment, text in synthesis
+    ]
     if voices:
         entries.append(("intervenants", "", None, ", ".join(f"{v['name']} ({v['role']})" if v["role"] else str(v["name"]) for v in voices)))
     if keywords:
