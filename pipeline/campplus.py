@@ -226,27 +226,39 @@ class CamPlusPlus:
         window: float = 1.5,
         progress: Callable[[float], None] | None = None,
     ) -> np.ndarray:
-        """One L2-normed embedding per piece of speech (seconds): the mean of its windows of
-        ``window`` seconds, one every half window from its start to its end (a short piece
-        gets one window centred on it). A batch of windows at a time: memory does not grow
-        with the recording's length."""
+        """One L2-normed embedding per piece of speech (seconds). With ``window`` > 0: the
+        mean of its windows of ``window`` seconds, one every half window from its start to
+        its end (a short piece gets one window centred on it). With ``window`` = 0: one pass
+        over the whole piece (at least 1.5 s, centred; its length rounded to a tenth of a
+        second so that pieces of one length go through in one batch): half the frames of
+        half-overlapping windows. A batch at a time: memory does not grow with the
+        recording's length."""
         duration = len(audio) / SAMPLING_RATE
-        length = min(window, duration)
-        places: list[tuple[int, float]] = []  # (piece, start)
-        for index, (start, end) in enumerate(pieces):
-            if end - start <= length:
-                places.append((index, min(max((start + end - length) / 2, 0.0), duration - length)))
-                continue
-            count = int(round((end - start - length) / (length / 2))) + 1
-            step = (end - start - length) / max(count - 1, 1)
-            places += [(index, min(start + k * step, duration - length)) for k in range(count)]
+        places: list[tuple[int, float, float]] = []  # (piece, start, length)
+        if window > 0:
+            length = min(window, duration)
+            for index, (start, end) in enumerate(pieces):
+                if end - start <= length:
+                    places.append((index, min(max((start + end - length) / 2, 0.0), duration - length), length))
+                    continue
+                count = int(round((end - start - length) / (length / 2))) + 1
+                step = (end - start - length) / max(count - 1, 1)
+                places += [(index, min(start + k * step, duration - length), length) for k in range(count)]
+        else:
+            for index, (start, end) in enumerate(pieces):
+                length = min(max(round(end - start, 1), 1.5), duration)
+                places.append((index, min(max((start + end - length) / 2, 0.0), duration - length), length))
+            places.sort(key=lambda place: place[2])  # one length, one batch
         embeddings = np.zeros((len(pieces), self.weights["xvector.dense.linear.weight"].shape[0]), dtype=np.float32)
-        samples = int(round(length * SAMPLING_RATE))
         batch = 8  # small products are fastest here (measured), and memory stays low
-        for offset in range(0, len(places), batch):
-            chunk = places[offset : offset + batch]
-            features = np.stack([fbank(audio[int(first * SAMPLING_RATE) :][:samples]) for _, first in chunk])
-            np.add.at(embeddings, np.array([owner for owner, _ in chunk]), self.embed(features))
+        done = 0
+        while done < len(places):
+            length = places[done][2]
+            chunk = [p for p in places[done : done + batch] if p[2] == length]
+            samples = int(round(length * SAMPLING_RATE))
+            features = np.stack([fbank(audio[int(first * SAMPLING_RATE) :][:samples]) for _, first, _ in chunk])
+            np.add.at(embeddings, np.array([owner for owner, _, _ in chunk]), self.embed(features))
+            done += len(chunk)
             if progress:
-                progress((offset + len(chunk)) / len(places))
+                progress(done / len(places))
         return unit_rows(embeddings)

@@ -4,8 +4,9 @@ Batched decoding has no fallback: when Whisper ends a 30-s window early (an earl
 end-of-text), the rest of that window is silently lost; a prompt makes it more likely (see
 README, « Vocabulary »). After decoding, every gap of at least ``min_gap`` seconds between
 two decoded words is checked with Silero VAD; where it holds at least ``min_speech``
-seconds of speech, that stretch is decoded again on its own (sequential decoding with
-temperature fallback, no prompt) and the words that fall inside the gap are put back.
+seconds of speech, that stretch is decoded again on its own (beam search at temperature
+0, no prompt; every such window in one call, which the engine batches) and the words that
+fall inside the gap are put back.
 Speech that still yields no words is recorded, so that editors and the review report see it.
 
 Pure functions: the VAD and the re-decoding are passed in.
@@ -28,8 +29,9 @@ JOIN_SILENCE = 2.0
 
 FindSpeech = Callable[[np.ndarray], list[tuple[float, float]]]
 """Speech regions (seconds from the clip's start) of a 16 kHz clip."""
-Redecode = Callable[[np.ndarray], list[Segment]]
-"""Segments (times from the clip's start) of a 16 kHz clip, decoded on its own."""
+Redecode = Callable[[Sequence[np.ndarray]], list[list[Segment]]]
+"""For each 16 kHz clip, its segments (times from the clip's start), each clip decoded on
+its own; all the clips are given at once, so that the engine can decode them in one batch."""
 
 
 @dataclass(frozen=True)
@@ -108,32 +110,37 @@ def _accepted(segment: Segment) -> bool:
 def repair(
     audio: np.ndarray, segments: Sequence[Segment], windows: Sequence[Window], redecode: Redecode, checked: int
 ) -> tuple[list[Segment], Quality]:
-    """Decode each window again; keep the new words that fall inside its gap. Returns the
-    segments (in time order, renumbered) and what the guard did."""
+    """Decode every window again, all in one call (the engine batches them), and keep the
+    new words that fall inside their gaps. Returns the segments (in time order, renumbered)
+    and what the guard did."""
+    spans = [(max(w.gap.start, w.start - MARGIN), min(w.gap.end, w.end + MARGIN)) for w in windows]
+    decoded = redecode([audio[int(start * SAMPLING_RATE) : int(end * SAMPLING_RATE)] for start, end in spans]) if windows else []
     added: list[Segment] = []
     redecoded, still_lost = [], []
-    for window in windows:
-        start = max(window.gap.start, window.start - MARGIN)
-        end = min(window.gap.end, window.end + MARGIN)
-        clip = audio[int(start * SAMPLING_RATE) : int(end * SAMPLING_RATE)]
-        found = []
-        for segment in redecode(clip):
-            if not _accepted(segment):
-                continue
-            words = tuple(
-                replace(w, start=round(w.start + start, 3), end=round(w.end + start, 3))
-                for w in segment.words
-                if window.gap.start <= start + (w.start + w.end) / 2 <= window.gap.end
-            )
-            if words:
-                text = "".join(w.word for w in words).strip()
-                found.append(replace(segment, start=words[0].start, end=words[-1].end, text=text, words=words))
-        count = sum(len(s.words) for s in found)
+    for window, (start, _), heard in zip(windows, spans, decoded, strict=True):
+        shifted = [
+            replace(s, words=tuple(replace(w, start=round(w.start + start, 3), end=round(w.end + start, 3)) for w in s.words))
+            for s in heard
+            if _accepted(s)
+        ]
+        kept = _inside(shifted, window)
+        count = sum(len(s.words) for s in kept)
         if count:
-            added += found
+            added += kept
             redecoded.append(Span(window.start, window.end, f"{count} words recovered from {window.speech:.1f} s of speech"))
         else:
             still_lost.append(Span(window.start, window.end, f"{window.speech:.1f} s of speech gave no text"))
     merged = sorted([*segments, *added], key=lambda s: (s.start, s.end))
     renumbered = [replace(s, id=i) for i, s in enumerate(merged)]
     return renumbered, Quality(checked, tuple(redecoded), tuple(still_lost))
+
+
+def _inside(segments: Sequence[Segment], window: Window) -> list[Segment]:
+    """The segments' words that fall inside the window's gap (the words around it were
+    decoded already)."""
+    kept = []
+    for segment in segments:
+        words = tuple(w for w in segment.words if window.gap.start <= (w.start + w.end) / 2 <= window.gap.end)
+        if words:
+            kept.append(replace(segment, start=words[0].start, end=words[-1].end, text="".join(w.word for w in words).strip(), words=words))
+    return kept

@@ -68,7 +68,8 @@ class SpeakerOptions:
     """Spacing of the GE2E windows inside a piece (seconds; each window is 1.6 s, the
     encoder's training length)."""
     window: float = 1.5
-    """Length of the CAM++ windows inside a piece (seconds; one every half window)."""
+    """Length of the CAM++ windows inside a piece (seconds; one every half window); 0: one
+    pass over each whole piece."""
     join_gap: float = 0.3
     """Words closer than this (seconds) belong to one stretch of speech."""
     sentence_cut: bool = True

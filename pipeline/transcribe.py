@@ -137,8 +137,9 @@ class Transcriber(Protocol):
         """Start decoding the whole recording; segments are produced lazily."""
         ...
 
-    def redecode(self, audio: np.ndarray) -> list[Segment]:
-        """Decode one short window on its own (sequential, temperature fallback, no prompt)."""
+    def redecode(self, clips: Sequence[np.ndarray]) -> list[list[Segment]]:
+        """Decode short windows, each on its own (temperature 0, no prompt): each clip's
+        segments, times from its start."""
         ...
 
     def find_speech(self, audio: np.ndarray) -> list[tuple[float, float]]:
@@ -227,13 +228,47 @@ class WhisperTranscriber:
 
         return Decoded(language=info.language, language_probability=float(info.language_probability), segments=stream())
 
-    def redecode(self, audio: np.ndarray) -> list[Segment]:
-        """One window on its own: beam search at temperature 0, no prompt. No sampling
-        fallback: it makes reruns give other words (measured), and the guard judges the text
-        itself (:func:`pipeline.guard.repair`)."""
+    def redecode(self, clips: Sequence[np.ndarray]) -> list[list[Segment]]:
+        """Short windows, each decoded on its own: beam search at temperature 0, no prompt.
+        No sampling fallback: it makes reruns give other words (measured), and the guard
+        judges the text itself (:func:`pipeline.guard.repair`). With batched decoding on, all
+        the windows go in one call, ``batch_size`` at a time (each is at most 30 s, one
+        encoder window): the guard then costs what decoding those seconds costs."""
+        options = self.options
+        if not clips:
+            return []
+        if self._batched is None:
+            return [self._redecode_one(clip) for clip in clips]
+        offsets, pieces, cursor = [], [], 0
+        for clip in clips:
+            offsets.append(cursor)
+            pieces.append(as_float32(clip))
+            cursor += len(clip)
+        spans = [{"start": a / SAMPLING_RATE, "end": (a + len(c)) / SAMPLING_RATE} for a, c in zip(offsets, clips, strict=True)]
+        segments, _ = self._batched.transcribe(
+            np.concatenate(pieces),
+            language=options.language,
+            beam_size=options.beam_size,
+            word_timestamps=True,
+            condition_on_previous_text=False,
+            compression_ratio_threshold=None,
+            log_prob_threshold=None,
+            vad_filter=False,
+            clip_timestamps=spans,
+            batch_size=options.batch_size,
+        )
+        found: list[list[Segment]] = [[] for _ in clips]
+        starts = [a / SAMPLING_RATE for a in offsets]
+        for raw in segments:
+            middle = (float(raw.start) + float(raw.end)) / 2  # its clip's (times are rounded to the ms)
+            index = max(0, int(np.searchsorted(starts, middle, side="right")) - 1)
+            found[index].append(_shifted(_convert(len(found[index]), raw), len(found[index]), -starts[index]))
+        return found
+
+    def _redecode_one(self, clip: np.ndarray) -> list[Segment]:
         options = self.options
         segments, _ = self._model.transcribe(
-            as_float32(audio),
+            as_float32(clip),
             language=options.language,
             beam_size=options.beam_size,
             temperature=0.0,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,10 +87,14 @@ class FakeTranscriber:
         segments: Iterator[Segment] = iter(make_segments(self.texts, step=step))
         return Decoded(language="fr", language_probability=1.0, segments=segments)
 
-    def redecode(self, audio: np.ndarray) -> list[Segment]:
-        self.redecoded.append(len(audio))
-        duration = len(audio) / SAMPLING_RATE
-        return make_segments(self.redecode_texts, step=duration / max(len(self.redecode_texts), 1)) if self.redecode_texts else []
+    def redecode(self, clips: Sequence[np.ndarray]) -> list[list[Segment]]:
+        found = []
+        for audio in clips:
+            self.redecoded.append(len(audio))
+            duration = len(audio) / SAMPLING_RATE
+            texts = self.redecode_texts
+            found.append(make_segments(texts, step=duration / max(len(texts), 1)) if texts else [])
+        return found
 
     def find_speech(self, audio: np.ndarray) -> list[tuple[float, float]]:
         duration = len(audio) / SAMPLING_RATE

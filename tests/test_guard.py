@@ -54,7 +54,7 @@ def test_repair_keeps_only_new_words_inside_the_gap_and_records_what_it_did():
     [window] = windows
     assert (window.start, window.end) == (3.5, 20.0)  # the speech inside the gap only
 
-    def redecode(clip: np.ndarray) -> list[Segment]:
+    def redecode_one(clip: np.ndarray) -> list[Segment]:
         # the re-decoding hears the lost sentence, and the first word after the gap again
         words = (
             Word(1.0, 2.0, " la", 0.9),
@@ -64,7 +64,7 @@ def test_repair_keeps_only_new_words_inside_the_gap_and_records_what_it_did():
         )
         return [Segment(0, 1.0, 17.0, "la parole retrouvée après", words, avg_logprob=-0.3, compression_ratio=1.2)]
 
-    repaired, quality = repair(audio, segments, windows, redecode, checked)
+    repaired, quality = repair(audio, segments, windows, lambda clips: [redecode_one(c) for c in clips], checked)
     texts = [s.text for s in repaired]
     assert texts == ["avant la pause", "la parole retrouvée", "après la pause"]
     assert [s.id for s in repaired] == [0, 1, 2]
@@ -79,7 +79,7 @@ def test_text_whisper_itself_would_reject_is_not_put_back():
     def noise(clip: np.ndarray) -> list[Segment]:
         return [Segment(0, 0.0, 4.0, "Sous-titrage", (Word(0.0, 4.0, " Sous-titrage", 0.1),), avg_logprob=-1.5, no_speech_prob=0.9)]
 
-    repaired, quality = repair(audio, [], windows, noise, checked)
+    repaired, quality = repair(audio, [], windows, lambda clips: [noise(c) for c in clips], checked)
     assert repaired == [] and quality.redecoded == ()
     assert [(s.start, s.end) for s in quality.speech_without_words] == [(5.0, 9.0)]
     assert quality.seconds_without_words == 4.0
