@@ -204,3 +204,25 @@ def test_the_real_encoders_report_their_progress_up_to_the_end():
     vectors = VoiceModels.load("ge2e+campplus").embed_pieces(audio, pieces, SpeakerOptions(), heard.append)
     assert vectors.shape == (3, 256 + 192) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
     assert heard == sorted(heard) and heard[-1] == pytest.approx(1.0) and 0.0 < heard[0] < 1.0
+
+
+@pytest.mark.parametrize("frames", [150, 120, 233])
+def test_the_campplus_graph_computes_what_the_numpy_reference_computes(frames: int):
+    """ONNX Runtime runs the network the speakers stage uses; NumPy is the readable reference
+    (itself checked against the PyTorch module: benchmarks/check_voice_parity.py). Lengths
+    under, at and over the 100-frame segments of context-aware masking."""
+    from pipeline.campplus import CamPlusPlus
+
+    encoder = CamPlusPlus.load()
+    features = np.random.default_rng(frames).standard_normal((4, frames, 80)).astype(np.float32)
+    fast, reference = encoder.embed(features), encoder.embed_reference(features)
+    assert fast.shape == (4, 192) and np.abs(fast - reference).max() < 1e-5
+
+
+def test_the_ge2e_graph_computes_what_the_numpy_reference_computes():
+    from pipeline.voices import VoiceEncoder
+
+    encoder = VoiceEncoder.load()
+    mels = np.abs(np.random.default_rng(7).standard_normal((6, 160, 40))).astype(np.float32)
+    fast, reference = encoder.embed(mels), encoder.embed_reference(mels)
+    assert fast.shape == (6, 256) and np.abs(fast - reference).max() < 1e-5

@@ -1,0 +1,220 @@
+"""The voice encoders as ONNX graphs, built from their weights and run by ONNX Runtime.
+
+The NumPy encoders (:mod:`pipeline.voices`, :mod:`pipeline.campplus`) are the reference: they
+match the original PyTorch modules (``benchmarks/check_voice_parity.py``). The same
+computation written as an ONNX graph runs several times faster on the CPU (ONNX Runtime's
+convolutions and LSTM against NumPy's im2col and a Python loop over time steps), which is what
+brings the speakers stage to a small share of the transcription. No graph is exported by
+PyTorch: each is written here, layer by layer, from the weights already loaded, and checked
+against the NumPy encoder (``tests/test_voice_encoders.py``). ONNX Runtime is already installed
+for faster-whisper's speech detector.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+BN_EPS = 1e-5
+OPSET = 17
+
+
+class Graph:
+    """A small builder over ``onnx.helper``: nodes, initialisers, unique names."""
+
+    def __init__(self) -> None:
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        self.count = 0
+
+    def constant(self, value: np.ndarray, name: str = "") -> str:
+        from onnx import numpy_helper
+
+        name = name or self._name("c")
+        self.initializers.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def _name(self, prefix: str) -> str:
+        self.count += 1
+        return f"{prefix}{self.count}"
+
+    def op(self, kind: str, *inputs: str, **attributes: Any) -> str:
+        from onnx import helper
+
+        out = self._name(kind.lower())
+        self.nodes.append(helper.make_node(kind, list(inputs), [out], **attributes))
+        return out
+
+    def ops(self, kind: str, inputs: list[str], outputs: int, **attributes: Any) -> list[str]:
+        from onnx import helper
+
+        names = [self._name(kind.lower()) for _ in range(outputs)]
+        self.nodes.append(helper.make_node(kind, inputs, names, **attributes))
+        return names
+
+    def model(self, inputs: list[tuple[str, list[Any]]], output: str) -> bytes:
+        from onnx import TensorProto, helper
+
+        graph = helper.make_graph(
+            self.nodes,
+            "voice",
+            [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape) for name, shape in inputs],
+            [helper.make_tensor_value_info(output, TensorProto.FLOAT, None)],
+            self.initializers,
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+        model.ir_version = 8
+        return bytes(model.SerializeToString())
+
+
+def session(model: bytes) -> Any:
+    """An ONNX Runtime session on the cores this process may use."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    # Its threads would otherwise spin between runs, taking the cores the filter banks and
+    # spectrograms are computed on in between (measured: the filter banks took 4 times longer).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+# -- CAM++ -----------------------------------------------------------------------------------
+
+
+def campplus_graph(w: Mapping[str, np.ndarray]) -> bytes:
+    """CAM++ (:class:`pipeline.campplus.CamPlusPlus`): filter banks, batch × frames × 80 ->
+    batch × 192 embeddings (not yet L2-normed)."""
+    g = Graph()
+
+    def norm(name: str, x: str) -> str:
+        channels = w[f"{name}.running_mean"].shape[0]
+        scale = w.get(f"{name}.weight", np.ones(channels, dtype=np.float32))
+        bias = w.get(f"{name}.bias", np.zeros(channels, dtype=np.float32))
+        inputs = [g.constant(a.astype(np.float32)) for a in (scale, bias, w[f"{name}.running_mean"], w[f"{name}.running_var"])]
+        return g.op("BatchNormalization", x, *inputs, epsilon=BN_EPS)
+
+    def conv(name: str, x: str, stride: tuple[int, ...] = (), dilation: int = 1) -> str:
+        kernel = w[f"{name}.weight"].astype(np.float32)
+        spatial = kernel.ndim - 2
+        pads = [(kernel.shape[2] // 2) * dilation] * (2 * spatial)
+        inputs = [x, g.constant(kernel)]
+        if f"{name}.bias" in w:
+            inputs.append(g.constant(w[f"{name}.bias"].astype(np.float32)))
+        return g.op("Conv", *inputs, pads=pads, strides=list(stride or (1,) * spatial), dilations=[dilation] * spatial)
+
+    def relu(x: str) -> str:
+        return g.op("Relu", x)
+
+    def block(name: str, x: str) -> str:
+        stride = (2, 1) if f"{name}.shortcut.0.weight" in w else (1, 1)
+        out = relu(norm(f"{name}.bn1", conv(f"{name}.conv1", x, stride)))
+        out = norm(f"{name}.bn2", conv(f"{name}.conv2", out))
+        short = norm(f"{name}.shortcut.1", conv(f"{name}.shortcut.0", x, stride)) if stride[0] > 1 else x
+        return relu(g.op("Add", out, short))
+
+    axis2 = g.constant(np.array([2], dtype=np.int64))
+    hundred = g.constant(np.array([100], dtype=np.int64))
+    one = g.constant(np.array([1], dtype=np.int64))
+    zero = g.constant(np.array([0], dtype=np.int64))
+
+    def cam(name: str, x: str, dilation: int) -> str:
+        """Context-aware masking: the local convolution gated by the utterance's mean plus
+        the mean of its 100-frame segment (as :meth:`CamPlusPlus._cam`)."""
+        local = conv(f"{name}.linear_local", x, dilation=dilation)
+        frames = g.op("Gather", g.op("Shape", x), axis2, axis=0)  # [T]
+        segments = g.op("Div", g.op("Add", frames, g.constant(np.array([99], dtype=np.int64))), hundred)
+        padding = g.op("Sub", g.op("Mul", segments, hundred), frames)
+        pads = g.op("Concat", zero, zero, zero, zero, zero, padding, axis=0)
+        padded = g.op("Pad", x, pads)
+        shape = g.op("Shape", x)
+        batch_channels = g.op("Slice", shape, zero, axis2)  # [B, C]
+        grouped = g.op("Reshape", padded, g.op("Concat", batch_channels, segments, hundred, axis=0))
+        sums = g.op("ReduceSum", grouped, g.constant(np.array([3], dtype=np.int64)), keepdims=0)  # B × C × S
+        starts = g.op(
+            "Mul",
+            g.op("Range", g.constant(np.array(0, dtype=np.int64)), g.op("Squeeze", segments), g.constant(np.array(1, dtype=np.int64))),
+            hundred,
+        )
+        counts = g.op("Cast", g.op("Min", g.op("Sub", frames, starts), hundred), to=1)
+        means = g.op("Div", sums, counts)
+        repeated = g.op(
+            "Expand",
+            g.op("Unsqueeze", means, g.constant(np.array([3], dtype=np.int64))),
+            g.op("Concat", batch_channels, segments, hundred, axis=0),
+        )
+        flat = g.op("Reshape", repeated, g.op("Concat", batch_channels, g.op("Mul", segments, hundred), axis=0))
+        segment_means = g.op("Slice", flat, zero, frames, axis2)
+        context = g.op("Add", g.op("ReduceMean", x, axes=[2], keepdims=1), segment_means)
+        gate = g.op("Sigmoid", conv(f"{name}.linear2", relu(conv(f"{name}.linear1", context))))
+        return g.op("Mul", local, gate)
+
+    features = "features"
+    x = g.op("Unsqueeze", g.op("Transpose", features, perm=[0, 2, 1]), one)  # B × 1 × 80 × T
+    x = relu(norm("head.bn1", conv("head.conv1", x)))
+    for name in ("head.layer1.0", "head.layer1.1", "head.layer2.0", "head.layer2.1"):
+        x = block(name, x)
+    x = relu(norm("head.bn2", conv("head.conv2", x, (2, 1))))
+    shape = g.op("Shape", x)
+    flat_shape = g.op(
+        "Concat",
+        g.op("Slice", shape, zero, one),
+        g.constant(np.array([-1], dtype=np.int64)),
+        g.op("Slice", shape, g.constant(np.array([3], dtype=np.int64)), g.constant(np.array([4], dtype=np.int64))),
+        axis=0,
+    )
+    x = g.op("Reshape", x, flat_shape)  # B × (C·F) × T
+    x = relu(norm("xvector.tdnn.nonlinear.batchnorm", conv("xvector.tdnn.linear", x, (2,))))
+    for number, dilation in ((1, 1), (2, 2), (3, 2)):
+        layer = 1
+        while f"xvector.block{number}.tdnnd{layer}.linear1.weight" in w:
+            name = f"xvector.block{number}.tdnnd{layer}"
+            hidden = conv(f"{name}.linear1", relu(norm(f"{name}.nonlinear1.batchnorm", x)))
+            hidden = relu(norm(f"{name}.nonlinear2.batchnorm", hidden))
+            x = g.op("Concat", x, cam(f"{name}.cam_layer", hidden, dilation), axis=1)
+            layer += 1
+        transit = f"xvector.transit{number}"
+        x = conv(f"{transit}.linear", relu(norm(f"{transit}.nonlinear.batchnorm", x)))
+    x = relu(norm("xvector.out_nonlinear.batchnorm", x))
+    mean = g.op("ReduceMean", x, axes=[2], keepdims=1)
+    frames = g.op("Cast", g.op("Gather", g.op("Shape", x), axis2, axis=0), to=1)
+    variance = g.op(
+        "Div",
+        g.op("ReduceSum", g.op("Mul", *(2 * [g.op("Sub", x, mean)])), axis2, keepdims=0),
+        g.op("Sub", frames, g.constant(np.array([1.0], dtype=np.float32))),
+    )
+    pooled = g.op("Concat", g.op("Squeeze", mean, axis2), g.op("Sqrt", variance), axis=1)  # B × 2·C
+    dense = g.op("MatMul", pooled, g.constant(np.ascontiguousarray(w["xvector.dense.linear.weight"][:, :, 0].T.astype(np.float32))))
+    out = norm("xvector.dense.nonlinear.batchnorm", dense)
+    return g.model([(features, [None, None, 80])], out)
+
+
+# -- GE2E ------------------------------------------------------------------------------------
+
+
+def ge2e_graph(w: Mapping[str, np.ndarray]) -> bytes:
+    """GE2E (:class:`pipeline.voices.VoiceEncoder`): mel spectrograms, batch × frames × 40 ->
+    batch × 256 (ReLU, not yet L2-normed). PyTorch orders an LSTM's gates i, f, g, o; ONNX
+    i, o, f, c."""
+    g = Graph()
+    x = g.op("Transpose", "mels", perm=[1, 0, 2])  # frames × batch × 40
+    state = ""
+    layer = 0
+    while f"lstm.weight_ih_l{layer}" in w:
+        hidden = w[f"lstm.weight_hh_l{layer}"].shape[1]
+        order = np.concatenate([np.arange(k * hidden, (k + 1) * hidden) for k in (0, 3, 1, 2)])
+        weights = g.constant(w[f"lstm.weight_ih_l{layer}"][order][None].astype(np.float32))
+        recurrent = g.constant(w[f"lstm.weight_hh_l{layer}"][order][None].astype(np.float32))
+        bias = g.constant(np.concatenate([w[f"lstm.bias_ih_l{layer}"][order], w[f"lstm.bias_hh_l{layer}"][order]])[None].astype(np.float32))
+        sequence, state = g.ops("LSTM", [x, weights, recurrent, bias], 2, hidden_size=int(hidden))
+        x = g.op("Squeeze", sequence, g.constant(np.array([1], dtype=np.int64)))
+        layer += 1
+    last = g.op("Squeeze", state, g.constant(np.array([0], dtype=np.int64)))  # batch × hidden
+    linear = g.op("MatMul", last, g.constant(np.ascontiguousarray(w["linear.weight"].T.astype(np.float32))))
+    out = g.op("Relu", g.op("Add", linear, g.constant(w["linear.bias"].astype(np.float32))))
+    return g.model([("mels", [None, None, 40])], out)
