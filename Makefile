@@ -34,7 +34,7 @@ test-fast: setup
 	$(BIN)/python -m pytest -q -m 'not slow'
 
 bench: setup
-	$(BIN)/python benchmarks/bench_longform.py --overhead
+	$(BIN)/python benchmarks/bench_longform.py --overhead --profile longform
 
 bench-transcribe: setup
 	$(BIN)/python benchmarks/bench_transcribe.py --resume

@@ -303,7 +303,7 @@ def main() -> None:
 
 
 BUCKETS = {
-    "Whisper decoding (faster-whisper's batched pipeline)": ("faster_whisper/transcribe.py", "_batched_segments_generator"),
+    "Whisper decoding of the recording": ("pipeline/transcribe.py", "stream"),
     "lost-speech guard: re-decoding": ("pipeline/guard.py", "repair"),
     "lost-speech guard: finding lost speech (VAD)": ("pipeline/guard.py", "lost_windows"),
     "audio decoding (ffmpeg)": ("pipeline/media.py", "decode"),
@@ -316,6 +316,7 @@ def profile(audio: Path, start: str) -> None:
     of the work and now, each under cProfile in its own process."""
     import pstats
 
+    audio = audio.resolve()
     print(f"\nprofile of `pipeline transcribe --no-speakers` on {audio.stem} (cProfile, cumulative seconds)")
     with tempfile.TemporaryDirectory() as tmp:
         trees = {"now": ROOT}
