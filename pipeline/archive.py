@@ -30,10 +30,9 @@ from .media import sha256_file
 from .settings import DEFAULT_RIGHTS
 from .store import Names, Store, sha256_bytes, write_error
 from .synthesis import read_synthesis
-from .text import xml_safe
+from .text import utc_now, xml_safe
 
 SERIES = "Les nouveaux enjeux de la transition numérique des villes"
-PAYLOAD = Names.ARCHIVED
 __all__ = ["DEFAULT_RIGHTS", "Finding", "archive_session", "dc_xml", "dublin_core", "events", "verify"]
 FORMATS = {
     ".json": "application/json",
@@ -59,10 +58,6 @@ class Finding:
 
 def _utc(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def events(
@@ -174,9 +169,16 @@ def dc_xml(elements: Mapping[str, Sequence[str]]) -> str:
 
 
 def archive_session(
-    store: Store, catalogue: Catalogue, session_id: str, recordings: Path, with_media: bool = False, rights: str = DEFAULT_RIGHTS
+    store: Store,
+    catalogue: Catalogue,
+    session_id: str,
+    recordings: Path,
+    with_media: bool = False,
+    rights: str = DEFAULT_RIGHTS,
+    payload: Sequence[str] = Names.ARCHIVED,
 ) -> Path:
-    """Write ``outputs/archive/<session>/`` as a validated BagIt bag; return its path."""
+    """Write ``outputs/archive/<session>/`` as a validated BagIt bag of the ``payload`` files
+    of its folder (the ones there); return its path."""
     folder = store.session_dir(session_id)
     if not store.path(session_id, Names.TRANSCRIPT).exists():
         raise PipelineError(store.path(session_id, Names.TRANSCRIPT), "no transcript to archive", "run `pipeline run` first")
@@ -195,7 +197,7 @@ def archive_session(
         )
     try:
         with store.replacing(store.bag_dir(session_id)) as staging:
-            _fill_bag(staging, store, session_id, folder, transcript, found, session, description, recording, with_media, rights)
+            _fill_bag(staging, store, session_id, folder, transcript, found, session, description, recording, with_media, rights, payload)
     except OSError as exc:
         raise write_error(exc, store.archive_dir) from exc
     return store.bag_dir(session_id)
@@ -213,9 +215,10 @@ def _fill_bag(
     recording: Path,
     with_media: bool,
     rights: str,
+    payload: Sequence[str],
 ) -> None:
     """Put the payload, provenance, history and Dublin Core in ``staging`` and bag it."""
-    names = [name for name in PAYLOAD if (folder / name).exists()]
+    names = [name for name in payload if (folder / name).exists()]
     for name in names:
         if name in Names.EDITABLE:  # an editor's text, kept without the control characters XML cannot hold
             text = (folder / name).read_text(encoding="utf-8", errors="replace")
@@ -232,12 +235,12 @@ def _fill_bag(
     log.append(
         {
             "event": "archived",
-            "date": _now(),
+            "date": utc_now(),
             "object": "bag",
             "agent": f"villes-numeriques-pipeline {__version__}; bagit-python {bagit.VERSION}",
         }
     )
-    (staging / "events.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in log), encoding="utf-8")
+    (staging / Names.EVENTS).write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in log), encoding="utf-8")
     provenance = {
         "session_id": session_id,
         "recording": {
@@ -259,7 +262,7 @@ def _fill_bag(
         "files": {name: sha256_bytes((folder / name).read_bytes()) for name in names},
     }
     (staging / "provenance.json").write_text(json.dumps(provenance, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    formats = [FORMATS.get(Path(n).suffix, "application/octet-stream") for n in [*names, "provenance.json", "events.jsonl", "dc.xml"]]
+    formats = [FORMATS.get(Path(n).suffix, "application/octet-stream") for n in [*names, "provenance.json", Names.EVENTS, "dc.xml"]]
     if with_media:
         formats.append(mimetypes.guess_type(recording.name)[0] or "application/octet-stream")
     elements = dublin_core(session, transcript, found, rights, formats, description)

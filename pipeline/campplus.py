@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import torchfile
-from .voices import unit_rows
+from .vectors import unit_rows
 
 SAMPLING_RATE = 16_000
 WEIGHTS_SHA256 = "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199"

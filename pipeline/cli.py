@@ -24,7 +24,7 @@ from .glossary import GLOSSARY_FILE, read_glossary
 from .keywords import load_nlp
 from .media import MEDIA_SUFFIXES
 from .models import resolve_model
-from .plan import STAGES, Plan, Project, State, make_plan
+from .plan import STAGE_NAMES, Plan, Project, State, make_plan
 from .runner import RunReport, StepResult, execute, outputs_of, transcriber_settings
 from .settings import load_settings
 from .store import Store
@@ -268,7 +268,7 @@ def cli(context: click.Context, verbose: bool) -> None:
 @cli.command("run")
 @folder_options
 @click.option("--session", "sessions", multiple=True, help="Only this session id (repeatable).")
-@click.option("--only", type=click.Choice(STAGES), multiple=True, help="Only this stage (repeatable).")
+@click.option("--only", type=click.Choice(STAGE_NAMES), multiple=True, help="Only this stage (repeatable).")
 @run_options
 @transcription_options
 def run_command(
@@ -293,7 +293,7 @@ def run_command(
     for problem in check_project(project):
         if not problem.error:  # errors come back as failed rows, in the run's summary
             console.print(f"[yellow]![/yellow] {escape(problem.one_line())}", highlight=False, soft_wrap=True)
-    _exit(_execute(project, only or STAGES, list(sessions) or None, force, wait))
+    _exit(_execute(project, only or STAGE_NAMES, list(sessions) or None, force, wait))
 
 
 @cli.command("check")

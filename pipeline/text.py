@@ -38,3 +38,8 @@ def date_label(date: object) -> str:
     except ValueError:
         return str(date)
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def utc_now() -> str:
+    """The present moment in UTC, to the second, ISO 8601 (every record and event uses it)."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

@@ -13,7 +13,6 @@ decoding instead (:mod:`pipeline.vocabulary`).
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -26,6 +25,7 @@ from . import guard as lost_speech
 from .errors import ModelError, shown
 from .media import SAMPLING_RATE, Recording, as_float32
 from .models import ResolvedModel, resolve_model
+from .text import utc_now
 from .transcript import ModelInfo, Provenance, Quality, Segment, Transcript, Word
 
 ProgressCallback = Callable[[float], None]
@@ -338,10 +338,6 @@ def _convert(index: int, segment: Any) -> Segment:
     )
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
 def _shifted(segment: Segment, index: int, offset: float) -> Segment:
     """A segment decoded from audio that started ``offset`` seconds into the recording."""
     if not offset:
@@ -367,7 +363,7 @@ def transcribe(
     each segment as soon as it is final, so that a run killed later loses nothing before it.
     Then the lost-speech guard decodes again whatever speech gave no words.
     """
-    started = _now()
+    started = utc_now()
     offset = done[-1].end if done else 0.0
     decoded = transcriber.decode(audio[int(offset * SAMPLING_RATE) :])
     segments = list(done)
@@ -411,7 +407,7 @@ def transcribe(
             pipeline_version=__version__,
             options=recorded_options,
             started_utc=started,
-            finished_utc=_now(),
+            finished_utc=utc_now(),
         ),
         quality=quality,
     )

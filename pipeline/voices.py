@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import torchfile
+from .vectors import unit_rows
 
 if TYPE_CHECKING:
     from .campplus import CamPlusPlus
@@ -187,12 +188,6 @@ class VoiceEncoder:
             if progress:
                 progress((offset + len(chunk)) / len(places))
         return unit_rows(embeddings)
-
-
-def unit_rows(vectors: np.ndarray) -> np.ndarray:
-    """Each row scaled to length 1 (a zero row stays zero), float32."""
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.asarray(vectors / np.where(norms > 0, norms, 1.0), dtype=np.float32)
 
 
 def encoder_id(name: str) -> str:

@@ -10,7 +10,7 @@ from pipeline.archive import archive_session, verify
 from pipeline.catalogue import Catalogue, Session, Speaker, load_themes
 from pipeline.cli import main
 from pipeline.plan import Project
-from pipeline.runner import SilentReporter, run_keywords, run_synthesis
+from pipeline.runner import execute
 from pipeline.settings import Settings
 from pipeline.store import Store, atomic_write
 
@@ -37,11 +37,11 @@ def archived(tmp_path: Path, nlp) -> tuple[Store, Path]:
     catalogue = Catalogue(sessions=(SESSION,), themes=load_themes(ROOT / "recordings" / "themes.toml"))
     store.write_stage(SESSION.id, "transcribe", "x", {"transcript.json": FIXTURE.read_text(encoding="utf-8"), "transcript.txt": "texte\n"})
     project = Project(recordings, catalogue, Settings(), store)
-    run_keywords(project, lambda: nlp, SilentReporter())
-    run_synthesis(project, SilentReporter())
+    execute(project, ("keywords",), load_nlp=lambda: nlp)
+    execute(project, ("synthesis",))
     synthesis = store.path(SESSION.id, "synthesis.md")
     synthesis.write_text(synthesis.read_text(encoding="utf-8") + "\nRelu par l'éditrice.\n", encoding="utf-8")
-    run_synthesis(project, SilentReporter(), force=True)  # records the editor's version
+    execute(project, ("synthesis",), force=True)  # records the editor's version
     return store, archive_session(store, catalogue, SESSION.id, recordings, with_media=True)
 
 

@@ -10,7 +10,7 @@ from pipeline.catalogue import Catalogue
 from pipeline.cli import main
 from pipeline.keywords import KeywordOptions, ThemeModel, analyse, extract_keywords, term_index
 from pipeline.plan import Project
-from pipeline.runner import SilentReporter, run_keywords
+from pipeline.runner import execute
 from pipeline.sentences import sentences_of
 from pipeline.settings import Settings
 from pipeline.store import Store, atomic_write
@@ -104,13 +104,13 @@ def test_stage_writes_outputs_and_a_rerun_loads_no_model(tmp_path: Path, nlp, th
         return nlp
 
     project = Project(tmp_path, Catalogue(themes=themes), Settings(), store)
-    first = run_keywords(project, counting_loader, SilentReporter())
+    first = execute(project, ("keywords",), load_nlp=counting_loader)
     assert [r.status for r in first.results] == ["keywords"]
     markdown = store.path("s-1", "keywords.md").read_text(encoding="utf-8")
     assert "### Sobriété" in markdown and "**sobriété numérique**" in markdown and "[00:" in markdown
     stored = keywords_io.loads(store.path("s-1", "keywords.json").read_text(encoding="utf-8"))
     assert stored.provenance["transcript_sha256"] == store.sha256("s-1", "transcript.json")
-    second = run_keywords(project, counting_loader, SilentReporter())
+    second = execute(project, ("keywords",), load_nlp=counting_loader)
     assert [r.status for r in second.results] == ["up to date"] and len(loads) == 1
 
 

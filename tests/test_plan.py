@@ -121,6 +121,13 @@ SCENARIOS: dict[str, Callable[[Project], Project]] = {
     "keywords.json broken by hand": broken_keywords,
     "transcript deleted": lambda p: (p.store.path("beta", Names.TRANSCRIPT).unlink(), p)[1],
     "site deleted": lambda p: (shutil.rmtree(p.store.site_dir), p)[1],
+    "bag deleted": lambda p: (shutil.rmtree(p.store.bag_dir("alpha")), p)[1],
+    "decoding deleted": lambda p: (p.store.path("beta", Names.ASR).unlink(), p)[1],
+    "voices deleted": lambda p: (p.store.path("alpha", Names.SPEAKERS).unlink(), p)[1],
+    "speakers.toml deleted": lambda p: (p.store.path("alpha", Names.SPEAKER_NAMES).unlink(), p)[1],
+    "review.md deleted": lambda p: (p.store.path("alpha", Names.REVIEW).unlink(), p)[1],
+    "keywords.md deleted": lambda p: (p.store.path("alpha", Names.KEYWORDS_MD).unlink(), p)[1],
+    "synthesis deleted": lambda p: (p.store.path("beta", Names.SYNTHESIS).unlink(), p)[1],
 }
 
 
@@ -149,6 +156,9 @@ EXPECTED = {
     "speaker renamed": {("alpha", "speakers")},
     "beam size changed": {("alpha", "transcribe"), ("beta", "transcribe")},
     "keyword count changed": {("alpha", "keywords"), ("beta", "keywords")},
+    "bag deleted": {("alpha", "archive")},
+    "keywords.md deleted": {("alpha", "keywords")},
+    "review.md deleted": {("alpha", "transcript")},
 }
 
 

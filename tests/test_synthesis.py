@@ -12,7 +12,7 @@ from pipeline import transcript as transcript_io
 from pipeline.catalogue import Catalogue, Session, Speaker
 from pipeline.keywords import ThemeModel, analyse, extract_keywords, term_index
 from pipeline.plan import Project
-from pipeline.runner import SilentReporter, run_synthesis
+from pipeline.runner import execute
 from pipeline.sentences import sentences_of
 from pipeline.settings import Settings
 from pipeline.store import Store, atomic_write
@@ -103,12 +103,12 @@ def test_an_edited_synthesis_is_kept_and_the_new_draft_goes_beside_it(tmp_path: 
     atomic_write(store.path(SESSION.id, "transcript.json"), (FIXTURES / "transcript-sobriete-gouvernance.json").read_bytes())
     atomic_write(store.path(SESSION.id, "keywords.json"), keywords_io.dumps(found).encode())
     project = Project(tmp_path, Catalogue(sessions=(SESSION,), themes=themes), Settings(), store)
-    first = run_synthesis(project, SilentReporter())
+    first = execute(project, ("synthesis",))
     assert [r.status for r in first.results] == ["drafted"]
     synthesis = store.path(SESSION.id, "synthesis.md")
     edited = synthesis.read_text(encoding="utf-8").replace('status: "draft"', 'status: "reviewed"') + "\nNote de l'éditrice.\n"
     synthesis.write_text(edited, encoding="utf-8")
-    again = run_synthesis(project, SilentReporter(), force=True)
+    again = execute(project, ("synthesis",), force=True)
     assert synthesis.read_text(encoding="utf-8") == edited
     assert again.results[0].kept_edits == (store.path(SESSION.id, "synthesis.draft.md"),)
     assert 'status: "draft"' in store.path(SESSION.id, "synthesis.draft.md").read_text(encoding="utf-8")

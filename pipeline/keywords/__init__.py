@@ -224,8 +224,9 @@ def load_nlp(name: str = "fr_core_news_md") -> Any:
 
 def provenance(nlp: Any, transcript_sha256: str, options_digest: str, documents: int) -> dict[str, object]:
     """Where a session's keywords came from (for ``keywords.json`` and the archive)."""
-    import datetime as dt
     from importlib.metadata import version
+
+    from ..text import utc_now
 
     return {
         "transcript_sha256": transcript_sha256,
@@ -234,5 +235,5 @@ def provenance(nlp: Any, transcript_sha256: str, options_digest: str, documents:
         "spacy_model": f"{nlp.meta.get('lang')}_{nlp.meta.get('name')}-{nlp.meta.get('version')}",
         "series_sessions": documents,
         "pipeline_version": __version__,
-        "generated_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "generated_utc": utc_now(),
     }

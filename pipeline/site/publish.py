@@ -47,7 +47,7 @@ from ..sentences import sentences_of
 from ..store import Names, Store, sha256_bytes, write_error
 from ..subtitles import paragraphs, short_clock, to_vtt, vtt_time
 from ..synthesis import MIN_COVERAGE, french_typography, read_synthesis
-from ..text import date_label, duration_label, xml_safe
+from ..text import date_label, duration_label, utc_now, xml_safe
 
 SITE_TITLE = "Les nouveaux enjeux de la transition numérique des villes"
 ALLOWED_TAGS = {
@@ -708,7 +708,7 @@ def build_site(
         for name, path in s.files.items():
             # a byte-order mark: browsers read the text as UTF-8 even from a server that names no charset
             files[prefix + name] = UTF8_BOM + path.read_bytes() if name.endswith((".txt", ".md", ".srt")) else path
-    updated = max((s.updated for s in sessions), default=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    updated = max((s.updated for s in sessions), default=utc_now())
     files["feed.xml"] = env.get_template("feed.xml").render(common, sessions=sessions, updated=updated, base_url=base_url).encode()
     if base_url:  # a sitemap needs absolute addresses
         pages = sorted(name for name in files if name.endswith(".html") and name != "404.html")
