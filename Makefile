@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test test-fast bench bench-transcribe bench-compare bench-speakers bench-review bench-corrections bench-keywords bench-themes bench-publish bench-jobs bench-kills lint format clean
+.PHONY: setup run test test-fast bench bench-transcribe bench-compare bench-speakers bench-review bench-corrections bench-keywords bench-themes bench-publish bench-jobs bench-kills bench-session lint format clean
 
 setup: $(STAMP)
 
@@ -62,6 +62,9 @@ bench-publish: setup
 
 bench-jobs: setup
 	$(BIN)/python benchmarks/bench_jobs.py
+
+bench-session: setup
+	$(BIN)/python benchmarks/bench_session.py
 
 bench-kills: setup
 	$(BIN)/python benchmarks/bench_kills.py
