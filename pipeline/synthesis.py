@@ -435,8 +435,9 @@ class EditedSynthesis:
 
     @property
     def brief(self) -> tuple[str, ...]:
-        """« En bref » items as plain text (stamps and Markdown escapes removed)."""
-        return tuple(_plain_item(line[2:]) for line in section(self.body, "En bref").splitlines() if line.startswith("- "))
+        """« En bref » items as plain text (stamps, emphasis, link targets and Markdown escapes
+        removed): index cards, the feed's summary and the search show them as text."""
+        return tuple(plain_markdown(line) for line in section(self.body, "En bref").splitlines() if line.startswith("- "))
 
     @property
     def lines(self) -> tuple[tuple[int | None, str], ...]:

@@ -26,6 +26,17 @@ def duration_label(seconds: float) -> str:
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d}"
 
 
+def speaking_label(seconds: float) -> str:
+    """How long someone spoke, as readers see it: « 3 s », « 44 s », « 2 min 05 »,
+    « 1 h 02 » (a speaking time is often under a minute, and « 1 min » would hide it)."""
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d}"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d}"
+
+
 MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre")
 
 

@@ -126,7 +126,9 @@ def test_every_internal_link_resolves(site: Path):
             parsed = urlparse(ref)
             if parsed.scheme in {"http", "https", "mailto", "data"} or ref.startswith("#"):
                 continue
-            target = (page.parent / unquote(parsed.path)).resolve()
+            # a root-relative link (the 404 page, shown by a server at any depth) starts at the site's root
+            base = site if parsed.path.startswith("/") else page.parent
+            target = (base / unquote(parsed.path).lstrip("/")).resolve()
             assert target.exists(), f"{page.relative_to(site)}: <{tag} {key}={ref}> is broken"
             assert site.resolve() in target.parents, f"{ref} leaves the site"
             checked += 1
@@ -281,7 +283,8 @@ def test_real_browser_seeks_the_player_and_loads_captions(site: Path, tmp_path: 
             # « # » copies the passage's link
             share = page.locator("a.share").nth(1)
             share.click()
-            page.wait_for_function("document.getElementById('share-status').textContent.startsWith('Lien copié')", timeout=5_000)
+            page.wait_for_function("document.querySelectorAll('.transcript .confirm')[1].textContent === 'Lien copié'", timeout=5_000)
+            assert page.evaluate("document.getElementById('player').paused"), "« # » copies without playing"
             copied = page.evaluate("navigator.clipboard.readText()")
             assert copied.endswith("index.html" + (share.get_attribute("href") or "?")), copied
             third = page.locator("button.seek").nth(2)

@@ -47,7 +47,7 @@ from ..sentences import sentences_of
 from ..store import Names, Store, sha256_bytes, write_error
 from ..subtitles import paragraphs, short_clock, to_vtt, vtt_time
 from ..synthesis import MIN_COVERAGE, french_typography, read_synthesis
-from ..text import date_label, duration_label, utc_now, xml_safe
+from ..text import date_label, duration_label, speaking_label, utc_now, xml_safe
 
 SITE_TITLE = "Les nouveaux enjeux de la transition numérique des villes"
 ALLOWED_TAGS = {
@@ -141,6 +141,13 @@ class SessionPage:
     search: SearchPart = SearchPart((), {})
 
     @property
+    def model_label(self) -> str:
+        """The model as readers name it (« Whisper base »), without its revision hash."""
+        name = self.model.split("@", 1)[0].rsplit("/", 1)[-1]
+        size = name.removeprefix("faster-whisper-").removeprefix("whisper-")
+        return f"Whisper {size}" if size != name or "whisper" in name.lower() else name
+
+    @property
     def draft(self) -> bool:
         """Not (yet) declared published by an editor: marked wherever it appears."""
         return self.status != "published"
@@ -189,16 +196,37 @@ TAG_START = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)(?=[\s/>])")
 
 
 def render_markdown(body: str) -> str:
-    """Synthesis body to safe HTML; its own title is dropped (the page has one). A tag outside
+    """Synthesis body to safe HTML; its own title is dropped (the page has one), and so is a
+    heading with nothing under it (« Thèmes abordés » when no theme was chosen). A tag outside
     the allowlist is shown as text, never interpreted: an element that would swallow the rest
     of the page (an unclosed ``<style>``, ``<math>``, ``<mi>``…) cannot."""
     body = TAG_START.sub(lambda m: m.group(0) if m.group(2).lower() in ALLOWED_TAGS else f"&lt;{m.group(1)}{m.group(2)}", body)
     lines = body.lstrip("\n").splitlines()
     if lines and lines[0].startswith("# "):
         lines = lines[1:]
+    lines = _without_empty_sections(lines)
     # The page puts the synthesis under its own h2: its headings move one level down.
     lines = ["#" + line if line.startswith("#") else line for line in lines]
     return typeset(sanitize(markdown.markdown("\n".join(lines), extensions=["extra", "sane_lists"], output_format="html")))
+
+
+def _without_empty_sections(lines: list[str]) -> list[str]:
+    """The lines without the headings whose section holds nothing before the next heading of
+    the same or a higher level."""
+    def level(line: str) -> int:
+        match = re.match(r"^(#{1,6})\s", line)
+        return len(match.group(1)) if match else 0
+
+    kept = []
+    for index, line in enumerate(lines):
+        depth = level(line)
+        if depth:
+            rest = (other for other in lines[index + 1 :] if other.strip())
+            following = next(rest, None)
+            if following is None or 0 < level(following) <= depth:
+                continue
+        kept.append(line)
+    return kept
 
 
 def _reading(transcript: transcript_io.Transcript, sentences: Sequence[Any]) -> tuple[Mapping[str, Any], ...]:
@@ -276,7 +304,7 @@ def load_session(store: Store, catalogue: Catalogue, session_id: str, recordings
         candidate = (recordings or store.root.parent / "recordings") / session.recording
         recording = candidate if candidate.exists() else None
     replay = front.get("replay_url") or (session.replay_url if session else None)
-    voices = tuple({"name": s.name, "role": s.role, "time": duration_label(s.seconds)} for s in transcript.speakers)
+    voices = tuple({"name": s.name, "role": s.role, "time": speaking_label(s.seconds)} for s in transcript.speakers)
     keywords = tuple(
         {"surface": k.surface, "count": k.count, "theme": next((t for t in k.themes if t in themes_by_id), None)} for k in found.keywords
     )
@@ -367,41 +395,43 @@ def coverage_chart(sessions: Sequence[SessionPage], themes: Sequence[Theme]) -> 
     cell, left, top = 64, 220, 120
     width, height = left + cell * len(shown) + 130, top + cell * len(rows) + 10
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="chart-title chart-desc" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="chart" aria-labelledby="chart-title chart-desc" '
         f'viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px">',
         '<title id="chart-title">Couverture des thèmes par séance</title>',
-        '<desc id="chart-desc">Pour chaque séance (lignes) et chaque thème (colonnes), la part du temps de parole où le thème '
-        "est présent ; plus la case est foncée, plus la part est grande. Un passage peut relever de plusieurs thèmes : "
-        "les parts d'une séance ne s'additionnent pas.</desc>",
+        '<desc id="chart-desc">Pour chaque séance (lignes) et chaque thème (colonnes), la part du temps de parole classée '
+        "sous le thème ; plus la case est marquée, plus la part est grande. Un passage est classé sous un thème au plus, "
+        "ou sous aucun.</desc>",
     ]
     for column, theme in enumerate(shown):
         x = left + column * cell + cell / 2
         parts.append(
-            f'<text x="{x}" y="{top - 8}" transform="rotate(-40 {x} {top - 8})" font-size="12" fill="#1a1a1a">{escape(theme.label)}</text>'
+            f'<text class="label" x="{x}" y="{top - 8}" transform="rotate(-40 {x} {top - 8})" font-size="12" fill="#1a1a1a">'
+            f"{escape(theme.label)}</text>"
         )
     for row, session in enumerate(rows):
         y = top + row * cell
         label = f"{session.date or ''} {session.title}".strip()
         parts.append(
-            f'<text x="{left - 8}" y="{y + cell / 2 + 4}" text-anchor="end" font-size="12" fill="#1a1a1a">{escape(label[:32])}</text>'
+            f'<text class="label" x="{left - 8}" y="{y + cell / 2 + 4}" text-anchor="end" font-size="12" fill="#1a1a1a">'
+            f"{escape(label[:32])}</text>"
         )
         for column, theme in enumerate(shown):
             share = session.coverage.get(theme.id, 0.0)
             x = left + column * cell
-            text_fill = "#ffffff" if share > 0.5 else "#1a1a1a"
+            strong = share > 0.5
             parts.append(
-                f'<rect x="{x + 2}" y="{y + 2}" width="{cell - 4}" height="{cell - 4}" fill="#1d3557" '
+                f'<rect class="cell" x="{x + 2}" y="{y + 2}" width="{cell - 4}" height="{cell - 4}" fill="#1d3557" stroke="#1d3557" '
                 f'fill-opacity="{0.08 + 0.92 * share:.2f}">'
                 f"<title>{escape(session.title)} — {escape(theme.label)} : {share:.0%}</title></rect>"
             )
             parts.append(
-                f'<text x="{x + cell / 2}" y="{y + cell / 2 + 4}" text-anchor="middle" font-size="12" '
-                f'fill="{text_fill}">{share * 100:.0f}</text>'
+                f'<text class="{"strong" if strong else "weak"}" x="{x + cell / 2}" y="{y + cell / 2 + 4}" text-anchor="middle" '
+                f'font-size="12" fill="{"#ffffff" if strong else "#1a1a1a"}">{share * 100:.0f}</text>'
             )
     parts.append("</svg>")
     table = [
-        '<table class="coverage"><caption>Part du temps de parole où chaque thème est présent '
-        "(%, un passage peut relever de plusieurs thèmes)</caption>"
+        '<table class="coverage"><caption>Part du temps de parole classée sous chaque thème '
+        "(%, un passage est classé sous un thème au plus)</caption>"
         '<thead><tr><th scope="col">Séance</th>'
     ]
     table += [f'<th scope="col">{escape(t.label)}</th>' for t in shown]
@@ -577,7 +607,27 @@ def _environment() -> Environment:
     )
     # one form for a moment on every page, as in the syntheses: 04:05, 1:02:03
     env.filters["moment"] = short_clock
+    env.filters["unlink_moments"] = unlink_moments
+    env.filters["links_from"] = links_from
+    env.filters["typo"] = french_typography
     return env
+
+
+MOMENT_HREF = re.compile(r'<a href="#t=[^"]*"[^>]*>(.*?)</a>', re.S)
+RELATIVE_HREF = re.compile(r'href="(?![a-z][a-z0-9+.-]*:|/)([^"]*)"')
+
+
+def unlink_moments(html: str) -> str:
+    """A synthesis on a page without a player: its moments are text, not links that lead
+    nowhere."""
+    return MOMENT_HREF.sub(r'<span class="clock">\1</span>', str(html))
+
+
+def links_from(html: str, page: str) -> str:
+    """A session's synthesis read elsewhere (the feed): its relative links made relative to
+    where it is read, ``page`` being the session page's address from there."""
+    folder = page.rsplit("/", 1)[0] + "/"
+    return RELATIVE_HREF.sub(lambda m: f'href="{page if m.group(1).startswith("#") else folder}{m.group(1)}"', str(html))
 
 
 @dataclass(frozen=True)
@@ -650,8 +700,11 @@ def build_site(
         "coverage.svg": svg.encode(),
     }
     files.update(search_index(sessions))
-    root_404 = base_url.rstrip("/") + "/" if base_url else ""  # served at any depth: absolute links when known
-    files["404.html"] = env.get_template("404.html").render(common, root=root_404).encode()
+    # shown by a server at any depth: absolute links when the address is known, else from the host's root
+    root_404 = base_url.rstrip("/") + "/" if base_url else "/"
+    # its stylesheet inside it: a server shows it at any depth, where no relative link resolves
+    inline_css = (Path(__file__).parent / "static" / "style.css").read_text(encoding="utf-8")
+    files["404.html"] = env.get_template("404.html").render(common, root=root_404, inline_css=inline_css).encode()
     files["feed.html"] = (
         env.get_template("feed.html")
         .render(common, root="", sessions=sessions, base_url=base_url.rstrip("/") + "/" if base_url else "")

@@ -68,6 +68,9 @@
     }
     var from = marks.length ? Math.max(0, marks[0][0] - 80) : 0;
     var to = Math.min(text.length, from + 220);
+    // cut at word boundaries, never inside a word
+    if (from > 0) { var space = text.indexOf(" ", from); from = space >= 0 && (!marks.length || space < marks[0][0]) ? space + 1 : from; }
+    if (to < text.length) { var last = text.lastIndexOf(" ", to); to = last > from ? last : to; }
     var paragraph = document.createElement("p");
     var cursor = from;
     if (from > 0) { paragraph.appendChild(document.createTextNode("… ")); }
@@ -83,7 +86,7 @@
     return paragraph;
   }
 
-  function Search(manifest, hits, pattern, token) {
+  function Search(manifest, hits, pattern, token, words) {
     this.shown = 0;
     this.next = Promise.resolve();
     this.last = null;
@@ -112,10 +115,18 @@
           }
           var item = document.createElement("li");
           var link = document.createElement("a");
-          link.href = session[1] + (entry[3] === null ? "" : "#t=" + entry[3]);
-          link.textContent = entry[1] + (entry[2] ? " à " + entry[2] : "");
-          item.appendChild(link);
-          item.appendChild(snippet(entry[4], pattern));
+          if (hit.title) {
+            link.href = session[1];
+            link.textContent = "titre de la séance";
+            item.appendChild(link);
+            item.appendChild(snippet(session[0], pattern));
+          } else {
+            // a result with a moment lands on it, with the words marked there
+            link.href = session[1] + (entry[3] === null ? "" : "#t=" + entry[3] + "&q=" + encodeURIComponent(words));
+            link.textContent = entry[1] + (entry[2] ? " à " + entry[2] : "");
+            item.appendChild(link);
+            item.appendChild(snippet(entry[4], pattern));
+          }
           self.list.appendChild(item);
         });
       });
@@ -149,19 +160,23 @@
           var pair = Array.isArray(value) ? value : [value, []];
           return { entries: postings(pair[0]), titles: new Set(pair[1]) };
         });
+        // an entry is a result when it holds one of the words and the others are in it or in
+        // its session's title; a session whose title alone holds them all is one result
         var candidates = new Set();
-        matches.forEach(function (m) {
-          m.entries.forEach(function (_, entry) { candidates.add(entry); });
-          m.titles.forEach(function (number) { var s = manifest.sessions[number]; for (var i = 0; i < s[3]; i++) { candidates.add(s[2] + i); } });
-        });
-        var hits = [];
+        matches.forEach(function (m) { m.entries.forEach(function (_, entry) { candidates.add(entry); }); });
+        var hits = [], withEntries = new Set();
         candidates.forEach(function (entry) {
           var score = 0;
           var all = matches.every(function (m) {
             score += m.entries.get(entry) || 0;
             return m.entries.has(entry) || m.titles.has(sessionOf[entry]);
           });
-          if (all) { hits.push({ entry: entry, session: sessionOf[entry], score: score }); }
+          if (all) { hits.push({ entry: entry, session: sessionOf[entry], score: score }); withEntries.add(sessionOf[entry]); }
+        });
+        manifest.sessions.forEach(function (s, number) {
+          if (!withEntries.has(number) && s[3] && matches.every(function (m) { return m.titles.has(number); })) {
+            hits.push({ entry: s[2], session: number, score: 0.5, title: true });
+          }
         });
         // sessions in the order of their best hit, hits in each session by score, then in order
         var best = {};
@@ -170,7 +185,7 @@
           if (a.session !== b.session) { return best[b.session] - best[a.session] || a.session - b.session; }
           return b.score - a.score || a.entry - b.entry;
         });
-        var search = new Search(manifest, hits, wordPattern(terms), token);
+        var search = new Search(manifest, hits, wordPattern(terms), token, terms.join(" "));
         search.page();
         more.onclick = function () { search.page(); };
       });
