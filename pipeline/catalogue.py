@@ -64,11 +64,44 @@ class Theme:
 
 
 @dataclass(frozen=True)
+class Organiser:
+    """Who runs the series: a name, what they are, where to read more."""
+
+    name: str
+    role: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class PlannedSession:
+    """A session of the programme as announced, recorded yet or not."""
+
+    title: str
+    number: int | None = None
+    date: str = ""
+    """An ISO date, or words (« septembre 2022 ») while the day is not set."""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """What the « À propos » page says of the series (``[series]`` in ``sessions.toml``)."""
+
+    description: str = ""
+    organisers: tuple[Organiser, ...] = ()
+    programme: tuple[PlannedSession, ...] = ()
+    rights: str = ""
+    """How the recordings, transcripts and syntheses may be reused (empty: the archive's rights)."""
+    contact: str = ""
+
+
+@dataclass(frozen=True)
 class Catalogue:
-    """Sessions by recording file name, and the themes of the programme."""
+    """Sessions by recording file name, the themes of the programme, and the series itself."""
 
     sessions: tuple[Session, ...] = ()
     themes: tuple[Theme, ...] = ()
+    series: SeriesInfo = SeriesInfo()
 
     def session_by_id(self, session_id: str) -> Session:
         """The catalogue entry with this id, or a minimal one (later stages know only ids)."""
@@ -236,9 +269,11 @@ def load_sessions(path: Path) -> tuple[Session, ...]:
         return ()
     text, data = read_toml(path)
     locator = TomlLocator(text, "session")
-    extra = sorted(set(data) - {"session"})
+    extra = sorted(set(data) - {"session", "series"})
     if extra:
-        raise CatalogueError(path, f"unexpected top-level key '{extra[0]}'", "put every session under [[session]]")
+        raise CatalogueError(
+            path, f"unexpected top-level key '{extra[0]}'", "put every session under [[session]], the series under [series]"
+        )
     entries = data.get("session", [])
     if not isinstance(entries, list):
         raise CatalogueError(path, "'session' must be an array of tables", "write each entry under [[session]]")
@@ -309,9 +344,60 @@ def load_themes(path: Path) -> tuple[Theme, ...]:
     return tuple(themes)
 
 
+SERIES_FIELDS = {"description", "organisers", "programme", "rights", "contact"}
+
+
+def load_series(path: Path) -> SeriesInfo:
+    """The ``[series]`` table of ``sessions.toml`` (absent: nothing said of the series)."""
+    if not path.exists():
+        return SeriesInfo()
+    text, data = read_toml(path)
+    raw = data.get("series", {})
+
+    def fail(key: str, reason: str, fix: str) -> CatalogueError:
+        line = line_matching(text, rf"^\s*{key}\s*=") or line_matching(text, r"^\[series\]")
+        return CatalogueError(path, f"line {line}: [series] {key}: {reason}", fix)
+
+    if not isinstance(raw, dict):
+        raise CatalogueError(path, "'series' must be a table", "write [series] on its own line, then key = value lines")
+    unknown = sorted(set(raw) - SERIES_FIELDS)
+    if unknown:
+        raise fail(unknown[0], "is not a field of the series", f"use one of: {', '.join(sorted(SERIES_FIELDS))}")
+    for key in ("description", "rights", "contact"):
+        if not isinstance(raw.get(key, ""), str):
+            raise fail(key, "must be a string", f'write {key} = "..."')
+
+    def tables(key: str, required: str, fields: set[str]) -> list[dict[str, Any]]:
+        items = raw.get(key, [])
+        if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get(required), str) for i in items):
+            raise fail(key, f"must be a list of tables, each with a {required}", f'write {key} = [{{ {required} = "..." }}]')
+        for item in items:
+            if set(item) - fields:
+                raise fail(key, f"'{sorted(set(item) - fields)[0]}' is not a field", f"use {', '.join(sorted(fields))}")
+        return items
+
+    organisers = tuple(
+        Organiser(xml_safe(o["name"]).strip(), xml_safe(str(o.get("role", ""))).strip(), str(o.get("url", "")))
+        for o in tables("organisers", "name", {"name", "role", "url"})
+    )
+    programme = tuple(
+        PlannedSession(
+            xml_safe(p["title"]).strip(),
+            int(p["number"]) if isinstance(p.get("number"), int) else None,
+            str(p.get("date", "")),
+            xml_safe(str(p.get("description", ""))).strip(),
+        )
+        for p in tables("programme", "title", {"title", "number", "date", "description"})
+    )
+    return SeriesInfo(
+        xml_safe(raw.get("description", "")).strip(), organisers, programme, xml_safe(raw.get("rights", "")).strip(), raw.get("contact", "")
+    )
+
+
 def load_catalogue(recordings_dir: Path) -> Catalogue:
     """Both catalogues of a recordings folder (``sessions.toml`` and ``themes.toml``)."""
     return Catalogue(
         sessions=load_sessions(recordings_dir / SESSIONS_FILE),
         themes=load_themes(recordings_dir / THEMES_FILE),
+        series=load_series(recordings_dir / SESSIONS_FILE),
     )

@@ -393,6 +393,7 @@ PAGE_KINDS = [
     "themes/sobriete.html",
     "search.html",
     "feed.html",
+    "about.html",
     "404.html",
 ]
 TAP_TARGETS = """() => {

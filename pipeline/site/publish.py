@@ -44,6 +44,7 @@ from ..errors import PipelineError
 from ..keywords import SessionKeywords
 from ..media import MEDIA_SUFFIXES
 from ..sentences import sentences_of
+from ..settings import DEFAULT_RIGHTS
 from ..store import Names, Store, sha256_bytes, write_error
 from ..subtitles import paragraphs, short_clock, to_vtt, vtt_time
 from ..synthesis import MIN_COVERAGE, french_typography, read_synthesis
@@ -213,6 +214,7 @@ def render_markdown(body: str) -> str:
 def _without_empty_sections(lines: list[str]) -> list[str]:
     """The lines without the headings whose section holds nothing before the next heading of
     the same or a higher level."""
+
     def level(line: str) -> int:
         match = re.match(r"^(#{1,6})\s", line)
         return len(match.group(1)) if match else 0
@@ -598,6 +600,33 @@ def _finalize(value: Any) -> Any:
     return xml_safe(value) if isinstance(value, str) else value
 
 
+def about_page(catalogue: Catalogue, sessions: Sequence[SessionPage], rights: str) -> dict[str, Any]:
+    """What the « À propos » page shows: the series, its programme (the announced sessions,
+    linked once published, then any published session the programme does not list), its
+    themes, and how its material may be reused."""
+    published = {s.number: s for s in sessions if s.number is not None}
+    programme: list[dict[str, Any]] = []
+    for planned in catalogue.series.programme:
+        page = published.pop(planned.number, None) if planned.number is not None else None
+        label = date_label(planned.date) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", planned.date) else planned.date
+        programme.append(
+            {
+                "number": planned.number,
+                "date_label": page.date_label if page and page.date else label,
+                "title": planned.title,
+                "description": planned.description,
+                "href": f"sessions/{page.id}/index.html" if page else "",
+            }
+        )
+    listed = {id(p) for p in published.values()}
+    for s in sorted(sessions, key=lambda s: (s.date or "", s.id)):
+        if s.number is None or id(s) in listed:
+            programme.append(
+                {"number": s.number, "date_label": s.date_label, "title": s.title, "description": "", "href": f"sessions/{s.id}/index.html"}
+            )
+    return {"series": catalogue.series, "programme": programme, "themes": catalogue.themes, "rights": catalogue.series.rights or rights}
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("pipeline.site", "templates"),
@@ -672,7 +701,12 @@ def load_sessions(store: Store, catalogue: Catalogue, recordings: Path | None = 
 
 
 def build_site(
-    store: Store, catalogue: Catalogue, base_url: str = "", recordings: Path | None = None, drafts: str = "mark"
+    store: Store,
+    catalogue: Catalogue,
+    base_url: str = "",
+    recordings: Path | None = None,
+    drafts: str = "mark",
+    rights: str = DEFAULT_RIGHTS,
 ) -> tuple[dict[str, bytes | Path], list[Skipped]]:
     """Every file of the site, by relative path (rendered bytes, or a file to copy), and
     the sessions left out. A synthesis not declared published is marked as a draft wherever
@@ -705,6 +739,7 @@ def build_site(
     # its stylesheet inside it: a server shows it at any depth, where no relative link resolves
     inline_css = (Path(__file__).parent / "static" / "style.css").read_text(encoding="utf-8")
     files["404.html"] = env.get_template("404.html").render(common, root=root_404, inline_css=inline_css).encode()
+    files["about.html"] = env.get_template("about.html").render(common, root="", **about_page(catalogue, sessions, rights)).encode()
     files["feed.html"] = (
         env.get_template("feed.html")
         .render(common, root="", sessions=sessions, base_url=base_url.rstrip("/") + "/" if base_url else "")
@@ -791,12 +826,17 @@ def write_site(store: Store, files: Mapping[str, bytes | Path]) -> Path:
 
 
 def publish(
-    store: Store, catalogue: Catalogue, base_url: str = "", recordings: Path | None = None, drafts: str = "mark"
+    store: Store,
+    catalogue: Catalogue,
+    base_url: str = "",
+    recordings: Path | None = None,
+    drafts: str = "mark",
+    rights: str = DEFAULT_RIGHTS,
 ) -> tuple[Path, list[Skipped], dict[str, str]]:
     """Build the whole site from ``store`` and write it to ``outputs/site``; the sessions that
     could not be published are returned with their reason, and the SHA-256 of every file
     written (for ``verify``)."""
-    files, skipped = build_site(store, catalogue, base_url, recordings, drafts)
+    files, skipped = build_site(store, catalogue, base_url, recordings, drafts, rights)
     digests = {
         relative: sha256_bytes(content) if isinstance(content, bytes) else store.recording_sha256(content)
         for relative, content in files.items()

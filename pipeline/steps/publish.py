@@ -36,6 +36,7 @@ def publish_fingerprint(project: Project) -> str:
             "catalogue": asdict(project.catalogue),
             "media": media,
             "options": asdict(project.settings.publish),
+            "rights": project.settings.archive.rights,
             "version": __version__,
         }
     )
@@ -90,7 +91,12 @@ class PublishStage(Stage):
                 return [result]
             options = project.settings.publish
             site, skipped, written = publish(
-                store, project.catalogue, options.base_url, recordings=project.recordings_dir, drafts=options.drafts
+                store,
+                project.catalogue,
+                options.base_url,
+                recordings=project.recordings_dir,
+                drafts=options.drafts,
+                rights=project.settings.archive.rights,
             )
             rows = [
                 StepResult(e.session_id, self.name, "failed", error=e.one_line())
