@@ -115,7 +115,7 @@ def session_page_weight(site: Path) -> None:
     page = next((site / "sessions").iterdir()) / "index.html"
     html = page.read_text(encoding="utf-8")
     captions = sum(len(m) for m in re.findall(r'src="(data:text/vtt[^"]*)"', html))
-    start = html.index('<ol class="transcript">')
+    start = html.index('<ol class="transcript"')
     transcript = len(html[start : html.index("</ol>", start)].encode())
     assets = sum((site / "assets" / name).stat().st_size for name in ("style.css", "player.js"))
     total = len(html.encode()) + assets
