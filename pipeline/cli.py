@@ -17,8 +17,6 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from . import __version__
-from .catalogue import load_catalogue
-from .curation import CURATION_FILE, read_curation
 from .errors import PipelineError, shown
 from .glossary import GLOSSARY_FILE, read_glossary
 from .keywords import load_nlp
@@ -161,7 +159,6 @@ ENGINE_KEYS = ("device", "compute_type", "cpu_threads", "jobs", "scheduler")
 
 def _project(recordings_dir: Path, outputs: Path, kwargs: dict[str, Any], explicit: Sequence[Path] | None = None) -> Project:
     """The project: catalogue and settings from ``recordings_dir``, command-line overrides."""
-    catalogue = load_catalogue(recordings_dir)
     settings = load_settings(recordings_dir)
     transcription = {k: kwargs.get(k) for k in TRANSCRIPTION_KEYS}
     if transcription.get("language") == "auto":
@@ -184,10 +181,7 @@ def _project(recordings_dir: Path, outputs: Path, kwargs: dict[str, Any], explic
         from dataclasses import replace
 
         settings = replace(settings, transcription=replace(settings.transcription, language=None))
-    glossary = read_glossary(recordings_dir / GLOSSARY_FILE)
-    curation = read_curation(recordings_dir / CURATION_FILE)
-    chosen = tuple(explicit) if explicit is not None else None
-    return Project(recordings_dir, catalogue, settings, Store(outputs), chosen, glossary, curation)
+    return Project.load(recordings_dir, outputs, settings, tuple(explicit) if explicit is not None else None)
 
 
 def _execute(project: Project, stages: Sequence[str], session_ids: Sequence[str] | None, force: bool, wait: bool) -> RunReport:
@@ -483,6 +477,28 @@ def status_command(recordings_dir: Path, outputs: Path, as_json: bool) -> None:
         )
     if plan.running:
         console.print(f"Running now: {escape(plan.running)}", highlight=False)
+
+
+@cli.command("review")
+@folder_options
+@click.option("--port", type=int, default=0, help="Port to listen on (0: a free one).")
+def review_command(recordings_dir: Path, outputs: Path, port: int) -> None:
+    """The editor's workbench: each session's sound beside its text, flags, voices, glossary
+    proposals and synthesis, on 127.0.0.1 behind a token made for this launch, until Ctrl-C."""
+    from .workbench import Workbench
+    from .workbench.server import make_workbench
+
+    try:
+        server, url = make_workbench(Workbench(recordings_dir, outputs), port)
+    except OSError as exc:
+        raise click.ClickException(f"127.0.0.1:{port}: cannot listen ({exc.strerror}) (choose another --port)") from exc
+    console.print(f"Atelier de relecture : {url}\n(ouvrez cette adresse ; Ctrl-C pour arrêter)", highlight=False)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 @cli.command("glossary")

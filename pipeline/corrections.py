@@ -63,7 +63,9 @@ class EditSummary:
         return bool(self.words_changed or self.speakers_changed)
 
 
-def _is_name(candidate: str, known: Iterable[str]) -> bool:
+def is_name(candidate: str, known: Iterable[str]) -> bool:
+    """Whether the text before « : » at a paragraph's head is a speaker's name: one the
+    session knows, « Intervenant 3 », or two to five capitalised words."""
     if candidate in set(known):
         return True
     words = candidate.split()
@@ -149,7 +151,7 @@ def read_edited_notes(
             previous_start = start
             speaker = ""
             named = NAME_HEAD.match(rest)
-            if named and _is_name(named.group(1).strip(), known):
+            if named and is_name(named.group(1).strip(), known):
                 speaker, rest = named.group(1).strip(), named.group(2)
             current, head = [rest], (number, float(start), speaker)
             blank = False

@@ -102,6 +102,27 @@ class Project:
     """The recordings folder as last scanned, by its modification time: one scan per change
     of the folder, however many times a run asks for a session."""
 
+    @classmethod
+    def load(
+        cls, recordings_dir: Path, outputs: Path, settings: Settings | None = None, explicit: tuple[Path, ...] | None = None
+    ) -> Project:
+        """The project of a recordings folder: its catalogue, settings (``settings``: already
+        read and overridden), glossary and keyword curation, and the store of ``outputs``."""
+        from .catalogue import load_catalogue
+        from .curation import CURATION_FILE, read_curation
+        from .glossary import GLOSSARY_FILE, read_glossary
+        from .settings import load_settings
+
+        return cls(
+            recordings_dir,
+            load_catalogue(recordings_dir),
+            settings if settings is not None else load_settings(recordings_dir),
+            Store(outputs),
+            explicit,
+            read_glossary(recordings_dir / GLOSSARY_FILE),
+            read_curation(recordings_dir / CURATION_FILE),
+        )
+
     def recordings(self) -> list[Path]:
         """The recordings this project transcribes."""
         if self.explicit is not None:
