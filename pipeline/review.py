@@ -2,7 +2,8 @@
 
 Spans to check, in audio order, each with its reason and a link to that moment of the replay:
 
-- ``doubt``: words Whisper itself was unsure of (probability below ``min_probability``);
+- ``doubt``: words likely wrong: the doubt model (:mod:`pipeline.doubt`) reads Whisper's word
+  probability in its context;
 - ``loop``: a word or phrase repeated three times or more in a row (Whisper's repetition loop);
 - ``no-speech``: text where Whisper thought nobody spoke (a hallucination over music or noise?);
 - ``lost``: speech the guard found without any text (``quality.speech_without_words``);
@@ -20,12 +21,13 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from . import doubt
 from .store import Names
 from .subtitles import short_clock
 from .transcript import Transcript, Word, glued
 from .vocabulary import normalise
 
-REVIEW_VERSION = 1
+REVIEW_VERSION = 2
 
 REASONS = {
     "doubt": "mots incertains",
@@ -44,9 +46,12 @@ SENTENCE_END = (".", "?", "!", "…", ":")
 class ReviewOptions:
     """What the report flags."""
 
-    min_probability: float = 0.7
-    """A word Whisper gave a lower probability than this is doubtful (chosen on the dev files:
-    0.7 flags 19 % of the words and holds 57 % of the errors; 0.5: 10 % and 32 %)."""
+    doubt_bound: float | None = None
+    """A word the doubt model finds wrong with at least this probability is doubtful (None: the
+    model's own bound, which flags 16 % of the dev files' words; README, « Review report »)."""
+    min_probability: float | None = None
+    """Instead of the doubt model, a word Whisper gave a lower probability than this is doubtful
+    (the rule before the model, kept as a baseline: 0.7 flags 16 % of the words)."""
     no_speech_probability: float = 0.6
     """A segment Whisper thought silent with at least this probability is suspect."""
     loop_repeats: int = 3
@@ -106,21 +111,41 @@ def _loops(tokens: Sequence[tuple[str, float, float, float]], repeats: int) -> l
     return found
 
 
-def review(transcript: Transcript, known: Iterable[str] = (), options: ReviewOptions | None = None) -> tuple[Flag, ...]:
+def doubtful(
+    transcript: Transcript, options: ReviewOptions, model: doubt.DoubtModel | None = None, known_words: frozenset[str] = frozenset()
+) -> list[Flag]:
+    """The words likely wrong (``model``: the shipped doubt model unless given), each with
+    Whisper's probability as its note; a word the catalogue or the glossary spells is not."""
+    words, features = doubt.written_words(transcript)
+    if options.min_probability is not None:
+        chosen = [w.probability < options.min_probability for w in words]
+    else:
+        model = model or doubt.shipped()
+        bound = model.bound if options.doubt_bound is None else options.doubt_bound
+        chosen = list(model.probabilities(features) >= bound) if words else []
+    return [
+        Flag(w.start, w.end, "doubt", w.text, f"{w.probability:.0%}")
+        for w, c in zip(words, chosen, strict=True)
+        if c and normalise(w.text.strip('.,;:!?…«»"()[]')) not in known_words
+    ]
+
+
+def review(
+    transcript: Transcript, known: Iterable[str] = (), options: ReviewOptions | None = None, model: doubt.DoubtModel | None = None
+) -> tuple[Flag, ...]:
     """The spans of a transcript to check, in audio order. ``known``: names and terms the
-    catalogue and the glossary spell (never flagged as unknown names)."""
+    catalogue and the glossary spell (never flagged as unknown names); ``model``: the doubt
+    model (the shipped one unless given)."""
     options = options or ReviewOptions()
-    known_words = {normalise(w) for term in known for w in term.split()}
-    flags: list[Flag] = []
+    known_words = frozenset(normalise(w) for term in known for w in term.split())
+    flags = doubtful(transcript, options, model, known_words)
     for segment in transcript.segments:
         tokens = _tokens(segment.words)
         if segment.text.strip() and segment.no_speech_prob >= options.no_speech_probability:
             flags.append(Flag(segment.start, segment.end, "no-speech", segment.text.strip(), f"{segment.no_speech_prob:.0%}"))
         flags += _loops(tokens, options.loop_repeats)
         previous = ""
-        for index, (text, start, end, probability) in enumerate(tokens):
-            if probability < options.min_probability:
-                flags.append(Flag(start, end, "doubt", text, f"{probability:.0%}"))
+        for index, (text, start, end, _) in enumerate(tokens):
             if NUMBER.search(text):
                 flags.append(Flag(start, end, "number", text))
             core = text.strip('.,;:!?…«»"()[]')

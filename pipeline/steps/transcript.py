@@ -55,7 +55,7 @@ def transcript_fingerprint(project: Project, session_id: str) -> str:
     inputs = compose_inputs(store.sha256(session_id, Names.ASR), terms, project.settings.vocabulary, session.title, speakers, names)
     # an editor's corrected transcript.txt is an input of the stage that reads it back
     edited = store.sha256(session_id, Names.TRANSCRIPT_TXT) if store.is_edited(session_id, Names.TRANSCRIPT_TXT) else ""
-    return fingerprint({**inputs, "corrected_txt_sha256": edited})
+    return fingerprint({**inputs, "corrected_txt_sha256": edited, "review": review_stage.REVIEW_VERSION})
 
 
 def editor_corrections(
