@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
 import numpy as np
 
-from .transcript import Transcript, glued
+from .transcript import Segment, Transcript, Word, glued
 
 MODEL_FILE = "doubt_model.json"
 FEATURES = (
@@ -44,44 +45,53 @@ FEATURES = (
 
 @dataclass(frozen=True)
 class WrittenWord:
-    """A word as written (Whisper's pieces glued), with its times and lowest probability."""
+    """A word as written (Whisper's pieces glued), with its times, its pieces' lowest and mean
+    probability, and how many pieces it had."""
 
     text: str
     start: float
     end: float
     probability: float
+    mean_probability: float = 1.0
+    pieces: int = 1
 
 
-def written_words(transcript: Transcript) -> tuple[tuple[WrittenWord, ...], np.ndarray]:
-    """The transcript's written words in order, and their features (one row each, columns
-    :data:`FEATURES`)."""
-    words: list[WrittenWord] = []
-    rows: list[list[float]] = []
-    for segment in transcript.segments:
-        for group in glued(segment.words):
-            text = "".join(w.word for w in group).strip()
-            if not text:
-                continue
+def written(words: Sequence[Word]) -> list[WrittenWord]:
+    """Whisper's word pieces glued into written words (empty ones dropped)."""
+    found = []
+    for group in glued(words):
+        text = "".join(w.word for w in group).strip()
+        if text:
             probabilities = [w.probability for w in group]
-            words.append(WrittenWord(text, group[0].start, group[-1].end, min(probabilities)))
-            seconds = max(group[-1].end - group[0].start, 0.0)
+            mean = sum(probabilities) / len(probabilities)
+            found.append(WrittenWord(text, group[0].start, group[-1].end, min(probabilities), mean, len(group)))
+    return found
+
+
+def features_of(segments: Sequence[Segment], by_segment: Sequence[Sequence[WrittenWord]]) -> np.ndarray:
+    """The features of every written word (``by_segment``: each segment's, from :func:`written`),
+    one row each in order, columns :data:`FEATURES`."""
+    rows: list[list[float]] = []
+    for segment, words in zip(segments, by_segment, strict=True):
+        for word in words:
+            seconds = max(word.end - word.start, 0.0)
             rows.append(
                 [
-                    min(probabilities),
-                    sum(probabilities) / len(probabilities),
+                    word.probability,
+                    word.mean_probability,
                     0.0,
                     0.0,
                     0.0,
                     0.0,
                     segment.avg_logprob,
                     segment.no_speech_prob,
-                    len(group),
-                    len(text),
+                    word.pieces,
+                    len(word.text),
                     seconds,
-                    seconds / len(text),
-                    float(text[:1].isupper()),
-                    float(any(c.isdigit() for c in text)),
-                    float("'" in text or "’" in text),
+                    seconds / len(word.text),
+                    float(word.text[:1].isupper()),
+                    float(any(c.isdigit() for c in word.text)),
+                    float("'" in word.text or "’" in word.text),
                     0.0,
                     0.0,
                 ]
@@ -100,7 +110,13 @@ def written_words(transcript: Transcript) -> tuple[tuple[WrittenWord, ...], np.n
         features[:, 15] = low_sums[near_last] - low_sums[near_first] - low
         first, last = np.maximum(k - 5, 0), np.minimum(k + 6, len(p))  # five words each side, itself included
         features[:, 16] = (log_sums[last] - log_sums[first]) / (last - first)
-    return tuple(words), features
+    return features
+
+
+def written_words(transcript: Transcript) -> tuple[tuple[WrittenWord, ...], np.ndarray]:
+    """The transcript's written words in order, and their features."""
+    by_segment = [written(segment.words) for segment in transcript.segments]
+    return tuple(w for words in by_segment for w in words), features_of(transcript.segments, by_segment)
 
 
 @dataclass(frozen=True)

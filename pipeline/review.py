@@ -21,10 +21,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import doubt
 from .store import Names
 from .subtitles import short_clock
-from .transcript import Transcript, Word, glued
+from .transcript import Transcript
 from .vocabulary import normalise
 
 REVIEW_VERSION = 2
@@ -69,12 +71,6 @@ class Flag:
     note: str = ""
 
 
-def _tokens(words: Sequence[Word]) -> list[tuple[str, float, float, float]]:
-    """Written words (pieces glued) with their times and lowest probability."""
-    tokens = [("".join(w.word for w in g).strip(), g[0].start, g[-1].end, min(w.probability for w in g)) for g in glued(words)]
-    return [t for t in tokens if t[0]]
-
-
 def _runs(flags: Iterable[Flag]) -> list[Flag]:
     """Doubtful words or numbers that follow each other (no word between) become one flag."""
     merged: list[Flag] = []
@@ -87,9 +83,9 @@ def _runs(flags: Iterable[Flag]) -> list[Flag]:
     return merged
 
 
-def _loops(tokens: Sequence[tuple[str, float, float, float]], repeats: int) -> list[Flag]:
+def _loops(tokens: Sequence[doubt.WrittenWord], repeats: int) -> list[Flag]:
     found: list[Flag] = []
-    keys = [normalise(t[0]) for t in tokens]
+    keys = [normalise(t.text) for t in tokens]
     index = 0
     while index < len(tokens):
         best = 0
@@ -104,7 +100,7 @@ def _loops(tokens: Sequence[tuple[str, float, float, float]], repeats: int) -> l
                 best = max(best, count * size)
         if best:
             span = tokens[index : index + best]
-            found.append(Flag(span[0][1], span[-1][2], "loop", " ".join(t[0] for t in span)))
+            found.append(Flag(span[0].start, span[-1].end, "loop", " ".join(t.text for t in span)))
             index += best
         else:
             index += 1
@@ -112,11 +108,15 @@ def _loops(tokens: Sequence[tuple[str, float, float, float]], repeats: int) -> l
 
 
 def doubtful(
-    transcript: Transcript, options: ReviewOptions, model: doubt.DoubtModel | None = None, known_words: frozenset[str] = frozenset()
+    words: Sequence[doubt.WrittenWord],
+    features: np.ndarray,
+    options: ReviewOptions,
+    model: doubt.DoubtModel | None = None,
+    known_words: frozenset[str] = frozenset(),
 ) -> list[Flag]:
-    """The words likely wrong (``model``: the shipped doubt model unless given), each with
-    Whisper's probability as its note; a word the catalogue or the glossary spells is not."""
-    words, features = doubt.written_words(transcript)
+    """The words likely wrong among ``words`` (their ``features`` from :func:`doubt.features_of`;
+    ``model``: the shipped doubt model unless given), each with Whisper's probability as its
+    note; a word the catalogue or the glossary spells is not."""
     if options.min_probability is not None:
         chosen = [w.probability < options.min_probability for w in words]
     else:
@@ -138,21 +138,23 @@ def review(
     model (the shipped one unless given)."""
     options = options or ReviewOptions()
     known_words = frozenset(normalise(w) for term in known for w in term.split())
-    flags = doubtful(transcript, options, model, known_words)
-    for segment in transcript.segments:
-        tokens = _tokens(segment.words)
+    by_segment = [doubt.written(segment.words) for segment in transcript.segments]
+    words = [w for tokens in by_segment for w in tokens]
+    flags = doubtful(words, doubt.features_of(transcript.segments, by_segment), options, model, known_words)
+    for segment, tokens in zip(transcript.segments, by_segment, strict=True):
         if segment.text.strip() and segment.no_speech_prob >= options.no_speech_probability:
             flags.append(Flag(segment.start, segment.end, "no-speech", segment.text.strip(), f"{segment.no_speech_prob:.0%}"))
         flags += _loops(tokens, options.loop_repeats)
         previous = ""
-        for index, (text, start, end, _) in enumerate(tokens):
+        for index, token in enumerate(tokens):
+            text = token.text
             if NUMBER.search(text):
-                flags.append(Flag(start, end, "number", text))
+                flags.append(Flag(token.start, token.end, "number", text))
             core = text.strip('.,;:!?…«»"()[]')
             sentence_start = index == 0 or previous.endswith(SENTENCE_END)
             capital = core[:1].isupper() and (not sentence_start or (len(core) > 1 and core.isupper()))
             if capital and normalise(core) and normalise(core) not in known_words:
-                flags.append(Flag(start, end, "name", core))
+                flags.append(Flag(token.start, token.end, "name", core))
             previous = text
     flags += [Flag(s.start, s.end, "lost", "", s.note) for s in transcript.quality.speech_without_words]
     flags += [Flag(c.start, c.end, "replaced", f"{c.heard} → {c.written}", c.rule) for c in transcript.corrections if c.rule != "editor"]
