@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import socketserver
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -385,11 +387,23 @@ def serve_command(outputs: Path, host: str, port: int) -> None:
     site = Store(outputs).site_dir
     if not (site / "index.html").is_file():
         raise click.ClickException(f"{site}: no published site (run `pipeline publish` first)")
-    try:
+    with listening(host, port):
         server = make_server(site, host, port)
+    console.print(f"Site at http://{host}:{server.server_address[1]}/ — Ctrl-C to stop.")
+    serve_until_stopped(server)
+
+
+@contextlib.contextmanager
+def listening(host: str, port: int) -> Iterator[None]:
+    """A server that cannot take its port is one line naming it and the fix."""
+    try:
+        yield
     except OSError as exc:
         raise click.ClickException(f"{host}:{port}: cannot listen ({exc.strerror}) (choose another --port)") from exc
-    console.print(f"Site at http://{host}:{server.server_address[1]}/ — Ctrl-C to stop.")
+
+
+def serve_until_stopped(server: socketserver.BaseServer) -> None:
+    """Serve until Ctrl-C, then close the socket."""
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -488,17 +502,10 @@ def review_command(recordings_dir: Path, outputs: Path, port: int) -> None:
     from .workbench import Workbench
     from .workbench.server import make_workbench
 
-    try:
+    with listening("127.0.0.1", port):
         server, url = make_workbench(Workbench(recordings_dir, outputs), port)
-    except OSError as exc:
-        raise click.ClickException(f"127.0.0.1:{port}: cannot listen ({exc.strerror}) (choose another --port)") from exc
     console.print(f"Atelier de relecture : {url}\n(ouvrez cette adresse ; Ctrl-C pour arrêter)", highlight=False)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_until_stopped(server)
 
 
 @cli.command("glossary")

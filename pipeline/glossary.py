@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .catalogue import TomlLocator, read_toml
 from .errors import EditorFileError
+from .text import toml_string
 from .transcript import Transcript
 from .vocabulary import Term, normalise
 
@@ -117,10 +118,6 @@ def proposals(transcripts: Iterable[Transcript], glossary: Sequence[Term]) -> li
     return sorted(found.values(), key=lambda p: (p.text.casefold(), p.heard.casefold()))
 
 
-def _quoted(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def appended(existing: str, accepted: Sequence[Proposal]) -> str:
     """The glossary's text with the accepted proposals added at its end (what the editor
     wrote is kept byte for byte)."""
@@ -128,5 +125,5 @@ def appended(existing: str, accepted: Sequence[Proposal]) -> str:
     if text and not text.endswith("\n"):
         text += "\n"
     for proposal in accepted:
-        text += f"\n[[term]]\ntext = {_quoted(proposal.text)}\nheard = [{_quoted(proposal.heard)}]\n"
+        text += f"\n[[term]]\ntext = {toml_string(proposal.text)}\nheard = [{toml_string(proposal.heard)}]\n"
     return text

@@ -24,6 +24,7 @@ from .errors import CatalogueError
 from .keywords import KeywordOptions
 from .speakers import SpeakerOptions
 from .synthesis import SynthesisOptions
+from .text import toml_string
 from .transcribe import EngineOptions, TranscriptionOptions
 from .vocabulary import VocabularyOptions
 
@@ -202,7 +203,7 @@ def describe(settings: Settings) -> str:
             if isinstance(value, bool):
                 text = "true" if value else "false"
             elif isinstance(value, str):
-                text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                text = toml_string(value)
             else:
                 text = repr(value)
             lines.append(f"{item.name} = {text}")

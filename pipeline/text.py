@@ -54,3 +54,8 @@ def date_label(date: object) -> str:
 def utc_now() -> str:
     """The present moment in UTC, to the second, ISO 8601 (every record and event uses it)."""
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def toml_string(text: str) -> str:
+    """``text`` as a TOML basic string (quotes and backslashes escaped) for a file an editor reads."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

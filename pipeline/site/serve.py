@@ -14,6 +14,7 @@ instead of a thread.
 from __future__ import annotations
 
 import http.server
+import io
 import os
 import re
 import shutil
@@ -26,6 +27,27 @@ IDLE_SECONDS = 10.0
 MAX_CONNECTIONS = 32
 """Connections served at once (a browser opens about six)."""
 RANGE = re.compile(r"bytes=(\d{1,15})-(\d{0,15})")
+
+
+def byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """The first and last byte a ``Range`` header asks of a file of ``size`` bytes; None when
+    it cannot be served (a 416). Call it only with a header."""
+    match = RANGE.fullmatch(header)
+    if not match:
+        return None
+    start, end = int(match.group(1)), min(int(match.group(2) or size - 1), size - 1)
+    return (start, end) if start < size and end >= start else None
+
+
+def copy_bytes(source: BinaryIO, target: BinaryIO | io.BufferedIOBase, count: int) -> None:
+    """At most ``count`` bytes of ``source`` (from where it stands) written to ``target``."""
+    while count > 0:
+        chunk = source.read(min(65536, count))
+        if not chunk:
+            break
+        target.write(chunk)
+        count -= len(chunk)
+
 
 TEXT_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".xml": "application/xml", ".vtt": "text/vtt"}
 
@@ -63,10 +85,7 @@ def handler_for(site: Path) -> type[http.server.SimpleHTTPRequestHandler]:
                 return self._not_found()
             path_text = str(path)
             header = self.headers.get("Range", "")
-            if header and not RANGE.fullmatch(header):
-                return self._unsatisfiable(path.stat().st_size)
-            match = RANGE.fullmatch(header)
-            if not match:
+            if not header:
                 handle = open(path_text, "rb")  # noqa: SIM115 - the base class closes it
                 size = os.fstat(handle.fileno()).st_size
                 self.send_response(200)
@@ -76,9 +95,10 @@ def handler_for(site: Path) -> type[http.server.SimpleHTTPRequestHandler]:
                 self.end_headers()
                 return handle
             size = path.stat().st_size
-            start, end = int(match.group(1)), min(int(match.group(2) or size - 1), size - 1)
-            if start >= size or end < start:
+            wanted = byte_range(header, size)
+            if wanted is None:
                 return self._unsatisfiable(size)
+            start, end = wanted
             handle = open(path, "rb")  # noqa: SIM115 - the base class closes it
             handle.seek(start)
             self.send_response(206)
@@ -126,16 +146,10 @@ def handler_for(site: Path) -> type[http.server.SimpleHTTPRequestHandler]:
             super().end_headers()
 
         def copyfile(self, source: BinaryIO, outputfile: BinaryIO) -> None:  # type: ignore[override]
-            left = self.range_left
-            if left is None:
+            if self.range_left is None:
                 shutil.copyfileobj(source, outputfile)
-                return
-            while left > 0:
-                chunk = source.read(min(65536, left))
-                if not chunk:
-                    break
-                outputfile.write(chunk)
-                left -= len(chunk)
+            else:
+                copy_bytes(source, outputfile, self.range_left)
 
     return Handler
 

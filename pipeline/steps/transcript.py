@@ -114,11 +114,17 @@ def record_correction(store: Store, session_id: str, corrected: transcript_io.Tr
     )
 
 
-def review_report(project: Project, session: Session, transcript: transcript_io.Transcript) -> str:
-    """``review.md``: what to check before publishing, linked to the moments of the replay."""
+def review_flags(project: Project, session: Session, transcript: transcript_io.Transcript) -> tuple[review_stage.Flag, ...]:
+    """What to check in a session's transcript; the names and terms the catalogue, the voices
+    and the glossary spell are known."""
     known = [s.name for s in session.speakers] + [s.name for s in transcript.speakers] + [t.text for t in project.glossary]
     known += [label for theme in project.catalogue.themes for label in (theme.label, *theme.terms)]
-    flags = review_stage.review(transcript, known)
+    return review_stage.review(transcript, known)
+
+
+def review_report(project: Project, session: Session, transcript: transcript_io.Transcript) -> str:
+    """``review.md``: what to check before publishing, linked to the moments of the replay."""
+    flags = review_flags(project, session, transcript)
     replay = f"../{Names.SITE}/sessions/{session.id}/index.html"
     return review_stage.to_markdown(transcript, flags, session.title or session.id, replay)
 

@@ -13,7 +13,10 @@ need no model (the publishable transcript), so that the page shows the result at
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,11 +31,11 @@ from ..glossary import GLOSSARY_FILE, HEADER, appended, proposals, read_glossary
 from ..project import Project
 from ..runner import execute
 from ..steps.speakers import recording_of
-from ..steps.transcript import editor_name, review_report
+from ..steps.transcript import editor_name, review_flags, review_report
 from ..store import Names, Store, atomic_write, sha256_bytes
 from ..subtitles import short_clock
 from ..synthesis import STATUS_LABELS, editorial_status, read_synthesis
-from ..text import utc_now, xml_safe
+from ..text import toml_string, utc_now, xml_safe
 
 MAX_TEXT = 20_000
 """The most characters one paragraph's text may hold."""
@@ -80,7 +83,7 @@ class Workbench:
                     "id": session_id,
                     "title": session.title,
                     "date": session.date or "",
-                    "flags": len(self._flags(project, session_id, transcript)),
+                    "flags": len(review_flags(project, session, transcript)),
                     "status": status,
                     "status_label": STATUS_LABELS.get(status, ""),
                 }
@@ -105,12 +108,13 @@ class Workbench:
         paragraphs = corrections.read_edited(
             text, self._names(project, session_id, transcript), store.path(session_id, Names.TRANSCRIPT_TXT)
         )
-        flags = self._flags(project, session_id, transcript)
+        flags = review_flags(project, session, transcript)
         starts = [p.start for p in paragraphs]
+        spoken = sorted(((w.start, w.speaker or "") for s in transcript.segments for w in s.words if w.speaker), key=lambda w: w[0])
         shown_paragraphs = []
         for index, paragraph in enumerate(paragraphs):
             end = starts[index + 1] if index + 1 < len(starts) else float("inf")
-            voice = self._voice_at(transcript, paragraph.start, end)
+            voice = self._voice_at(spoken, paragraph.start, end)
             shown_paragraphs.append(
                 {
                     "line": paragraph.line,
@@ -160,20 +164,13 @@ class Workbench:
     def _names(self, project: Project, session_id: str, transcript: transcript_io.Transcript) -> list[str]:
         return [s.name for s in transcript.speakers] + [s.name for s in project.session(session_id).speakers]
 
-    def _flags(self, project: Project, session_id: str, transcript: transcript_io.Transcript) -> tuple[review_stage.Flag, ...]:
-        session = project.session(session_id)
-        known = [s.name for s in session.speakers] + [s.name for s in transcript.speakers] + [t.text for t in project.glossary]
-        known += [label for theme in project.catalogue.themes for label in (theme.label, *theme.terms)]
-        return review_stage.review(transcript, known)
-
     @staticmethod
-    def _voice_at(transcript: transcript_io.Transcript, start: float, end: float) -> str:
-        """The voice that says most of a paragraph's words."""
-        said: dict[str, int] = {}
-        for segment in transcript.segments:
-            for word in segment.words:
-                if start - 0.5 <= word.start < end and word.speaker:
-                    said[word.speaker] = said.get(word.speaker, 0) + 1
+    def _voice_at(spoken: Sequence[tuple[float, str]], start: float, end: float) -> str:
+        """The voice that says most of a paragraph's words (``spoken``: each word's start and
+        voice, in time order; the first voice heard wins a tie)."""
+        first = bisect.bisect_left(spoken, start - 0.5, key=lambda w: w[0])
+        last = bisect.bisect_left(spoken, end, key=lambda w: w[0])
+        said = Counter(voice for _, voice in spoken[first:last])
         return max(said, key=said.__getitem__) if said else ""
 
     def _voices(
@@ -273,8 +270,7 @@ class Workbench:
             path = project.store.path(session_id, Names.SPEAKER_NAMES)
             if current is None or voice not in speakers_stage.read_names(current, path):
                 raise Refused(path, f"'{voice[:40]}' is not a voice of this session", "choose a voice from the page")
-            quoted = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-            text = re.sub(rf"(?m)^{re.escape(voice)}\s*=.*$", lambda _: f"{voice} = {quoted}", current)
+            text = re.sub(rf"(?m)^{re.escape(voice)}\s*=.*$", lambda _: f"{voice} = {toml_string(name)}", current)
             atomic_write(path, text.encode("utf-8"))
             self._recompose(project, session_id)
         return self.view(session_id)

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..errors import PipelineError
-from ..site.serve import IDLE_SECONDS, RANGE, BoundedServer
+from ..site.serve import IDLE_SECONDS, BoundedServer, byte_range, copy_bytes
 from . import Conflict, Refused, Workbench
 from .export import FORMATS, MEDIA_TYPES, synthesis_blocks, transcript_blocks
 
@@ -131,32 +131,23 @@ def handler_for(bench: Workbench, token: str) -> type[http.server.BaseHTTPReques
             size = path.stat().st_size
             kind = MEDIA_TYPES_PLAYED.get(path.suffix.lower(), "application/octet-stream")
             header = self.headers.get("Range", "")
-            match = RANGE.fullmatch(header) if header else None
-            if header and not match:
+            wanted = byte_range(header, size) if header else (0, size - 1)
+            if wanted is None:
                 self._send(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, b"", "text/plain", {"Content-Range": f"bytes */{size}"})
                 return
-            start, end = (int(match.group(1)), min(int(match.group(2) or size - 1), size - 1)) if match else (0, size - 1)
-            if start >= size or end < start:
-                self._send(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, b"", "text/plain", {"Content-Range": f"bytes */{size}"})
-                return
-            self.send_response(HTTPStatus.PARTIAL_CONTENT if match else HTTPStatus.OK)
+            start, end = wanted
+            self.send_response(HTTPStatus.PARTIAL_CONTENT if header else HTTPStatus.OK)
             self.send_header("Content-Type", kind)
             self.send_header("Accept-Ranges", "bytes")
             self.send_header("Content-Length", str(end - start + 1))
-            if match:
+            if header:
                 self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
             self.end_headers()
             if self.command == "HEAD":
                 return
             with path.open("rb") as handle:
                 handle.seek(start)
-                left = end - start + 1
-                while left > 0:
-                    chunk = handle.read(min(65536, left))
-                    if not chunk:
-                        break
-                    self.wfile.write(chunk)
-                    left -= len(chunk)
+                copy_bytes(handle, self.wfile, end - start + 1)
 
         def _export(self, session_id: str, name: str) -> None:
             what, _, kind = name.partition(".")
