@@ -145,6 +145,12 @@ def transcription_options(function: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--compute-type", default=None, help="CTranslate2 compute type (auto: int8 on CPU, float16 on CUDA)."),
             click.option("--threads", "cpu_threads", type=int, default=None, help="CPU threads (0: all cores)."),
             click.option(
+                "--streams",
+                type=click.IntRange(0, 64),
+                default=None,
+                help="Batches decoded side by side on the CPU, the threads shared out (0: one per thread, at most 4).",
+            ),
+            click.option(
                 "--jobs",
                 type=click.IntRange(1, 64),
                 default=None,
@@ -156,7 +162,7 @@ def transcription_options(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 TRANSCRIPTION_KEYS = ("model", "language", "beam_size", "batch_size", "vad", "guard")
-ENGINE_KEYS = ("device", "compute_type", "cpu_threads", "jobs", "scheduler")
+ENGINE_KEYS = ("device", "compute_type", "cpu_threads", "streams", "jobs", "scheduler")
 
 
 def _project(recordings_dir: Path, outputs: Path, kwargs: dict[str, Any], explicit: Sequence[Path] | None = None) -> Project:

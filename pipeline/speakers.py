@@ -22,6 +22,7 @@ import bisect
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -316,6 +317,13 @@ class PieceEncoder(Protocol):
     ) -> np.ndarray: ...
 
 
+def _speech_regions(audio: np.ndarray, options: SpeakerOptions) -> list[tuple[float, float]]:
+    """Where Silero VAD hears speech, for fitting turn edges (5 minutes at a time)."""
+    from .transcribe import speech_regions
+
+    return speech_regions(audio, min_silence=0.1, pad=options.speech_pad, block_seconds=VAD_BLOCK_SECONDS)
+
+
 def diarize(
     session_id: str,
     transcript: Transcript,
@@ -329,16 +337,17 @@ def diarize(
     pieces = speech_pieces(transcript, options)
     if not pieces:
         return Diarization(session_id, (), ())
-    embeddings = encoder.embed_pieces(audio, pieces, options, progress)
-    labels = np.array(smooth(pieces, voices_of(embeddings, pieces, options).tolist(), options.min_turn))
-    order = list(dict.fromkeys(labels.tolist()))
-    names = {raw: f"SPEAKER_{i + 1}" for i, raw in enumerate(order)}
-    turns = turns_of(pieces, [names[raw] for raw in labels.tolist()], options)
-    if options.fit_to_speech:
-        from .transcribe import speech_regions
-
-        regions = speech_regions(audio, min_silence=0.1, pad=options.speech_pad, block_seconds=VAD_BLOCK_SECONDS)
-        turns = fit_to_speech(turns, regions, options.reach)
+    with ThreadPoolExecutor(max_workers=1) as background:
+        # The speech detector runs on one core while the encoders run: their threads leave
+        # room beside them (measured, README « Speakers »); the regions are the same.
+        regions = background.submit(_speech_regions, audio, options) if options.fit_to_speech else None
+        embeddings = encoder.embed_pieces(audio, pieces, options, progress)
+        labels = np.array(smooth(pieces, voices_of(embeddings, pieces, options).tolist(), options.min_turn))
+        order = list(dict.fromkeys(labels.tolist()))
+        names = {raw: f"SPEAKER_{i + 1}" for i, raw in enumerate(order)}
+        turns = turns_of(pieces, [names[raw] for raw in labels.tolist()], options)
+        if regions is not None:
+            turns = fit_to_speech(turns, regions.result(), options.reach)
     voices = []
     for raw in order:
         mask = labels == raw
