@@ -265,14 +265,25 @@ class CamPlusPlus:
                 places.append((index, min(max((start + end - length) / 2, 0.0), duration - length), length))
             places.sort(key=lambda place: place[2])  # one length, one batch
         embeddings = np.zeros((len(pieces), self.weights["xvector.dense.linear.weight"].shape[0]), dtype=np.float32)
-        batch = 8  # small products are fastest here (measured), and memory stays low
+        from .voice_graphs import cores, side_by_side
+
+        # 32 windows a batch, one batch per core (8 before: 25 % slower, measured), fewer on a
+        # short recording so that every core has one; memory stays low
+        batch = max(1, min(32, -(-len(places) // cores())))
+        chunks: list[list[tuple[int, float, float]]] = []
+        start = 0
+        while start < len(places):
+            length = places[start][2]
+            chunks.append([p for p in places[start : start + batch] if p[2] == length])
+            start += len(chunks[-1])
+
+        def work(chunk: list[tuple[int, float, float]]) -> np.ndarray:
+            samples = int(round(chunk[0][2] * SAMPLING_RATE))
+            return self.embed(np.stack([fbank(audio[int(first * SAMPLING_RATE) :][:samples]) for _, first, _ in chunk]))
+
         done = 0
-        while done < len(places):
-            length = places[done][2]
-            chunk = [p for p in places[done : done + batch] if p[2] == length]
-            samples = int(round(length * SAMPLING_RATE))
-            features = np.stack([fbank(audio[int(first * SAMPLING_RATE) :][:samples]) for _, first, _ in chunk])
-            np.add.at(embeddings, np.array([owner for owner, _, _ in chunk]), self.embed(features))
+        for chunk, vectors in zip(chunks, side_by_side(work, chunks), strict=True):
+            np.add.at(embeddings, np.array([owner for owner, _, _ in chunk]), vectors)
             done += len(chunk)
             if progress:
                 progress(done / len(places))

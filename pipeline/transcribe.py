@@ -268,7 +268,8 @@ class WhisperTranscriber:
             regions = get_speech_timestamps(block, vad)
             speech = np.concatenate([block[r["start"] : r["end"]] for r in regions]) if regions else np.zeros(0, np.float32)
             edges = chunk_edges([r["end"] - r["start"] for r in regions], int(CLIP_SECONDS * SAMPLING_RATE))
-            return regions, speech, batched(edges, options.batch_size, self._streams)
+            # as many chunks in flight as one batch of batch_size: memory stays what it was
+            return regions, speech, batched(edges, max(1, options.batch_size // self._streams), self._streams)
 
         def run(stream: int, speech: np.ndarray, edges: Sequence[tuple[int, int]], language: str | None) -> tuple[list[Any], Any]:
             # a quarter sample past each edge: faster-whisper turns seconds into samples by truncating

@@ -179,14 +179,21 @@ class VoiceEncoder:
                 centre = start + (k + 0.5) * centre_step
                 first = int(round(centre * frames_per_second)) - WINDOW_FRAMES // 2
                 places.append((index, min(max(first, 0), last)))
+        from .voice_graphs import cores, side_by_side
+
         embeddings = np.zeros((len(pieces), 256), dtype=np.float32)
-        batch = 128
-        for offset in range(0, len(places), batch):
-            chunk = places[offset : offset + batch]
-            vectors = self.embed(np.stack([mel_frames(audio, first, WINDOW_FRAMES, gain) for _, first in chunk]))
+        batch = max(1, min(128, -(-len(places) // cores())))  # every core busy on a short recording
+        chunks = [places[offset : offset + batch] for offset in range(0, len(places), batch)]
+
+        def work(chunk: list[tuple[int, int]]) -> np.ndarray:
+            return self.embed(np.stack([mel_frames(audio, first, WINDOW_FRAMES, gain) for _, first in chunk]))
+
+        done = 0
+        for chunk, vectors in zip(chunks, side_by_side(work, chunks), strict=True):
             np.add.at(embeddings, np.array([owner for owner, _ in chunk]), vectors)
+            done += len(chunk)
             if progress:
-                progress((offset + len(chunk)) / len(places))
+                progress(done / len(places))
         return unit_rows(embeddings)
 
 
