@@ -281,18 +281,20 @@ class WhisperTranscriber:
 
         block_spans = blocks(audio)
         opening = speech_of(*block_spans[0])
+        held = [opening]
         first: tuple[list[Any], Any] | None = None
         language = options.language
         if opening[2] and language is None:  # the language is found on the first batch, then kept
             first = run(0, opening[1], opening[2][0], None)
             language = first[1].language
         found_language, probability = (first[1].language, first[1].language_probability) if first else (language or "", 1.0)
+        del opening
 
         def stream() -> Iterator[Segment]:
             index = 0
             with ThreadPoolExecutor(max_workers=self._streams) as workers:
                 for number, (start, end) in enumerate(block_spans):
-                    regions, speech, batches = opening if number == 0 else speech_of(start, end)
+                    regions, speech, batches = held.pop() if number == 0 else speech_of(start, end)  # never two blocks held
                     pending: dict[int, Future[tuple[list[Any], Any]]] = {}
                     if number == 0 and first is not None:
                         pending[0] = Future()
@@ -304,6 +306,7 @@ class WhisperTranscriber:
                         for raw in restore_speech_timestamps(pending.pop(k).result()[0], regions, SAMPLING_RATE):
                             yield _shifted(_convert(index, raw), index, start / SAMPLING_RATE)
                             index += 1
+                    del regions, speech, batches  # before the next block's speech is cut
 
         return Decoded(language=found_language, language_probability=float(probability), segments=stream())
 
