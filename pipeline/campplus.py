@@ -92,6 +92,23 @@ def fbank(wave: np.ndarray) -> np.ndarray:
     return np.asarray(energies - energies.mean(axis=0, keepdims=True), dtype=np.float32)
 
 
+def window_starts(pieces: Sequence[tuple[float, float]], window: float, hop: float, duration: float) -> list[tuple[int, float]]:
+    """Where the windows of each piece start: ``(piece, start)``. A piece gets
+    ``round((length - window) / hop) + 1`` windows: one centred on it (a piece shorter than
+    1.5 hops and a window), else spread from its start to its end, so that the first starts
+    with it and the last ends with it. Starts stay inside the recording."""
+    places = []
+    for index, (start, end) in enumerate(pieces):
+        count = int(round((end - start - window) / hop)) + 1 if end - start > window else 1
+        if count == 1:
+            firsts = [(start + end - window) / 2]
+        else:
+            step = (end - start - window) / (count - 1)
+            firsts = [start + k * step for k in range(count)]
+        places += [(index, min(max(first, 0.0), duration - window)) for first in firsts]
+    return places
+
+
 # -- network --------------------------------------------------------------------------------
 
 
@@ -240,25 +257,18 @@ class CamPlusPlus:
         pieces: Sequence[tuple[float, float]],
         window: float = 1.5,
         progress: Callable[[float], None] | None = None,
+        hop: float = 1.5,
     ) -> np.ndarray:
         """One L2-normed embedding per piece of speech (seconds). With ``window`` > 0: the
-        mean of its windows of ``window`` seconds, one every half window from its start to
-        its end (a short piece gets one window centred on it). With ``window`` = 0: one pass
-        over the whole piece (at least 1.5 s, centred; its length rounded to a tenth of a
-        second so that pieces of one length go through in one batch): half the frames of
-        half-overlapping windows. A batch at a time: memory does not grow with the
-        recording's length."""
+        mean of its windows of ``window`` seconds (:func:`window_starts`, ``hop`` apart at
+        most). With ``window`` = 0: one pass over the whole piece (at least 1.5 s, centred; its
+        length rounded to a tenth of a second so that pieces of one length go through in one
+        batch). A batch at a time: memory does not grow with the recording's length."""
         duration = len(audio) / SAMPLING_RATE
         places: list[tuple[int, float, float]] = []  # (piece, start, length)
         if window > 0:
             length = min(window, duration)
-            for index, (start, end) in enumerate(pieces):
-                if end - start <= length:
-                    places.append((index, min(max((start + end - length) / 2, 0.0), duration - length), length))
-                    continue
-                count = int(round((end - start - length) / (length / 2))) + 1
-                step = (end - start - length) / max(count - 1, 1)
-                places += [(index, min(start + k * step, duration - length), length) for k in range(count)]
+            places = [(index, start, length) for index, start in window_starts(pieces, length, hop, duration)]
         else:
             for index, (start, end) in enumerate(pieces):
                 length = min(max(round(end - start, 1), 1.5), duration)

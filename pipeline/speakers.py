@@ -33,7 +33,7 @@ from .catalogue import Session, Speaker
 from .text import xml_safe
 from .transcript import Transcript
 
-SPEAKERS_VERSION = 2
+SPEAKERS_VERSION = 3
 SCHEMA_VERSION = 1
 UNNAMED = "Intervenant {n}"
 MODERATOR_ROLES = re.compile(r"mod[ée]rat|anim|présent|host", re.I)
@@ -69,8 +69,12 @@ class SpeakerOptions:
     """Spacing of the GE2E windows inside a piece (seconds; each window is 1.6 s, the
     encoder's training length)."""
     window: float = 1.5
-    """Length of the CAM++ windows inside a piece (seconds; one every half window); 0: one
-    pass over each whole piece."""
+    """Length of the CAM++ windows inside a piece (seconds); 0: one pass over each whole piece."""
+    window_hop: float = 1.5
+    """Spacing of the CAM++ windows inside a piece (seconds): a piece gets
+    ``round((length - window) / window_hop) + 1`` windows spread from its start to its end, a
+    single one centred on it. Half a window (0.75) before version 3: 30 % more windows, the
+    same turns on the dev files (README, « Speakers »)."""
     join_gap: float = 0.3
     """Words closer than this (seconds) belong to one stretch of speech."""
     sentence_cut: bool = True

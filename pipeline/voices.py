@@ -248,5 +248,7 @@ class VoiceModels:
         if self.ge2e is not None:
             parts.append(self.ge2e.embed_pieces(audio, pieces, options.hop, part(0.0, ge2e_share)))
         if self.campplus is not None:
-            parts.append(self.campplus.embed_pieces(audio, pieces, options.window, part(ge2e_share, campplus_share)))
+            parts.append(
+                self.campplus.embed_pieces(audio, pieces, options.window, part(ge2e_share, campplus_share), hop=options.window_hop)
+            )
         return unit_rows(np.concatenate(parts, axis=1))

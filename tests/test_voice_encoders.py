@@ -182,7 +182,7 @@ def test_two_encoders_side_by_side_give_the_mean_of_their_cosines():
         def __init__(self, vectors: np.ndarray) -> None:
             self.vectors = vectors
 
-        def embed_pieces(self, audio: np.ndarray, pieces: object, setting: float, progress: object = None) -> np.ndarray:
+        def embed_pieces(self, audio: np.ndarray, pieces: object, setting: float, progress: object = None, **more: float) -> np.ndarray:
             return self.vectors
 
     both = VoiceModels(Fixed(first), Fixed(second)).embed_pieces(np.zeros(16_000, dtype=np.int16), [(0.0, 1.0)] * 6, SpeakerOptions())  # type: ignore[arg-type]
@@ -226,3 +226,18 @@ def test_the_ge2e_graph_computes_what_the_numpy_reference_computes():
     mels = np.abs(np.random.default_rng(7).standard_normal((6, 160, 40))).astype(np.float32)
     fast, reference = encoder.embed(mels), encoder.embed_reference(mels)
     assert fast.shape == (6, 256) and np.abs(fast - reference).max() < 1e-5
+
+
+def test_campplus_windows_cover_each_piece_from_its_start_to_its_end_or_sit_centred_on_it():
+    from pipeline.campplus import window_starts
+
+    pieces = [(10.0, 11.0), (20.0, 22.0), (30.0, 33.2), (40.0, 46.0), (0.2, 1.0)]
+    places = window_starts(pieces, 1.5, 1.5, 50.0)
+    by_piece = {i: [start for owner, start in places if owner == i] for i in range(len(pieces))}
+    assert by_piece[0] == [9.75], "a short piece: one window centred on it"
+    assert by_piece[1] == [20.25], "2 s: one window centred, not one at its start"
+    assert by_piece[2] == pytest.approx([30.0, 31.7]), "3.2 s: two windows, the first starting with it, the last ending with it"
+    assert len(by_piece[3]) == 4 and by_piece[3][0] == 40.0 and by_piece[3][-1] == pytest.approx(44.5)
+    assert max(np.diff(by_piece[3])) <= 1.5, "no gap between windows"
+    assert by_piece[4] == [0.0], "kept inside the recording"
+    assert len(window_starts([(30.0, 33.2)], 1.5, 0.75, 50.0)) == 3, "half-window spacing, as before version 3"
