@@ -214,9 +214,9 @@ class CamPlusPlus:
 
     @functools.cached_property
     def _graph(self) -> Any:
-        from .voice_graphs import campplus_graph, session
+        from .voice_graphs import cached, campplus_graph, session
 
-        return session(campplus_graph(self.weights))
+        return session(cached("campplus", WEIGHTS_SHA256, lambda: campplus_graph(self.weights)))
 
     def embed(self, features: np.ndarray) -> np.ndarray:
         """Embeddings of a batch of mean-normalised filter banks (batch × frames × 80), by

@@ -128,9 +128,9 @@ class VoiceEncoder:
 
     @functools.cached_property
     def _graph(self) -> Any:
-        from .voice_graphs import ge2e_graph, session
+        from .voice_graphs import cached, ge2e_graph, session
 
-        return session(ge2e_graph(self.weights))
+        return session(cached("ge2e", WEIGHTS_SHA256, lambda: ge2e_graph(self.weights)))
 
     def embed(self, mels: np.ndarray) -> np.ndarray:
         """Embeddings of a batch of spectrograms (batch × frames × 40) -> batch × 256, by the

@@ -12,6 +12,7 @@ import sys
 import types
 import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -241,3 +242,24 @@ def test_campplus_windows_cover_each_piece_from_its_start_to_its_end_or_sit_cent
     assert max(np.diff(by_piece[3])) <= 1.5, "no gap between windows"
     assert by_piece[4] == [0.0], "kept inside the recording"
     assert len(window_starts([(30.0, 33.2)], 1.5, 0.75, 50.0)) == 3, "half-window spacing, as before version 3"
+
+
+def test_a_graph_is_built_once_then_read_from_the_cache_and_rebuilt_when_damaged(tmp_path: Path):
+    from pipeline.voice_graphs import cached
+
+    builds: list[int] = []
+
+    def build() -> bytes:
+        builds.append(1)
+        return b"graph bytes"
+
+    assert cached("toy", "ab" * 32, build, tmp_path) == b"graph bytes"
+    assert cached("toy", "ab" * 32, build, tmp_path) == b"graph bytes" and len(builds) == 1, "the second run reads the file"
+    (stored,) = (tmp_path / "graphs").glob("toy-*.onnx")
+    stored.write_bytes(b"graph bytez")  # damaged on disk: its name no longer matches its bytes
+    assert cached("toy", "ab" * 32, build, tmp_path) == b"graph bytes" and len(builds) == 2
+    assert cached("toy", "cd" * 32, build, tmp_path) == b"graph bytes" and len(builds) == 3, "other weights, another graph"
+    assert sorted(p.read_bytes() for p in (tmp_path / "graphs").glob("toy-*.onnx")) == [b"graph bytes"] * 2
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    assert cached("toy", "ab" * 32, build, blocked) == b"graph bytes", "a cache that cannot be written is skipped"
