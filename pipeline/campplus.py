@@ -38,6 +38,8 @@ FRAME = 400
 SHIFT = 160
 """Samples between frames (10 ms)."""
 N_FFT = 512
+BATCH = 32
+"""Windows embedded in one call (one call per core at a time)."""
 N_MELS = 80
 BN_EPS = 1e-5
 
@@ -77,10 +79,10 @@ _WINDOW = ((0.5 - 0.5 * np.cos(2 * np.pi * np.arange(FRAME) / (FRAME - 1))) ** 0
 
 
 def fbank(wave: np.ndarray) -> np.ndarray:
-    """Log mel filter banks of ``wave`` (float samples at 16 kHz), frames × 80, as Kaldi
+    """Log mel filter banks of ``wave`` (float or 16-bit samples at 16 kHz), frames × 80, as Kaldi
     computes them (no dither, DC removed, pre-emphasis 0.97, Povey window, power spectrum),
     mean-normalised over the frames."""
-    wave = np.asarray(wave, dtype=np.float32) * 32768.0
+    wave = wave.astype(np.float32) if wave.dtype == np.int16 else np.asarray(wave, dtype=np.float32) * 32768.0
     if len(wave) < FRAME:
         wave = np.pad(wave, (0, FRAME - len(wave)))
     count = 1 + (len(wave) - FRAME) // SHIFT
@@ -279,7 +281,7 @@ class CamPlusPlus:
 
         # 32 windows a batch, one batch per core (8 before: 25 % slower, measured), fewer on a
         # short recording so that every core has one; memory stays low
-        batch = max(1, min(32, -(-len(places) // cores())))
+        batch = max(1, min(BATCH, -(-len(places) // cores())))
         chunks: list[list[tuple[int, float, float]]] = []
         start = 0
         while start < len(places):

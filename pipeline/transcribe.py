@@ -343,7 +343,7 @@ class WhisperTranscriber:
             log_prob_threshold=None,
             vad_filter=False,
             clip_timestamps=spans,
-            batch_size=options.batch_size,
+            batch_size=max(1, options.batch_size // self._streams),  # as in decoding: one batch of batch_size in flight
         )
         found: list[list[Segment]] = [[] for _ in clips]
         starts = [a / SAMPLING_RATE for a in offsets]

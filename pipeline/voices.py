@@ -31,6 +31,8 @@ WINDOW_FRAMES = 160
 N_FFT = 400
 HOP = 160
 N_MELS = 40
+BATCH = 128
+"""Windows embedded in one call (one call per core at a time)."""
 WEIGHTS_SHA256 = "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"
 WEIGHTS_VERSION = "Resemblyzer 0.1.4 pretrained.pt (GE2E, 256-d)"
 INSTALL = "run `make setup`, or `pip install --no-deps resemblyzer==0.1.4` (only its weights are used)"
@@ -88,6 +90,7 @@ def mel_frames(audio: np.ndarray, first: int, count: int = WINDOW_FRAMES, gain: 
     """Frames ``first`` to ``first + count`` of the mel spectrogram of the whole ``audio``,
     computed from the samples they need only (equal to slicing :func:`mel_spectrogram`), so
     that memory does not grow with the recording's length. ``gain`` scales the audio."""
+    gain *= full_scale(audio)
     start = first * HOP - N_FFT // 2
     stop = start + (count - 1) * HOP + N_FFT
     clip = np.zeros(stop - start, dtype=np.float32)
@@ -99,11 +102,19 @@ def mel_frames(audio: np.ndarray, first: int, count: int = WINDOW_FRAMES, gain: 
     return np.asarray(spectrum.astype(np.float32) @ _FILTERS.T, dtype=np.float32)
 
 
+def full_scale(audio: np.ndarray) -> float:
+    """What one unit of ``audio`` is in [-1, 1]: 16-bit samples are scaled window by window, so
+    that a recording is never held as float too (powers of two: the same numbers either way)."""
+    return 1 / 32768 if audio.dtype == np.int16 else 1.0
+
+
 def volume_gain(wav: np.ndarray, target_dbfs: float = -30.0) -> float:
     """The factor that raises quiet audio to ``target_dbfs`` (never lowers it), as
     Resemblyzer prepares audio (applied per window, not to a copy of the recording)."""
     block = 1 << 20  # summed a block at a time: a one-hour recording is never copied whole
-    total = sum(float(np.dot(part, part)) for part in (wav[i : i + block].astype(np.float64) for i in range(0, len(wav), block)))
+    total = sum(
+        float(np.dot(part, part)) for part in (wav[i : i + block].astype(np.float64) * full_scale(wav) for i in range(0, len(wav), block))
+    )
     rms = float(np.sqrt(total / len(wav))) if len(wav) else 0.0
     if rms <= 0:
         return 1.0
@@ -182,7 +193,7 @@ class VoiceEncoder:
         from .voice_graphs import cores, side_by_side
 
         embeddings = np.zeros((len(pieces), 256), dtype=np.float32)
-        batch = max(1, min(128, -(-len(places) // cores())))  # every core busy on a short recording
+        batch = max(1, min(BATCH, -(-len(places) // cores())))  # every core busy on a short recording
         chunks = [places[offset : offset + batch] for offset in range(0, len(places), batch)]
 
         def work(chunk: list[tuple[int, int]]) -> np.ndarray:
@@ -232,11 +243,9 @@ class VoiceModels:
     def embed_pieces(
         self, audio: np.ndarray, pieces: Sequence[tuple[float, float]], options: Any, progress: Callable[[float], None] | None = None
     ) -> np.ndarray:
-        """One L2-normed vector per piece of speech (seconds). ``progress`` hears the share of
-        the work done (0 to 1; CAM++ weighs three times GE2E, as measured)."""
-        from .media import as_float32  # here: the encoders themselves need no media library (check_voice_parity.py)
-
-        audio = as_float32(audio)
+        """One L2-normed vector per piece of speech (seconds) of ``audio`` (float samples, or
+        16-bit ones, which the encoders scale window by window). ``progress`` hears the share
+        of the work done (0 to 1; CAM++ weighs three times GE2E, as measured)."""
         weights = {"ge2e": 1.0 if self.ge2e is not None else 0.0, "campplus": 3.0 if self.campplus is not None else 0.0}
         total = sum(weights.values())
         ge2e_share, campplus_share = weights["ge2e"] / total, weights["campplus"] / total

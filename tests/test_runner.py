@@ -345,3 +345,57 @@ def test_threads_are_shared_out_between_jobs():
     shared = threads_per_job(EngineOptions(jobs=2)).cpu_threads
     assert shared == max(1, len(os.sched_getaffinity(0)) // 2)
     assert threads_per_job(EngineOptions(cpu_threads=3, jobs=2)).cpu_threads == 3
+
+
+def test_the_speakers_stage_takes_the_samples_the_transcription_decoded(
+    tmp_path: Path, media_dir: Path, monkeypatch: pytest.MonkeyPatch, fake_transcriber: FakeTranscriber
+):
+    """In one run the recording is decoded once: the speakers stage gets the transcription's
+    16-bit samples, the very ones it decodes itself when it runs alone, and gives the same voices."""
+    import numpy as np
+
+    import pipeline.steps.speakers as speakers_step
+    from pipeline.media import decode, probe
+    from pipeline.project import Project
+    from pipeline.runner import execute
+    from pipeline.settings import Settings
+
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    shutil.copy(media_dir / "good.m4a", recordings / "seance.m4a")
+    store = Store(tmp_path / "outputs")
+    project = Project(recordings, Catalogue(), Settings(), store, (recordings / "seance.m4a",))
+    decodes: list[object] = []
+    monkeypatch.setattr(speakers_step, "decode", lambda *args, **kwargs: decodes.append(1) or decode(*args, **kwargs))
+    heard: list[np.ndarray] = []
+
+    class Encoder:
+        def embed_pieces(
+            self, audio: np.ndarray, pieces: list[tuple[float, float]], options: object, progress: object = None
+        ) -> np.ndarray:
+            heard.append(audio.copy())
+            vectors = np.random.default_rng(len(pieces)).normal(size=(len(pieces), 8))
+            return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    def run(stages: tuple[str, ...]) -> str:
+        execute(project, stages, force=True, make_transcriber=lambda: fake_transcriber, load_encoder=lambda name: Encoder())
+        return store.path("seance", "speakers.json").read_text(encoding="utf-8")
+
+    together = run(("transcribe", "speakers"))
+    assert decodes == [] and len(heard) == 1, "the speakers stage did not decode the recording again"
+    alone = run(("speakers",))
+    assert decodes == [1] and len(heard) == 2
+    assert heard[0].dtype == np.int16 and np.array_equal(heard[0], heard[1])
+    assert np.array_equal(heard[1], decode(probe(recordings / "seance.m4a"), pcm16=True))
+    assert together == alone
+
+
+def test_a_released_model_is_forgotten_and_loaded_again_when_asked():
+    from pipeline.steps import Models
+
+    models, loads = Models(), []
+    models.get("whisper", lambda: loads.append(1) or object())
+    models.release("whisper")
+    models.release("whisper")  # twice: nothing to give back
+    models.get("whisper", lambda: loads.append(1) or object())
+    assert loads == [1, 1] and list(models.loaded) == ["whisper"]

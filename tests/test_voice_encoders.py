@@ -263,3 +263,15 @@ def test_a_graph_is_built_once_then_read_from_the_cache_and_rebuilt_when_damaged
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
     assert cached("toy", "ab" * 32, build, blocked) == b"graph bytes", "a cache that cannot be written is skipped"
+
+
+def test_16_bit_samples_give_the_vectors_of_their_float_values():
+    """The speakers stage keeps a recording as 16-bit samples (half the memory): the encoders
+    scale each window themselves, by a power of two, so the vectors are the same numbers."""
+    rng = np.random.default_rng(8)
+    samples = (rng.normal(scale=0.05, size=16_000 * 6) * 32768).astype(np.int16)
+    pieces = [(0.2, 2.9), (3.1, 5.8)]
+    models = VoiceModels.load("ge2e+campplus")
+    from_16_bit = models.embed_pieces(samples, pieces, SpeakerOptions())
+    from_float = models.embed_pieces(samples.astype(np.float32) / 32768, pieces, SpeakerOptions())
+    assert np.array_equal(from_16_bit, from_float)

@@ -12,6 +12,7 @@ The planner asks the same stage objects where each step stands (:meth:`Stage.pla
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -123,6 +124,25 @@ class Models:
             self.loaded[key] = load()
         return self.loaded[key]
 
+    def release(self, key: str) -> None:
+        """Forget the model ``key`` and give its memory back to the system (a later step that
+        asks for it loads it again)."""
+        if self.loaded.pop(key, None) is not None:
+            import gc
+
+            gc.collect()
+            give_back_memory()
+
+
+def give_back_memory() -> None:
+    """Return the C heap's free pages to the system (glibc's ``malloc_trim``; elsewhere nothing):
+    freed model memory otherwise stays counted in the process's size."""
+    import ctypes
+    import ctypes.util
+
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+
 
 @dataclass
 class Context:
@@ -135,6 +155,16 @@ class Context:
     force: bool = False
     """Redo the steps even when they are up to date."""
     prepared: dict[str, Any] = field(default_factory=dict)
+    decoded: tuple[str, Any] | None = None
+    """The last recording transcribed in this process (its SHA-256 and its 16-bit samples),
+    handed to the speakers stage, which would otherwise decode it again; taken by
+    :meth:`take_decoded`."""
+
+    def take_decoded(self, sha256: str) -> Any | None:
+        """The samples of the recording ``sha256`` if this run decoded it last, else None;
+        either way the run no longer holds them."""
+        decoded, self.decoded = self.decoded, None
+        return decoded[1] if decoded is not None and decoded[0] == sha256 else None
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,8 @@ class SpeakersStage(Stage):
         if checked.sha256 != asr.provenance.input_sha256:
             raise RecordingError(recording, "is not the file that was transcribed", "run `pipeline run` to transcribe it again")
         ctx.reporter.start(f"{recording.name} (voix)", asr.duration)
-        audio = decode(checked)
+        decoded = ctx.take_decoded(checked.sha256)  # transcribed in this run: not decoded twice
+        audio = decoded if decoded is not None else decode(checked, pcm16=True)  # the encoders scale 16-bit samples themselves
         load = ctx.models.load_encoder or voices.VoiceModels.load
         encoder = ctx.models.get(f"encoder:{options.encoder}", lambda: load(options.encoder))
         session = project.session(session_id)

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .. import __version__
 from .. import transcript as transcript_io
 from ..catalogue import Catalogue, Session
@@ -67,8 +69,12 @@ class RecordingJob:
     inputs: str
     make_transcriber: Callable[[], Transcriber]
 
-    def run(self, get_transcriber: Callable[[], Transcriber], reporter: Reporter) -> StepResult:
-        """Probe, decode, transcribe (resuming a checkpoint), check, write through the store."""
+    def run(
+        self, get_transcriber: Callable[[], Transcriber], reporter: Reporter, keep: Callable[[str, np.ndarray], None] | None = None
+    ) -> StepResult:
+        """Probe, decode, transcribe (resuming a checkpoint), check, write through the store.
+        ``keep`` is given the recording's SHA-256 and decoded samples once it is transcribed
+        (in-process runs: the speakers stage takes them instead of decoding again)."""
         started = time.perf_counter()
         store, session = Store(self.outputs), self.session
         try:
@@ -84,13 +90,15 @@ class RecordingJob:
                 transcript = transcribe(
                     recording, audio, session.id, transcriber, self.options, reporter.advance, done, lambda s: save(asdict(s))
                 )
-            del audio
             _unchanged_since_probe(recording)
             files = {Names.ASR: transcript_io.dumps(transcript)}
             facts = {"redecoded": len(transcript.quality.redecoded), "seconds_without_words": transcript.quality.seconds_without_words}
             record = StageRecord(self.inputs, finished_utc=transcript.provenance.finished_utc, pipeline_version=__version__, facts=facts)
             written = store.write_stage(session.id, "transcribe", self.inputs, files, record)
             store.drop_checkpoint(session.id, "transcribe")
+            if keep is not None:
+                keep(recording.sha256, audio)
+            del audio
             return StepResult(
                 session.id,
                 "transcribe",
@@ -239,9 +247,17 @@ class TranscribeStage(Stage):
                 )
         if engine.jobs <= 1 and not engine.scheduler:
             for job in jobs:
-                result = job.run(lambda: ctx.models.get("transcriber", make_transcriber), reporter)
+                ctx.decoded = None  # one recording's samples at a time
+                result = job.run(
+                    lambda: ctx.models.get("transcriber", make_transcriber),
+                    reporter,
+                    lambda sha256, audio: setattr(ctx, "decoded", (sha256, audio)),
+                )
                 reporter.finish(result)
                 results.append(result)
+            # Every recording of this run is transcribed: Whisper's memory goes back before the
+            # voice encoders take theirs (a one-hour run peaked with both; README « Speed »).
+            ctx.models.release("transcriber")
         elif jobs:
             results += _run_jobs(jobs, engine, reporter)
         return results
