@@ -220,11 +220,14 @@ class CamPlusPlus:
 
         return session(cached("campplus", WEIGHTS_SHA256, lambda: campplus_graph(self.weights)))
 
-    def embed(self, features: np.ndarray) -> np.ndarray:
+    def embed(self, features: np.ndarray, release: bool = False) -> np.ndarray:
         """Embeddings of a batch of mean-normalised filter banks (batch × frames × 80), by
         the ONNX graph of this network (:mod:`pipeline.voice_graphs`: the same numbers as
-        :meth:`embed_reference`, three times faster)."""
-        return unit_rows(self._graph.run(None, {"features": np.asarray(features, dtype=np.float32)})[0])
+        :meth:`embed_reference`, three times faster); ``release``: the last batches, after
+        which the graph's working memory goes back."""
+        from .voice_graphs import run
+
+        return unit_rows(run(self._graph, {"features": np.asarray(features, dtype=np.float32)}, release))
 
     def embed_reference(self, features: np.ndarray) -> np.ndarray:
         """Embeddings of a batch of mean-normalised filter banks (batch × frames × 80), in
@@ -291,7 +294,8 @@ class CamPlusPlus:
 
         def work(chunk: list[tuple[int, float, float]]) -> np.ndarray:
             samples = int(round(chunk[0][2] * SAMPLING_RATE))
-            return self.embed(np.stack([fbank(audio[int(first * SAMPLING_RATE) :][:samples]) for _, first, _ in chunk]))
+            features = np.stack([fbank(audio[int(first * SAMPLING_RATE) :][:samples]) for _, first, _ in chunk])
+            return self.embed(features, release=any(chunk is last for last in chunks[-cores() :]))
 
         done = 0
         for chunk, vectors in zip(chunks, side_by_side(work, chunks), strict=True):

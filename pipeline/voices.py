@@ -143,11 +143,14 @@ class VoiceEncoder:
 
         return session(cached("ge2e", WEIGHTS_SHA256, lambda: ge2e_graph(self.weights)))
 
-    def embed(self, mels: np.ndarray) -> np.ndarray:
+    def embed(self, mels: np.ndarray, release: bool = False) -> np.ndarray:
         """Embeddings of a batch of spectrograms (batch × frames × 40) -> batch × 256, by the
         ONNX graph of this network (:mod:`pipeline.voice_graphs`: the same numbers as
-        :meth:`embed_reference`, four times faster)."""
-        return unit_rows(self._graph.run(None, {"mels": np.asarray(mels, dtype=np.float32)})[0])
+        :meth:`embed_reference`, four times faster); ``release``: the last batches, after
+        which the graph's working memory goes back."""
+        from .voice_graphs import run
+
+        return unit_rows(run(self._graph, {"mels": np.asarray(mels, dtype=np.float32)}, release))
 
     def embed_reference(self, mels: np.ndarray) -> np.ndarray:
         """Embeddings of a batch of spectrograms (batch × frames × 40) -> batch × 256, in
@@ -197,7 +200,8 @@ class VoiceEncoder:
         chunks = [places[offset : offset + batch] for offset in range(0, len(places), batch)]
 
         def work(chunk: list[tuple[int, int]]) -> np.ndarray:
-            return self.embed(np.stack([mel_frames(audio, first, WINDOW_FRAMES, gain) for _, first in chunk]))
+            mels = np.stack([mel_frames(audio, first, WINDOW_FRAMES, gain) for _, first in chunk])
+            return self.embed(mels, release=any(chunk is last for last in chunks[-cores() :]))
 
         done = 0
         for chunk, vectors in zip(chunks, side_by_side(work, chunks), strict=True):
