@@ -322,10 +322,22 @@ class PieceEncoder(Protocol):
 
 
 def _speech_regions(audio: np.ndarray, options: SpeakerOptions) -> list[tuple[float, float]]:
-    """Where Silero VAD hears speech, for fitting turn edges (5 minutes at a time)."""
+    """Where Silero VAD hears speech, for fitting turn edges (5 minutes at a time), when the
+    transcript does not record it."""
     from .transcribe import speech_regions
 
     return speech_regions(audio, min_silence=0.1, pad=options.speech_pad, block_seconds=VAD_BLOCK_SECONDS)
+
+
+def heard_regions(heard: Sequence[tuple[float, float]], options: SpeakerOptions, duration: float) -> list[tuple[float, float]]:
+    """The speech the transcription heard (``Quality.speech``: silences of 100 ms split it, no
+    margin) with the speakers' margin, as Silero's own rules widen it: what
+    :func:`_speech_regions` finds, without running the detector again."""
+    from .transcribe import widened
+
+    rate = 16_000
+    samples = [{"start": int(round(a * rate)), "end": int(round(b * rate))} for a, b in heard]
+    return [(r["start"] / rate, r["end"] / rate) for r in widened(samples, options.speech_pad * rate, int(round(duration * rate)))]
 
 
 def diarize(
@@ -341,10 +353,16 @@ def diarize(
     pieces = speech_pieces(transcript, options)
     if not pieces:
         return Diarization(session_id, (), ())
+    heard = transcript.quality.speech
     with ThreadPoolExecutor(max_workers=1) as background:
-        # The speech detector runs on one core while the encoders run: their threads leave
-        # room beside them (measured, README « Speakers »); the regions are the same.
-        regions = background.submit(_speech_regions, audio, options) if options.fit_to_speech else None
+        # The transcription records where it heard speech; else the speech detector runs on one
+        # core while the encoders run (measured, README « Speakers »).
+        if not options.fit_to_speech:
+            regions = None
+        elif heard is not None:
+            regions = background.submit(heard_regions, heard, options, len(audio) / 16_000)
+        else:
+            regions = background.submit(_speech_regions, audio, options)
         embeddings = encoder.embed_pieces(audio, pieces, options, progress)
         labels = np.array(smooth(pieces, voices_of(embeddings, pieces, options).tolist(), options.min_turn))
         order = list(dict.fromkeys(labels.tolist()))

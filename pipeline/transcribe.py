@@ -138,6 +138,9 @@ class Decoded:
     language: str
     language_probability: float
     segments: Iterator[Segment]
+    speech: list[tuple[float, float]] | None = None
+    """Where the speech detector heard speech (seconds; :data:`HEARD`), filled as the segments
+    stream and complete once they are all read; None when the decoder does not tell."""
 
 
 class Transcriber(Protocol):
@@ -257,15 +260,22 @@ class WhisperTranscriber:
         back to the recording's (``restore_speech_timestamps``). Batches come back in order, so
         segments still stream."""
         from faster_whisper.transcribe import restore_speech_timestamps
-        from faster_whisper.vad import VadOptions, get_speech_timestamps
+        from faster_whisper.vad import VadOptions
 
         options = self.options
         vad = VadOptions(min_silence_duration_ms=options.vad_min_silence_ms, max_speech_duration_s=CLIP_SECONDS)
         decoding = {k: v for k, v in options.decoding_options().items() if k not in ("vad_filter", "vad_parameters", "batch_size")}
+        heard: list[tuple[float, float]] = []
 
         def speech_of(start: int, end: int) -> tuple[list[dict[str, int]], np.ndarray, list[list[tuple[int, int]]]]:
             block = as_float32(audio[start:end])
-            regions = get_speech_timestamps(block, vad)
+            probabilities = speech_probabilities(block)  # one pass of the detector, two sets of rules
+            regions = speech_in(probabilities, len(block), vad)
+            heard.extend(
+                (round((r["start"] + start) / SAMPLING_RATE, 3), round((r["end"] + start) / SAMPLING_RATE, 3))
+                for r in speech_in(probabilities, len(block), VadOptions(**HEARD))
+            )
+            del probabilities
             speech = np.concatenate([block[r["start"] : r["end"]] for r in regions]) if regions else np.zeros(0, np.float32)
             edges = chunk_edges([r["end"] - r["start"] for r in regions], int(CLIP_SECONDS * SAMPLING_RATE))
             # as many chunks in flight as one batch of batch_size: memory stays what it was
@@ -308,7 +318,7 @@ class WhisperTranscriber:
                             index += 1
                     del regions, speech, batches  # before the next block's speech is cut
 
-        return Decoded(language=found_language, language_probability=float(probability), segments=stream())
+        return Decoded(language=found_language, language_probability=float(probability), segments=stream(), speech=heard)
 
     def redecode(self, clips: Sequence[np.ndarray]) -> list[list[Segment]]:
         """Short windows, each decoded on its own: beam search at temperature 0, no prompt.
@@ -379,14 +389,112 @@ def speech_regions(
     a time (its float copy of a 4-hour recording alone would take 0.9 GB; ``block_seconds``:
     see :func:`blocks`). Silences shorter than ``min_silence`` do not split a region; each
     region is widened by ``pad``."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
+    from faster_whisper.vad import VadOptions
 
     options = VadOptions(min_silence_duration_ms=int(min_silence * 1000), speech_pad_ms=int(pad * 1000))
     found = []
     for start, end in blocks(audio, block_seconds):
-        stretches = get_speech_timestamps(as_float32(audio[start:end]), options)
+        block = as_float32(audio[start:end])
+        stretches = speech_in(speech_probabilities(block), len(block), options)
         found += [((t["start"] + start) / SAMPLING_RATE, (t["end"] + start) / SAMPLING_RATE) for t in stretches]
     return found
+
+
+VAD_FRAME = 512
+"""Samples per Silero VAD probability (32 ms)."""
+HEARD = {"min_silence_duration_ms": 100, "speech_pad_ms": 0}
+"""The speech a transcript records (``Quality.speech``): silences of 100 ms or more split it,
+no margin: what the speakers stage fits turn edges to (with its own margin)."""
+
+
+def speech_probabilities(samples: np.ndarray) -> np.ndarray:
+    """Silero VAD's probability of speech for every 32 ms of ``samples`` (float, 16 kHz), as
+    faster-whisper's ``get_speech_timestamps`` computes them before it applies its rules."""
+    from faster_whisper.vad import get_vad_model
+
+    padded = np.pad(samples, (0, VAD_FRAME - samples.shape[0] % VAD_FRAME))
+    return np.asarray(get_vad_model()(padded))
+
+
+def speech_in(probabilities: np.ndarray, length: int, options: Any) -> list[dict[str, int]]:
+    """The speech regions (samples) that faster-whisper's ``get_speech_timestamps`` finds with
+    ``options`` (a ``VadOptions``) in ``length`` samples whose probabilities are given: its
+    rules, written out here so that one pass of the model serves several sets of options
+    (``tests/test_streams.py`` checks both give the same regions)."""
+    threshold = options.threshold
+    neg_threshold = options.neg_threshold if options.neg_threshold is not None else max(threshold - 0.15, 0.01)
+    window = VAD_FRAME
+    min_speech = SAMPLING_RATE * options.min_speech_duration_ms / 1000
+    pad = SAMPLING_RATE * options.speech_pad_ms / 1000
+    max_speech = SAMPLING_RATE * options.max_speech_duration_s - window - 2 * pad
+    min_silence = SAMPLING_RATE * options.min_silence_duration_ms / 1000
+    min_silence_at_max_speech = SAMPLING_RATE * 98 / 1000
+    triggered = False
+    speeches: list[dict[str, int]] = []
+    current: dict[str, int] = {}
+    temp_end = prev_end = next_start = 0
+    for i, probability in enumerate(probabilities):
+        if probability >= threshold and temp_end:
+            temp_end = 0
+            if next_start < prev_end:
+                next_start = window * i
+        if probability >= threshold and not triggered:
+            triggered = True
+            current["start"] = window * i
+            continue
+        if triggered and window * i - current["start"] > max_speech:
+            if prev_end:
+                current["end"] = prev_end
+                speeches.append(current)
+                current = {}
+                if next_start < prev_end:  # silence reached before, and still no speech
+                    triggered = False
+                else:
+                    current["start"] = next_start
+                prev_end = next_start = temp_end = 0
+            else:
+                current["end"] = window * i
+                speeches.append(current)
+                current = {}
+                prev_end = next_start = temp_end = 0
+                triggered = False
+                continue
+        if probability < neg_threshold and triggered:
+            if not temp_end:
+                temp_end = window * i
+            if window * i - temp_end > min_silence_at_max_speech:
+                prev_end = temp_end
+            if window * i - temp_end < min_silence:
+                continue
+            current["end"] = temp_end
+            if current["end"] - current["start"] > min_speech:
+                speeches.append(current)
+            current = {}
+            prev_end = next_start = temp_end = 0
+            triggered = False
+    if current and length - current["start"] > min_speech:
+        current["end"] = length
+        speeches.append(current)
+    return widened(speeches, pad, length)
+
+
+def widened(speeches: list[dict[str, int]], pad: float, length: int) -> list[dict[str, int]]:
+    """Regions (samples) widened by ``pad`` samples as ``get_speech_timestamps`` widens them: by
+    half the silence between two regions closer than two margins, else by the margin."""
+    for i, speech in enumerate(speeches):
+        if i == 0:
+            speech["start"] = int(max(0, speech["start"] - pad))
+        if i != len(speeches) - 1:
+            silence = speeches[i + 1]["start"] - speech["end"]
+            if silence < 2 * pad:
+                speech["end"] += int(silence // 2)
+                speeches[i + 1]["start"] = int(max(0, speeches[i + 1]["start"] - silence // 2))
+            else:
+                speech["end"] = int(min(length, speech["end"] + pad))
+                speeches[i + 1]["start"] = int(max(0, speeches[i + 1]["start"] - pad))
+        else:
+            speech["end"] = int(min(length, speech["end"] + pad))
+    return speeches
 
 
 BLOCK_SECONDS = 1800.0
@@ -495,6 +603,8 @@ def transcribe(
             audio, segments, transcriber.find_speech, options.guard_min_gap, options.guard_min_speech
         )
         segments, quality = lost_speech.repair(audio, segments, windows, transcriber.redecode, checked)
+    if decoded.speech is not None and not done:  # a resumed run heard only what it decoded
+        quality = replace(quality, speech=tuple(decoded.speech))
     duration = len(audio) / SAMPLING_RATE
     if on_progress:
         on_progress(duration)

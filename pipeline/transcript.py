@@ -87,6 +87,10 @@ class Quality:
     checked_windows: int = 0
     redecoded: tuple[Span, ...] = ()
     speech_without_words: tuple[Span, ...] = ()
+    speech: tuple[tuple[float, float], ...] | None = None
+    """Where Silero VAD heard speech, (start, end) in seconds, split by silences of 100 ms or
+    more, no margin (the speakers stage fits turn edges to it); None: not recorded (a resumed
+    or sequential transcription, older files)."""
 
     @property
     def seconds_without_words(self) -> float:
@@ -279,7 +283,10 @@ def from_dict(data: Mapping[str, Any], source: Path | str | None = None) -> Tran
             provenance=provenance,
             speakers=tuple(SpeakerInfo(**s) for s in data.get("speakers") or ()),
             quality=Quality(
-                int(quality.get("checked_windows", 0)), _spans(quality.get("redecoded")), _spans(quality.get("speech_without_words"))
+                int(quality.get("checked_windows", 0)),
+                _spans(quality.get("redecoded")),
+                _spans(quality.get("speech_without_words")),
+                None if quality.get("speech") is None else tuple((float(a), float(b)) for a, b in quality["speech"]),
             ),
             corrections=tuple(Correction(**c) for c in data.get("corrections") or ()),
         )

@@ -27,6 +27,32 @@ def test_chunks_are_cut_where_faster_whisper_cuts_them(seed: int):
     assert edges[0][0] == 0 and all(edges[i][1] == edges[i + 1][0] for i in range(len(edges) - 1))
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"min_silence_duration_ms": 500, "max_speech_duration_s": 30.0},
+        {"min_silence_duration_ms": 100, "speech_pad_ms": 0},
+        {"min_silence_duration_ms": 100, "speech_pad_ms": 200},
+        {"min_silence_duration_ms": 50, "max_speech_duration_s": 2.0, "min_speech_duration_ms": 250, "threshold": 0.6},
+    ],
+)
+def test_one_pass_of_the_speech_detector_gives_the_regions_faster_whisper_finds(options: dict[str, float]):
+    """The transcription runs Silero once and applies two sets of rules (its own, and the
+    speech the transcript records): each gives what ``get_speech_timestamps`` gives."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    from pipeline.media import as_float32, decode, probe
+    from pipeline.transcribe import speech_in, speech_probabilities
+
+    audio = as_float32(decode(probe(ROOT / "recordings" / "2022-03-17-sobriete.mp4"), pcm16=True))
+    mixed = np.concatenate([audio, np.zeros(16_000 * 3, np.float32), audio[: 16_000 * 20]])  # a pause, then speech to the end
+    vad = VadOptions(**options)
+    expected = get_speech_timestamps(mixed, vad)
+    assert len(expected) >= 2
+    assert speech_in(speech_probabilities(mixed), len(mixed), vad) == expected
+
+
 @pytest.mark.parametrize(("count", "size", "streams"), [(1, 8, 2), (9, 8, 2), (33, 8, 2), (33, 8, 1), (49, 8, 4), (3, 8, 4)])
 def test_batches_keep_the_order_stay_within_the_size_and_keep_every_stream_busy(count: int, size: int, streams: int):
     chunks = [(i, i + 1) for i in range(count)]
