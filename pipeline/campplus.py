@@ -38,6 +38,8 @@ FRAME = 400
 SHIFT = 160
 """Samples between frames (10 ms)."""
 N_FFT = 512
+DIMENSIONS = 192
+"""Numbers in an embedding."""
 BATCH = 32
 """Windows embedded in one call (one call per core at a time)."""
 N_MELS = 80
@@ -130,8 +132,9 @@ class CamPlusPlus:
 
     @classmethod
     def load(cls, path: Path | None = None) -> CamPlusPlus:
-        """The encoder with the installed (and verified) weights."""
-        return cls(load_weights(path or weights_path()))
+        """The encoder with the installed weights, read and verified when first needed."""
+        found = path or weights_path()
+        return cls(torchfile.LazyState(lambda: load_weights(found)))
 
     # Activations are kept channels first (channels × batch × …), so that every convolution
     # is one matrix product over the whole batch.
@@ -279,7 +282,7 @@ class CamPlusPlus:
                 length = min(max(round(end - start, 1), 1.5), duration)
                 places.append((index, min(max((start + end - length) / 2, 0.0), duration - length), length))
             places.sort(key=lambda place: place[2])  # one length, one batch
-        embeddings = np.zeros((len(pieces), self.weights["xvector.dense.linear.weight"].shape[0]), dtype=np.float32)
+        embeddings = np.zeros((len(pieces), DIMENSIONS), dtype=np.float32)
         from .voice_graphs import cores, side_by_side
 
         # 32 windows a batch, one batch per core (8 before: 25 % slower, measured), fewer on a

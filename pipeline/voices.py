@@ -134,8 +134,9 @@ class VoiceEncoder:
 
     @classmethod
     def load(cls, path: Path | None = None) -> VoiceEncoder:
-        """The encoder with the installed (and verified) weights."""
-        return cls(load_weights(path or weights_path()))
+        """The encoder with the installed weights, read and verified when first needed."""
+        found = path or weights_path()
+        return cls(torchfile.LazyState(lambda: load_weights(found)))
 
     @functools.cached_property
     def _graph(self) -> Any:

@@ -275,3 +275,11 @@ def test_16_bit_samples_give_the_vectors_of_their_float_values():
     from_16_bit = models.embed_pieces(samples, pieces, SpeakerOptions())
     from_float = models.embed_pieces(samples.astype(np.float32) / 32768, pieces, SpeakerOptions())
     assert np.array_equal(from_16_bit, from_float)
+
+
+def test_an_encoder_whose_graph_is_built_does_not_read_its_weights_again():
+    VoiceModels.load().ge2e._graph  # builds the graph, or finds it built  # type: ignore[union-attr]
+    again = VoiceModels.load()
+    assert again.ge2e is not None and again.ge2e._graph is not None
+    assert again.ge2e.weights._state is None, "the weights file was not read"  # type: ignore[attr-defined]
+    assert len(again.ge2e.weights) > 0 and again.ge2e.weights._state is not None, "read on demand"  # type: ignore[attr-defined]
