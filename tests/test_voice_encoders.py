@@ -278,7 +278,7 @@ def test_16_bit_samples_give_the_vectors_of_their_float_values():
 
 
 def test_an_encoder_whose_graph_is_built_does_not_read_its_weights_again():
-    VoiceModels.load().ge2e._graph  # builds the graph, or finds it built  # type: ignore[union-attr]
+    assert VoiceModels.load().ge2e._graph is not None  # type: ignore[union-attr]  # builds the graph, or finds it built
     again = VoiceModels.load()
     assert again.ge2e is not None and again.ge2e._graph is not None
     assert again.ge2e.weights._state is None, "the weights file was not read"  # type: ignore[attr-defined]
