@@ -219,9 +219,10 @@ class CamPlusPlus:
 
     @functools.cached_property
     def _graph(self) -> Any:
-        from .voice_graphs import cached, campplus_graph, session
+        from .models import cached_build
+        from .voice_graphs import campplus_graph, made_from, session
 
-        return session(cached("campplus", WEIGHTS_SHA256, lambda: campplus_graph(self.weights)))
+        return session(cached_build("campplus", made_from(WEIGHTS_SHA256), lambda: campplus_graph(self.weights)))
 
     def embed(self, features: np.ndarray, release: bool = False) -> np.ndarray:
         """Embeddings of a batch of mean-normalised filter banks (batch × frames × 80), by

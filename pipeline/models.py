@@ -8,11 +8,13 @@ the user names a model that is not available locally.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib.util
 import logging
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,3 +165,29 @@ def model_identity(name: str) -> str:
         files = sorted((f, (folder / f).stat()) for f in MODEL_FILES if (folder / f).exists())
         return f"{folder.resolve()}:" + ",".join(f"{f}={st.st_size}@{st.st_mtime_ns}" for f, st in files)
     return name
+
+
+def cached_build(name: str, made_from: str, build: Callable[[], bytes], cache_dir: Path | None = None) -> bytes:
+    """What ``build`` makes from ``made_from`` (a voice encoder's graph, built from its weights:
+    the ``onnx`` package it needs took 0.6 s to import in every run with speakers), kept in the
+    cache (``graphs/``) once built. The file's name carries the SHA-256 of what it is made from
+    and of itself, checked on reading: a change, a damaged file or a cache that cannot be
+    written means it is built again, never used wrong; one file per ``name`` is kept."""
+    from .store import atomic_write
+
+    key = hashlib.sha256(made_from.encode()).hexdigest()[:16]
+    folder = (cache_dir or default_cache_dir()) / "graphs"
+    for path in sorted(folder.glob(f"{name}-{key}-*.onnx")):
+        with contextlib.suppress(OSError):
+            built = path.read_bytes()
+            if hashlib.sha256(built).hexdigest()[:16] == path.stem.rpartition("-")[2]:
+                return built
+            path.unlink()
+    built = build()
+    with contextlib.suppress(OSError):
+        kept = folder / f"{name}-{key}-{hashlib.sha256(built).hexdigest()[:16]}.onnx"
+        atomic_write(kept, built)
+        for older in folder.glob(f"{name}-*.onnx"):  # built from other weights or code: not used again
+            if older != kept:
+                older.unlink(missing_ok=True)
+    return built

@@ -12,7 +12,6 @@ for faster-whisper's speech detector.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import os
@@ -79,32 +78,11 @@ class Graph:
 
 
 @functools.cache
-def _builder_sha256() -> str:
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
-
-
-def cached(name: str, weights_sha256: str, build: Callable[[], bytes], cache_dir: Path | None = None) -> bytes:
-    """The graph ``build`` makes, kept in the model cache (``graphs/``) once built: building
-    needs the ``onnx`` package, whose import alone took 0.6 s of every run with speakers. The
-    file's name carries what the graph is made from (the weights' SHA-256 and this module's)
-    and the SHA-256 of the graph itself, checked on reading: a change, a damaged file or a
-    cache that cannot be written means the graph is built again, never used wrong."""
-    from .models import default_cache_dir
-
-    key = hashlib.sha256(f"{weights_sha256}:{_builder_sha256()}:{OPSET}".encode()).hexdigest()[:16]
-    folder = (cache_dir or default_cache_dir()) / "graphs"
-    for path in sorted(folder.glob(f"{name}-{key}-*.onnx")):
-        with contextlib.suppress(OSError):
-            model = path.read_bytes()
-            if hashlib.sha256(model).hexdigest()[:16] == path.stem.rpartition("-")[2]:
-                return model
-            path.unlink()
-    model = build()
-    with contextlib.suppress(OSError):
-        from .store import atomic_write
-
-        atomic_write(folder / f"{name}-{key}-{hashlib.sha256(model).hexdigest()[:16]}.onnx", model)
-    return model
+def made_from(weights_sha256: str) -> str:
+    """What a graph is made from: the weights (their SHA-256) and this module's code, which
+    writes them as a graph (its SHA-256): the key of a built graph in the model cache
+    (:func:`pipeline.models.cached_build`)."""
+    return f"{weights_sha256}:{hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}:{OPSET}"
 
 
 def cores() -> int:

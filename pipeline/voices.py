@@ -140,9 +140,10 @@ class VoiceEncoder:
 
     @functools.cached_property
     def _graph(self) -> Any:
-        from .voice_graphs import cached, ge2e_graph, session
+        from .models import cached_build
+        from .voice_graphs import ge2e_graph, made_from, session
 
-        return session(cached("ge2e", WEIGHTS_SHA256, lambda: ge2e_graph(self.weights)))
+        return session(cached_build("ge2e", made_from(WEIGHTS_SHA256), lambda: ge2e_graph(self.weights)))
 
     def embed(self, mels: np.ndarray, release: bool = False) -> np.ndarray:
         """Embeddings of a batch of spectrograms (batch × frames × 40) -> batch × 256, by the

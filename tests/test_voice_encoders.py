@@ -245,7 +245,7 @@ def test_campplus_windows_cover_each_piece_from_its_start_to_its_end_or_sit_cent
 
 
 def test_a_graph_is_built_once_then_read_from_the_cache_and_rebuilt_when_damaged(tmp_path: Path):
-    from pipeline.voice_graphs import cached
+    from pipeline.models import cached_build as cached
 
     builds: list[int] = []
 
@@ -259,7 +259,7 @@ def test_a_graph_is_built_once_then_read_from_the_cache_and_rebuilt_when_damaged
     stored.write_bytes(b"graph bytez")  # damaged on disk: its name no longer matches its bytes
     assert cached("toy", "ab" * 32, build, tmp_path) == b"graph bytes" and len(builds) == 2
     assert cached("toy", "cd" * 32, build, tmp_path) == b"graph bytes" and len(builds) == 3, "other weights, another graph"
-    assert sorted(p.read_bytes() for p in (tmp_path / "graphs").glob("toy-*.onnx")) == [b"graph bytes"] * 2
+    assert len(list((tmp_path / "graphs").glob("toy-*.onnx"))) == 1, "the graph of the old weights is gone"
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
     assert cached("toy", "ab" * 32, build, blocked) == b"graph bytes", "a cache that cannot be written is skipped"
