@@ -185,3 +185,47 @@ def test_windows_of_the_spectrogram_are_computed_from_their_own_samples():
     for first in (0, 37, whole.shape[0] - 160):
         assert np.allclose(mel_frames(audio, first), whole[first : first + 160], rtol=1e-4, atol=1e-6)
     assert np.allclose(mel_frames(audio, 10, gain=2.0), 4.0 * whole[10:170], rtol=1e-4, atol=1e-6)
+
+
+def test_the_speech_the_transcription_heard_gives_the_regions_the_detector_would_give_the_speakers(monkeypatch: pytest.MonkeyPatch):
+    """The transcription records where Silero heard speech (no margin); with the speakers'
+    margin it is what the speakers stage's own pass of the detector finds (to the rounding
+    of a millisecond), and the stage then does not run the detector."""
+    from faster_whisper.vad import VadOptions
+
+    import pipeline.speakers as speakers_module
+    from pipeline.media import as_float32, decode, probe
+    from pipeline.speakers import SpeakerOptions, _speech_regions, heard_regions
+    from pipeline.transcribe import HEARD, speech_in, speech_probabilities
+    from pipeline.transcript import Quality
+
+    from .conftest import ROOT
+
+    audio = decode(probe(ROOT / "recordings" / "2022-03-17-sobriete.mp4"), pcm16=True)
+    samples = as_float32(audio)
+    heard = [
+        (round(r["start"] / 16_000, 3), round(r["end"] / 16_000, 3))
+        for r in speech_in(speech_probabilities(samples), len(samples), VadOptions(**HEARD))
+    ]
+    options = SpeakerOptions()
+    expected = _speech_regions(audio, options)
+    got = heard_regions(heard, options, len(audio) / 16_000)
+    assert len(got) == len(expected) > 5
+    assert np.abs(np.array(got) - np.array(expected)).max() <= 0.001
+
+    def detector_runs(*args: object) -> list[tuple[float, float]]:
+        raise AssertionError("the speech detector ran again")
+
+    monkeypatch.setattr(speakers_module, "_speech_regions", detector_runs)
+    words = [(start + 0.05, min(end, start + 2.0)) for start, end in heard if end - start > 0.3][:6]
+    segments = make_segments(["un deux trois quatre cinq six"], start=words[0][0], step=words[-1][1] - words[0][0] + 0.5)
+    transcript = Transcript("s", "fr", 1.0, len(audio) / 16_000, tuple(segments), None, quality=Quality(speech=tuple(heard)))  # type: ignore[arg-type]
+
+    class Encoder:
+        def embed_pieces(
+            self, audio: np.ndarray, pieces: list[tuple[float, float]], options: object, progress: object = None
+        ) -> np.ndarray:
+            return np.ones((len(pieces), 4)) / 2
+
+    found = speakers_module.diarize("s", transcript, audio, Encoder(), options)
+    assert found.turns and found.turns[0].start in {round(start, 3) for start, _ in got}, "the turn starts where speech does"

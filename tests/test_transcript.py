@@ -40,6 +40,20 @@ def test_round_trip_gives_back_the_same_objects():
     assert transcript_io.dumps(transcript_io.loads(text)) == text
 
 
+def test_the_speech_heard_round_trips_and_an_older_file_without_it_reads_as_not_recorded():
+    import json
+    from dataclasses import replace
+
+    from pipeline.transcript import Quality
+
+    heard = replace(build_transcript(["Un."]), quality=Quality(speech=((0.512, 1.25), (2.0, 3.968))))
+    data = json.loads(transcript_io.dumps(heard))
+    assert data["quality"]["speech"] == [[0.512, 1.25], [2.0, 3.968]]
+    assert transcript_io.loads(transcript_io.dumps(heard)) == heard
+    del data["quality"]["speech"]
+    assert transcript_io.from_dict(data).quality.speech is None
+
+
 def test_json_carries_schema_info_and_provenance():
     import json
 
