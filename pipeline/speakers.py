@@ -105,6 +105,9 @@ class SpeakerOptions:
     def __post_init__(self) -> None:
         if self.encoder not in SIMILARITY:
             raise ValueError(f"encoder = {self.encoder!r} is not one of {', '.join(map(repr, SIMILARITY))}")
+        for name in ("hop", "window_hop", "piece"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} = {getattr(self, name)} must be more than 0 (seconds)")
 
     @property
     def threshold(self) -> float:

@@ -140,6 +140,7 @@ BEFORE_WORK = {
     "pipeline.toml: a number below its minimum": ("pipeline.toml", "[transcription]\nbeam_size = 0\n", "line 2"),
     "pipeline.toml: a negative number": ("pipeline.toml", "[speakers]\nmin_voice = -1.0\n", "line 2"),
     "pipeline.toml: an unknown voice encoder": ("pipeline.toml", '[speakers]\nencoder = "xvector"\n', "ge2e+campplus"),
+    "pipeline.toml: voice windows no distance apart": ("pipeline.toml", "[speakers]\nwindow_hop = 0.0\n", "more than 0"),
 }
 
 
