@@ -32,6 +32,7 @@ import numpy as np
 from .catalogue import Session, Speaker
 from .text import xml_safe
 from .transcript import Transcript
+from .voices import SAMPLING_RATE
 
 SPEAKERS_VERSION = 3
 SCHEMA_VERSION = 1
@@ -338,7 +339,7 @@ def heard_regions(heard: Sequence[tuple[float, float]], options: SpeakerOptions,
     :func:`_speech_regions` finds, without running the detector again."""
     from .transcribe import widened
 
-    rate = 16_000
+    rate = SAMPLING_RATE
     samples = [{"start": int(round(a * rate)), "end": int(round(b * rate))} for a, b in heard]
     return [(r["start"] / rate, r["end"] / rate) for r in widened(samples, options.speech_pad * rate, int(round(duration * rate)))]
 
@@ -363,7 +364,7 @@ def diarize(
         if not options.fit_to_speech:
             regions = None
         elif heard is not None:
-            regions = background.submit(heard_regions, heard, options, len(audio) / 16_000)
+            regions = background.submit(heard_regions, heard, options, len(audio) / SAMPLING_RATE)
         else:
             regions = background.submit(_speech_regions, audio, options)
         embeddings = encoder.embed_pieces(audio, pieces, options, progress)

@@ -160,6 +160,11 @@ class Context:
     handed to the speakers stage, which would otherwise decode it again; taken by
     :meth:`take_decoded`."""
 
+    def keep_decoded(self, sha256: str, samples: Any) -> None:
+        """Hold the samples of the recording ``sha256``, just transcribed, for the next stage
+        (one recording's at a time)."""
+        self.decoded = (sha256, samples)
+
     def take_decoded(self, sha256: str) -> Any | None:
         """The samples of the recording ``sha256`` if this run decoded it last, else None;
         either way the run no longer holds them."""

@@ -248,11 +248,7 @@ class TranscribeStage(Stage):
         if engine.jobs <= 1 and not engine.scheduler:
             for job in jobs:
                 ctx.decoded = None  # one recording's samples at a time
-                result = job.run(
-                    lambda: ctx.models.get("transcriber", make_transcriber),
-                    reporter,
-                    lambda sha256, audio: setattr(ctx, "decoded", (sha256, audio)),
-                )
+                result = job.run(lambda: ctx.models.get("transcriber", make_transcriber), reporter, ctx.keep_decoded)
                 reporter.finish(result)
                 results.append(result)
             # Every recording of this run is transcribed: Whisper's memory goes back before the
