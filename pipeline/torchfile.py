@@ -145,7 +145,7 @@ def verified_state(path: Path, sha256: str, install: str, key: str = "") -> dict
 
 class LazyState(Mapping[str, np.ndarray]):
     """A state dict read (and verified) the first time a parameter is asked for: an encoder
-    whose graph is already built (:func:`pipeline.voice_graphs.cached`) never reads its
+    whose graph is already built (:func:`pipeline.models.cached_build`) never reads its
     weights file (0.15 s for both encoders)."""
 
     def __init__(self, read: Callable[[], dict[str, np.ndarray]]) -> None:
