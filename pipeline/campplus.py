@@ -296,10 +296,9 @@ class CamPlusPlus:
             chunks.append([p for p in places[start : start + batch] if p[2] == length])
             start += len(chunks[-1])
 
-        def work(chunk: list[tuple[int, float, float]]) -> np.ndarray:
+        def work(chunk: list[tuple[int, float, float]], last: bool) -> np.ndarray:
             samples = int(round(chunk[0][2] * SAMPLING_RATE))
-            features = np.stack([fbank(audio[int(first * SAMPLING_RATE) :][:samples]) for _, first, _ in chunk])
-            return self.embed(features, release=any(chunk is last for last in chunks[-cores() :]))
+            return self.embed(np.stack([fbank(audio[int(first * SAMPLING_RATE) :][:samples]) for _, first, _ in chunk]), release=last)
 
         done = 0
         for chunk, vectors in zip(chunks, side_by_side(work, chunks), strict=True):

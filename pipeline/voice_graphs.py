@@ -117,14 +117,17 @@ def run(session: Any, feeds: Mapping[str, np.ndarray], release: bool = False) ->
     return np.asarray(session.run(None, dict(feeds), options)[0])
 
 
-def side_by_side(work: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+def side_by_side(work: Callable[[T, bool], R], items: Sequence[T]) -> Iterator[R]:
     """``work`` over ``items``, one item per core at a time, the results in order (a
-    session may be run from several threads at once; NumPy and ONNX Runtime release the GIL)."""
+    session may be run from several threads at once; NumPy and ONNX Runtime release the GIL).
+    ``work`` is also told whether its item is one of the last ones (one per core), after which
+    nothing more runs: the moment to give working memory back (:func:`run`)."""
+    last = len(items) - cores()
     if cores() == 1 or len(items) <= 1:
-        yield from map(work, items)
+        yield from (work(item, index >= last) for index, item in enumerate(items))
         return
     with ThreadPoolExecutor(max_workers=cores()) as workers:
-        yield from workers.map(work, items)
+        yield from workers.map(work, items, [index >= last for index in range(len(items))])
 
 
 # -- CAM++ -----------------------------------------------------------------------------------

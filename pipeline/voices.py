@@ -201,9 +201,8 @@ class VoiceEncoder:
         batch = max(1, min(BATCH, -(-len(places) // cores())))  # every core busy on a short recording
         chunks = [places[offset : offset + batch] for offset in range(0, len(places), batch)]
 
-        def work(chunk: list[tuple[int, int]]) -> np.ndarray:
-            mels = np.stack([mel_frames(audio, first, WINDOW_FRAMES, gain) for _, first in chunk])
-            return self.embed(mels, release=any(chunk is last for last in chunks[-cores() :]))
+        def work(chunk: list[tuple[int, int]], last: bool) -> np.ndarray:
+            return self.embed(np.stack([mel_frames(audio, first, WINDOW_FRAMES, gain) for _, first in chunk]), release=last)
 
         done = 0
         for chunk, vectors in zip(chunks, side_by_side(work, chunks), strict=True):
