@@ -44,9 +44,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import devdata  # noqa: E402
 
 from pipeline.catalogue import slugify  # noqa: E402
+from pipeline.voice_graphs import cores  # noqa: E402
 
 SHARED = devdata.SHARED
-THREADS = len(os.sched_getaffinity(0))
+THREADS = cores()
 OLD_HOTWORDS = (
     "Animateur, Julien Moreau, Sobriété, matérialité et infrastructures (échantillon synthétique), Sobriété, sobriété numérique, "
     "consommation énergétique, gaz à effet de serre, Instrumentation et mesure, capteurs, données, interopérabilité, "

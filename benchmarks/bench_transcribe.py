@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline.evaluation import word_error_rate  # noqa: E402
 from pipeline.models import resolve_model  # noqa: E402
 from pipeline.transcribe import TranscriptionOptions  # noqa: E402
+from pipeline.voice_graphs import cores  # noqa: E402
 
 RAW = """
 import json, sys
@@ -144,7 +145,7 @@ def main() -> None:
         memory_curve(args.audio, args.watch, tuple(args.hours))
         return
     reference = args.reference.read_text(encoding="utf-8")
-    threads = len(os.sched_getaffinity(0))
+    threads = cores()
     model = resolve_model("base")
     options = TranscriptionOptions()
     # The raw run gets exactly the pipeline's decoding options and vocabulary (none here:

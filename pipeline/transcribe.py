@@ -13,7 +13,6 @@ decoding instead (:mod:`pipeline.vocabulary`).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -164,11 +163,9 @@ class Transcriber(Protocol):
 
 def _cpu_threads(requested: int) -> int:
     """The requested thread count, else the cores this process may run on."""
-    if requested:
-        return requested
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    from .voice_graphs import cores
+
+    return requested or cores()
 
 
 CLIP_SECONDS = 30.0
