@@ -5,8 +5,8 @@ one with overlaps), and from ``benchmarks/devdata.py`` the panels mix01-04 (a mo
 2 to 5 guests) and ``longform`` (15 speakers, jingles, applause). For each: DER (collar
 0.25 s, overlaps scored), speaker count, words attributed to the wrong speaker, and the cost
 against the transcription's own wall time. The words come from ``pipeline transcribe`` run
-once per file (cached in ``benchmarks/.data/asr``). Besides the defaults, GE2E alone is scored
-in the same run (``encoder = "ge2e"``).
+once per file (cached in ``benchmarks/.data/asr``). Besides the defaults, the same encoders all
+in float (no int8 layers) and GE2E alone (``encoder = "ge2e"``) are scored in the same run.
 
 Baseline: Senko 0.2.2 (pyannote segmentation 3.0 + CAM++ embeddings + clustering), when a
 Python with it is given (``--senko /path/to/python``; it needs PyTorch, which the pipeline
@@ -94,10 +94,19 @@ def transcripts(pairs: list[tuple[Path, Path]], cache: Path = CACHE) -> dict[str
 
 
 class Encoders(dict):
-    """The voice encoders by choice (``ge2e+campplus``, ``ge2e``…), each loaded once."""
+    """The voice encoders by choice (``ge2e+campplus``, ``ge2e``…), each loaded once, their
+    graphs built (or read from the cache) before any timing; ``int8=False``: all in float."""
+
+    def __init__(self, int8: bool = True) -> None:
+        super().__init__()
+        self.int8 = int8
 
     def __missing__(self, name: str) -> VoiceModels:
-        self[name] = VoiceModels.load(name)
+        models = VoiceModels.load(name, int8=self.int8)
+        for encoder in (models.ge2e, models.campplus):
+            if encoder is not None:
+                assert encoder._graph is not None
+        self[name] = models
         return self[name]
 
 
@@ -247,6 +256,10 @@ def main() -> None:
     options = SpeakerOptions()
     table("pipeline speakers (defaults)", evaluate(pairs, words, audios, encoders, options))
     if args.tries is None:
+        table(
+            "pipeline speakers, encoders all in float (the default before int8)",
+            evaluate(pairs, words, audios, Encoders(int8=False), options),
+        )
         table(
             "pipeline speakers, GE2E alone (the default before CAM++)",
             evaluate(pairs, words, audios, encoders, replace(options, encoder="ge2e")),

@@ -52,14 +52,14 @@ class Graph:
         from onnx import helper
 
         out = self._name(kind.lower())
-        self.nodes.append(helper.make_node(kind, list(inputs), [out], **attributes))
+        self.nodes.append(helper.make_node(kind, list(inputs), [out], name=out, **attributes))
         return out
 
     def ops(self, kind: str, inputs: list[str], outputs: int, **attributes: Any) -> list[str]:
         from onnx import helper
 
         names = [self._name(kind.lower()) for _ in range(outputs)]
-        self.nodes.append(helper.make_node(kind, inputs, names, **attributes))
+        self.nodes.append(helper.make_node(kind, inputs, names, name=names[0], **attributes))
         return names
 
     def model(self, inputs: list[tuple[str, list[Any]]], output: str) -> bytes:
@@ -80,9 +80,12 @@ class Graph:
 @functools.cache
 def made_from(weights_sha256: str) -> str:
     """What a graph is made from: the weights (their SHA-256) and this module's code, which
-    writes them as a graph (its SHA-256): the key of a built graph in the model cache
+    writes them as a graph (its SHA-256), and ONNX Runtime's version (its quantization tool
+    writes the int8 layers): the key of a built graph in the model cache
     (:func:`pipeline.models.cached_build`)."""
-    return f"{weights_sha256}:{hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}:{OPSET}"
+    import onnxruntime
+
+    return f"{weights_sha256}:{hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}:{OPSET}:{onnxruntime.__version__}"
 
 
 def cores() -> int:
@@ -130,12 +133,50 @@ def side_by_side(work: Callable[[T, bool], R], items: Sequence[T]) -> Iterator[R
         yield from workers.map(work, items, [index >= last for index in range(len(items))])
 
 
+def int8_layers(model: bytes, nodes: Sequence[str]) -> bytes:
+    """``model`` with the weights of the layers ``nodes`` (LSTM or MatMul) in int8, one scale per
+    output channel, their inputs quantized batch by batch as they come: ONNX Runtime's own
+    dynamic quantization (``DynamicQuantizeLSTM``, ``DynamicQuantizeMatMul``)."""
+    import logging
+    import tempfile
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    class Quiet(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:  # its advice to pre-process the model: nothing to do here
+            return False
+
+    quiet = Quiet()
+    logging.getLogger().addFilter(quiet)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            source, target = Path(folder, "float.onnx"), Path(folder, "int8.onnx")
+            source.write_bytes(model)
+            quantize_dynamic(
+                source,
+                target,
+                op_types_to_quantize=["LSTM", "MatMul"],
+                nodes_to_quantize=list(nodes),
+                per_channel=True,
+                weight_type=QuantType.QInt8,
+            )
+            return target.read_bytes()
+    finally:
+        logging.getLogger().removeFilter(quiet)
+
+
 # -- CAM++ -----------------------------------------------------------------------------------
 
 
-def campplus_graph(w: Mapping[str, np.ndarray]) -> bytes:
+def campplus_graph(w: Mapping[str, np.ndarray], int8: bool = True) -> bytes:
     """CAM++ (:class:`pipeline.campplus.CamPlusPlus`): filter banks, batch × frames × 80 ->
-    batch × 192 embeddings (not yet L2-normed)."""
+    batch × 192 embeddings (not yet L2-normed).
+
+    With ``int8``, the x-vector's large matrix products (each dense layer's 1×1 convolution,
+    its batch norm folded in, and the transitions) run in int8 (:func:`int8_layers`): with the
+    frames-as-rows layout, the encoder 1.7 times faster than the float graph of each
+    frame's channels, cosine to the float vectors ≥ 0.996 on real speech (README, « Speakers »).
+    The two-dimensional front end and the small products stay in float."""
     g = Graph()
 
     def norm(name: str, x: str) -> str:
@@ -168,37 +209,54 @@ def campplus_graph(w: Mapping[str, np.ndarray]) -> bytes:
     hundred = g.constant(np.array([100], dtype=np.int64))
     one = g.constant(np.array([1], dtype=np.int64))
     zero = g.constant(np.array([0], dtype=np.int64))
+    three = g.constant(np.array([3], dtype=np.int64))
+
+    def scalar(value: int) -> str:
+        return g.constant(np.array(value, dtype=np.int64))
+
+    def width_of(count: int) -> str:
+        return g.constant(np.array([count], dtype=np.int64))
+
+    def rows(x: str, width: int) -> str:
+        """B × T × width -> (B·T) × width."""
+        return g.op("Reshape", x, g.constant(np.array([-1, width], dtype=np.int64)))
+
+    def framed(x: str, width: int) -> str:
+        """(B·T) × width -> B × T × width."""
+        return g.op("Reshape", x, g.op("Concat", batch, frames, width_of(width), axis=0))
+
+    def folded(name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Batch norm ``name`` as a scale and a shift per channel."""
+        scale = 1.0 / np.sqrt(w[f"{name}.running_var"] + BN_EPS)
+        shift = -w[f"{name}.running_mean"] * scale
+        if f"{name}.weight" in w:
+            scale, shift = scale * w[f"{name}.weight"], shift * w[f"{name}.weight"] + w[f"{name}.bias"]
+        return scale.astype(np.float32), shift.astype(np.float32)
+
+    products: list[str] = []  # the large matrix products: int8 with ``int8``
+
+    def product(x: str, kernel: np.ndarray, bias: np.ndarray | None = None, large: bool = True) -> str:
+        """``x`` (… × in) times ``kernel`` (out × in), plus ``bias``."""
+        out = g.op("MatMul", x, g.constant(np.ascontiguousarray(kernel.T.astype(np.float32))))
+        if large:
+            products.append(out)
+        return out if bias is None else g.op("Add", out, g.constant(bias.astype(np.float32)))
 
     def cam(name: str, x: str, dilation: int) -> str:
-        """Context-aware masking: the local convolution gated by the utterance's mean plus
-        the mean of its 100-frame segment (as :meth:`CamPlusPlus._cam`)."""
-        local = conv(f"{name}.linear_local", x, dilation=dilation)
-        frames = g.op("Gather", g.op("Shape", x), axis2, axis=0)  # [T]
-        segments = g.op("Div", g.op("Add", frames, g.constant(np.array([99], dtype=np.int64))), hundred)
-        padding = g.op("Sub", g.op("Mul", segments, hundred), frames)
-        pads = g.op("Concat", zero, zero, zero, zero, zero, padding, axis=0)
-        padded = g.op("Pad", x, pads)
-        shape = g.op("Shape", x)
-        batch_channels = g.op("Slice", shape, zero, axis2)  # [B, C]
-        grouped = g.op("Reshape", padded, g.op("Concat", batch_channels, segments, hundred, axis=0))
-        sums = g.op("ReduceSum", grouped, g.constant(np.array([3], dtype=np.int64)), keepdims=0)  # B × C × S
-        starts = g.op(
-            "Mul",
-            g.op("Range", g.constant(np.array(0, dtype=np.int64)), g.op("Squeeze", segments), g.constant(np.array(1, dtype=np.int64))),
-            hundred,
-        )
-        counts = g.op("Cast", g.op("Min", g.op("Sub", frames, starts), hundred), to=1)
-        means = g.op("Div", sums, counts)
-        repeated = g.op(
-            "Expand",
-            g.op("Unsqueeze", means, g.constant(np.array([3], dtype=np.int64))),
-            g.op("Concat", batch_channels, segments, hundred, axis=0),
-        )
-        flat = g.op("Reshape", repeated, g.op("Concat", batch_channels, g.op("Mul", segments, hundred), axis=0))
-        segment_means = g.op("Slice", flat, zero, frames, axis2)
-        context = g.op("Add", g.op("ReduceMean", x, axes=[2], keepdims=1), segment_means)
-        gate = g.op("Sigmoid", conv(f"{name}.linear2", relu(conv(f"{name}.linear1", context))))
-        return g.op("Mul", local, gate)
+        """Context-aware masking of B × T × C (as :meth:`CamPlusPlus._cam`): the local
+        convolution gated by the utterance's mean plus the mean of its 100-frame segment. The
+        gate has one value per segment: computed once per segment, then spread over its frames."""
+        local = g.op("Transpose", conv(f"{name}.linear_local", g.op("Transpose", x, perm=[0, 2, 1]), dilation=dilation), perm=[0, 2, 1])
+        width = int(w[f"{name}.linear1.weight"].shape[1])
+        grouped = g.op("Reshape", g.op("Pad", x, padding), g.op("Concat", batch, segments, hundred, width_of(width), axis=0))
+        means = g.op("Div", g.op("ReduceSum", grouped, axis2, keepdims=0), counts)  # B × S × C
+        context = g.op("Add", g.op("ReduceMean", x, axes=[1], keepdims=1), means)
+        squeezed = relu(product(context, w[f"{name}.linear1.weight"][:, :, 0], w.get(f"{name}.linear1.bias"), large=False))
+        gate = g.op("Sigmoid", product(squeezed, w[f"{name}.linear2.weight"][:, :, 0], w.get(f"{name}.linear2.bias"), large=False))
+        growth = width_of(int(w[f"{name}.linear2.weight"].shape[0]))
+        spread = g.op("Expand", g.op("Unsqueeze", gate, axis2), g.op("Concat", batch, segments, hundred, growth, axis=0))
+        spread = g.op("Reshape", spread, g.op("Concat", batch, g.op("Mul", segments, hundred), growth, axis=0))
+        return g.op("Mul", local, g.op("Slice", spread, zero, frames, one))
 
     features = "features"
     x = g.op("Unsqueeze", g.op("Transpose", features, perm=[0, 2, 1]), one)  # B × 1 × 80 × T
@@ -215,39 +273,64 @@ def campplus_graph(w: Mapping[str, np.ndarray]) -> bytes:
         axis=0,
     )
     x = g.op("Reshape", x, flat_shape)  # B × (C·F) × T
-    x = relu(norm("xvector.tdnn.nonlinear.batchnorm", conv("xvector.tdnn.linear", x, (2,))))
+    x = relu(norm("xvector.tdnn.nonlinear.batchnorm", conv("xvector.tdnn.linear", x, (2,))))  # B × C × T
+    # From here on, frames are rows, (B·T) × channels: every 1×1 convolution is one matrix
+    # product over all frames (in int8, ONNX Runtime's DynamicQuantizeMatMul)
+    channels = int(w["xvector.tdnn.linear.weight"].shape[0])
+    dims = g.op("Shape", x)
+    batch = g.op("Slice", dims, zero, one)
+    frames = g.op("Slice", dims, axis2, three)
+    segments = g.op("Div", g.op("Add", frames, g.constant(np.array([99], dtype=np.int64))), hundred)
+    starts = g.op("Mul", g.op("Range", scalar(0), g.op("Squeeze", segments), scalar(1)), hundred)
+    counts = g.op("Unsqueeze", g.op("Cast", g.op("Min", g.op("Sub", frames, starts), hundred), to=1), one)  # S × 1
+    padding = g.op("Concat", zero, zero, zero, zero, g.op("Sub", g.op("Mul", segments, hundred), frames), zero, axis=0)
+    x = rows(g.op("Transpose", x, perm=[0, 2, 1]), channels)
     for number, dilation in ((1, 1), (2, 2), (3, 2)):
         layer = 1
         while f"xvector.block{number}.tdnnd{layer}.linear1.weight" in w:
             name = f"xvector.block{number}.tdnnd{layer}"
-            hidden = conv(f"{name}.linear1", relu(norm(f"{name}.nonlinear1.batchnorm", x)))
-            hidden = relu(norm(f"{name}.nonlinear2.batchnorm", hidden))
-            x = g.op("Concat", x, cam(f"{name}.cam_layer", hidden, dilation), axis=1)
+            scale, shift = folded(f"{name}.nonlinear2.batchnorm")
+            kernel = w[f"{name}.linear1.weight"][:, :, 0] * scale[:, None]
+            hidden = relu(product(relu(norm(f"{name}.nonlinear1.batchnorm", x)), kernel, shift))
+            new = cam(f"{name}.cam_layer", framed(hidden, int(kernel.shape[0])), dilation)
+            growth = int(w[f"{name}.cam_layer.linear_local.weight"].shape[0])
+            x = g.op("Concat", x, rows(new, growth), axis=1)
+            channels += growth
             layer += 1
         transit = f"xvector.transit{number}"
-        x = conv(f"{transit}.linear", relu(norm(f"{transit}.nonlinear.batchnorm", x)))
-    x = relu(norm("xvector.out_nonlinear.batchnorm", x))
-    mean = g.op("ReduceMean", x, axes=[2], keepdims=1)
-    frames = g.op("Cast", g.op("Gather", g.op("Shape", x), axis2, axis=0), to=1)
+        kernel = w[f"{transit}.linear.weight"][:, :, 0]
+        x = product(relu(norm(f"{transit}.nonlinear.batchnorm", x)), kernel, w.get(f"{transit}.linear.bias"))
+        channels = int(kernel.shape[0])
+    x = framed(relu(norm("xvector.out_nonlinear.batchnorm", x)), channels)  # B × T × C
+    mean = g.op("ReduceMean", x, axes=[1], keepdims=1)
+    count = g.op("Cast", frames, to=1)
     variance = g.op(
         "Div",
-        g.op("ReduceSum", g.op("Mul", *(2 * [g.op("Sub", x, mean)])), axis2, keepdims=0),
-        g.op("Sub", frames, g.constant(np.array([1.0], dtype=np.float32))),
+        g.op("ReduceSum", g.op("Mul", *(2 * [g.op("Sub", x, mean)])), one, keepdims=0),
+        g.op("Sub", count, g.constant(np.array([1.0], dtype=np.float32))),
     )
-    pooled = g.op("Concat", g.op("Squeeze", mean, axis2), g.op("Sqrt", variance), axis=1)  # B × 2·C
+    pooled = g.op("Concat", g.op("Squeeze", mean, one), g.op("Sqrt", variance), axis=1)  # B × 2·C
     dense = g.op("MatMul", pooled, g.constant(np.ascontiguousarray(w["xvector.dense.linear.weight"][:, :, 0].T.astype(np.float32))))
     out = norm("xvector.dense.nonlinear.batchnorm", dense)
-    return g.model([(features, [None, None, 80])], out)
+    model = g.model([(features, [None, None, 80])], out)
+    return int8_layers(model, products) if int8 else model
 
 
 # -- GE2E ------------------------------------------------------------------------------------
 
 
-def ge2e_graph(w: Mapping[str, np.ndarray]) -> bytes:
+def ge2e_graph(w: Mapping[str, np.ndarray], int8: bool = True) -> bytes:
     """GE2E (:class:`pipeline.voices.VoiceEncoder`): mel spectrograms, batch × frames × 40 ->
     batch × 256 (ReLU, not yet L2-normed). PyTorch orders an LSTM's gates i, f, g, o; ONNX
-    i, o, f, c."""
+    i, o, f, c.
+
+    With ``int8``, the second and later LSTM layers run in int8 (:func:`int8_layers`): the
+    encoder 1.8 times faster, cosine to the float vectors ≥ 0.995 on real speech (README,
+    « Speakers »). The first stays in float: its input, a mel power spectrogram without a log,
+    spans too many decades for one 8-bit scale per batch (cosine 0.31 at worst, measured);
+    the later layers read LSTM outputs, within ±1."""
     g = Graph()
+    lstms: list[str] = []
     x = g.op("Transpose", "mels", perm=[1, 0, 2])  # frames × batch × 40
     state = ""
     layer = 0
@@ -258,9 +341,11 @@ def ge2e_graph(w: Mapping[str, np.ndarray]) -> bytes:
         recurrent = g.constant(w[f"lstm.weight_hh_l{layer}"][order][None].astype(np.float32))
         bias = g.constant(np.concatenate([w[f"lstm.bias_ih_l{layer}"][order], w[f"lstm.bias_hh_l{layer}"][order]])[None].astype(np.float32))
         sequence, state = g.ops("LSTM", [x, weights, recurrent, bias], 2, hidden_size=int(hidden))
+        lstms.append(sequence)  # the node's name
         x = g.op("Squeeze", sequence, g.constant(np.array([1], dtype=np.int64)))
         layer += 1
     last = g.op("Squeeze", state, g.constant(np.array([0], dtype=np.int64)))  # batch × hidden
     linear = g.op("MatMul", last, g.constant(np.ascontiguousarray(w["linear.weight"].T.astype(np.float32))))
     out = g.op("Relu", g.op("Add", linear, g.constant(w["linear.bias"].astype(np.float32))))
-    return g.model([("mels", [None, None, 40])], out)
+    model = g.model([("mels", [None, None, 40])], out)
+    return int8_layers(model, lstms[1:]) if int8 else model
