@@ -221,11 +221,17 @@ class CamPlusPlus:
 
     @functools.cached_property
     def _graph(self) -> Any:
-        from .models import cached_build
+        from .models import cached_build, int8_layers
         from .voice_graphs import campplus_graph, made_from, session
 
         name = "campplus" if self.int8 else "campplus_float"
-        return session(cached_build(name, made_from(WEIGHTS_SHA256), lambda: campplus_graph(self.weights, self.int8)))
+        return session(
+            cached_build(
+                name,
+                made_from(WEIGHTS_SHA256),
+                lambda: int8_layers(campplus_graph(self.weights)) if self.int8 else campplus_graph(self.weights),
+            )
+        )
 
     def embed(self, features: np.ndarray, release: bool = False) -> np.ndarray:
         """Embeddings of a batch of mean-normalised filter banks (batch × frames × 80), by

@@ -167,6 +167,46 @@ def model_identity(name: str) -> str:
     return name
 
 
+def int8_layers(model: bytes) -> bytes:
+    """The ONNX ``model`` with the layers its metadata names safe (``int8_layers``, LSTM or
+    MatMul: :mod:`pipeline.voice_graphs`) in int8, one scale per output channel, their inputs
+    quantized batch by batch as they come: ONNX Runtime's own dynamic quantization
+    (``DynamicQuantizeLSTM``, ``DynamicQuantizeMatMul``). Its tool works on files: they live
+    in a temporary folder."""
+    import tempfile
+
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from .voice_graphs import INT8_LAYERS
+
+    marked = {prop.key: prop.value for prop in onnx.load_from_string(model).metadata_props}.get(INT8_LAYERS, "")
+    if not marked:
+        return model
+
+    class Quiet(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:  # its advice to pre-process the model: nothing to do here
+            return False
+
+    quiet = Quiet()
+    logging.getLogger().addFilter(quiet)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            source, target = Path(folder, "float.onnx"), Path(folder, "int8.onnx")
+            source.write_bytes(model)
+            quantize_dynamic(
+                source,
+                target,
+                op_types_to_quantize=["LSTM", "MatMul"],
+                nodes_to_quantize=marked.split(","),
+                per_channel=True,
+                weight_type=QuantType.QInt8,
+            )
+            return target.read_bytes()
+    finally:
+        logging.getLogger().removeFilter(quiet)
+
+
 def cached_build(name: str, made_from: str, build: Callable[[], bytes], cache_dir: Path | None = None) -> bytes:
     """What ``build`` makes from ``made_from`` (a voice encoder's graph, built from its weights:
     the ``onnx`` package it needs took 0.6 s to import in every run with speakers), kept in the

@@ -27,6 +27,8 @@ R = TypeVar("R")
 
 BN_EPS = 1e-5
 OPSET = 17
+INT8_LAYERS = "int8_layers"
+"""The metadata entry that names a graph's layers safe to run in int8."""
 
 
 class Graph:
@@ -62,7 +64,9 @@ class Graph:
         self.nodes.append(helper.make_node(kind, inputs, names, name=names[0], **attributes))
         return names
 
-    def model(self, inputs: list[tuple[str, list[Any]]], output: str) -> bytes:
+    def model(self, inputs: list[tuple[str, list[Any]]], output: str, int8: Sequence[str] = ()) -> bytes:
+        """The graph as ONNX bytes (float); ``int8``: the layers measured safe to run in int8,
+        named in its metadata (``int8_layers``) for :func:`pipeline.models.int8_layers`."""
         from onnx import TensorProto, helper
 
         graph = helper.make_graph(
@@ -74,18 +78,21 @@ class Graph:
         )
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
         model.ir_version = 8
+        if int8:
+            helper.set_model_props(model, {INT8_LAYERS: ",".join(int8)})
         return bytes(model.SerializeToString())
 
 
 @functools.cache
 def made_from(weights_sha256: str) -> str:
-    """What a graph is made from: the weights (their SHA-256) and this module's code, which
-    writes them as a graph (its SHA-256), and ONNX Runtime's version (its quantization tool
-    writes the int8 layers): the key of a built graph in the model cache
-    (:func:`pipeline.models.cached_build`)."""
+    """What a graph is made from: the weights (their SHA-256); the code that writes them as a
+    graph, this module, and the one that turns its layers to int8, :mod:`pipeline.models`
+    (their SHA-256); ONNX Runtime's version (its quantization tool writes the int8 layers): the
+    key of a built graph in the model cache (:func:`pipeline.models.cached_build`)."""
     import onnxruntime
 
-    return f"{weights_sha256}:{hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}:{OPSET}:{onnxruntime.__version__}"
+    code = hashlib.sha256(b"".join(Path(__file__).with_name(name).read_bytes() for name in ("voice_graphs.py", "models.py")))
+    return f"{weights_sha256}:{code.hexdigest()}:{OPSET}:{onnxruntime.__version__}"
 
 
 def cores() -> int:
@@ -133,47 +140,16 @@ def side_by_side(work: Callable[[T, bool], R], items: Sequence[T]) -> Iterator[R
         yield from workers.map(work, items, [index >= last for index in range(len(items))])
 
 
-def int8_layers(model: bytes, nodes: Sequence[str]) -> bytes:
-    """``model`` with the weights of the layers ``nodes`` (LSTM or MatMul) in int8, one scale per
-    output channel, their inputs quantized batch by batch as they come: ONNX Runtime's own
-    dynamic quantization (``DynamicQuantizeLSTM``, ``DynamicQuantizeMatMul``)."""
-    import logging
-    import tempfile
-
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    class Quiet(logging.Filter):
-        def filter(self, record: logging.LogRecord) -> bool:  # its advice to pre-process the model: nothing to do here
-            return False
-
-    quiet = Quiet()
-    logging.getLogger().addFilter(quiet)
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            source, target = Path(folder, "float.onnx"), Path(folder, "int8.onnx")
-            source.write_bytes(model)
-            quantize_dynamic(
-                source,
-                target,
-                op_types_to_quantize=["LSTM", "MatMul"],
-                nodes_to_quantize=list(nodes),
-                per_channel=True,
-                weight_type=QuantType.QInt8,
-            )
-            return target.read_bytes()
-    finally:
-        logging.getLogger().removeFilter(quiet)
-
-
 # -- CAM++ -----------------------------------------------------------------------------------
 
 
-def campplus_graph(w: Mapping[str, np.ndarray], int8: bool = True) -> bytes:
+def campplus_graph(w: Mapping[str, np.ndarray]) -> bytes:
     """CAM++ (:class:`pipeline.campplus.CamPlusPlus`): filter banks, batch × frames × 80 ->
     batch × 192 embeddings (not yet L2-normed).
 
-    With ``int8``, the x-vector's large matrix products (each dense layer's 1×1 convolution,
-    its batch norm folded in, and the transitions) run in int8 (:func:`int8_layers`): with the
+    Marked safe in int8 (:func:`pipeline.models.int8_layers`): the x-vector's large matrix
+    products (each dense layer's 1×1 convolution, its batch norm folded in, and the
+    transitions). In int8, with the
     frames-as-rows layout, the encoder 1.7 times faster than the float graph of each
     frame's channels, cosine to the float vectors ≥ 0.996 on real speech (README, « Speakers »).
     The two-dimensional front end and the small products stay in float."""
@@ -233,7 +209,7 @@ def campplus_graph(w: Mapping[str, np.ndarray], int8: bool = True) -> bytes:
             scale, shift = scale * w[f"{name}.weight"], shift * w[f"{name}.weight"] + w[f"{name}.bias"]
         return scale.astype(np.float32), shift.astype(np.float32)
 
-    products: list[str] = []  # the large matrix products: int8 with ``int8``
+    products: list[str] = []  # the large matrix products, safe in int8
 
     def product(x: str, kernel: np.ndarray, bias: np.ndarray | None = None, large: bool = True) -> str:
         """``x`` (… × in) times ``kernel`` (out × in), plus ``bias``."""
@@ -312,19 +288,19 @@ def campplus_graph(w: Mapping[str, np.ndarray], int8: bool = True) -> bytes:
     pooled = g.op("Concat", g.op("Squeeze", mean, one), g.op("Sqrt", variance), axis=1)  # B × 2·C
     dense = g.op("MatMul", pooled, g.constant(np.ascontiguousarray(w["xvector.dense.linear.weight"][:, :, 0].T.astype(np.float32))))
     out = norm("xvector.dense.nonlinear.batchnorm", dense)
-    model = g.model([(features, [None, None, 80])], out)
-    return int8_layers(model, products) if int8 else model
+    return g.model([(features, [None, None, 80])], out, int8=products)
 
 
 # -- GE2E ------------------------------------------------------------------------------------
 
 
-def ge2e_graph(w: Mapping[str, np.ndarray], int8: bool = True) -> bytes:
+def ge2e_graph(w: Mapping[str, np.ndarray]) -> bytes:
     """GE2E (:class:`pipeline.voices.VoiceEncoder`): mel spectrograms, batch × frames × 40 ->
     batch × 256 (ReLU, not yet L2-normed). PyTorch orders an LSTM's gates i, f, g, o; ONNX
     i, o, f, c.
 
-    With ``int8``, the second and later LSTM layers run in int8 (:func:`int8_layers`): the
+    Marked safe in int8 (:func:`pipeline.models.int8_layers`): the second and later LSTM
+    layers. In int8, the
     encoder 1.8 times faster, cosine to the float vectors ≥ 0.995 on real speech (README,
     « Speakers »). The first stays in float: its input, a mel power spectrogram without a log,
     spans too many decades for one 8-bit scale per batch (cosine 0.31 at worst, measured);
@@ -347,5 +323,4 @@ def ge2e_graph(w: Mapping[str, np.ndarray], int8: bool = True) -> bytes:
     last = g.op("Squeeze", state, g.constant(np.array([0], dtype=np.int64)))  # batch × hidden
     linear = g.op("MatMul", last, g.constant(np.ascontiguousarray(w["linear.weight"].T.astype(np.float32))))
     out = g.op("Relu", g.op("Add", linear, g.constant(w["linear.bias"].astype(np.float32))))
-    model = g.model([("mels", [None, None, 40])], out)
-    return int8_layers(model, lstms[1:]) if int8 else model
+    return g.model([("mels", [None, None, 40])], out, int8=lstms[1:])

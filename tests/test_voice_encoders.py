@@ -237,12 +237,13 @@ def test_the_int8_graphs_keep_the_first_lstm_and_the_front_end_in_float():
     import onnx
 
     from pipeline import voice_graphs
+    from pipeline.models import int8_layers
     from pipeline.voices import VoiceEncoder
 
-    ge2e = onnx.load_from_string(voice_graphs.ge2e_graph(VoiceEncoder.load().weights))
+    ge2e = onnx.load_from_string(int8_layers(voice_graphs.ge2e_graph(VoiceEncoder.load().weights)))
     assert [node.op_type for node in ge2e.graph.node if "LSTM" in node.op_type] == ["LSTM", "DynamicQuantizeLSTM", "DynamicQuantizeLSTM"]
     weights = CamPlusPlus.load().weights
-    campplus = onnx.load_from_string(voice_graphs.campplus_graph(weights))
+    campplus = onnx.load_from_string(int8_layers(voice_graphs.campplus_graph(weights)))
     kinds = collections.Counter(node.op_type for node in campplus.graph.node)
     dense = [key for key in weights if key.endswith(".linear1.weight") and "cam_layer" not in key]
     transits = [key for key in weights if key.startswith("xvector.transit") and key.endswith(".linear.weight")]
