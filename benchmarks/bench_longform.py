@@ -60,7 +60,7 @@ PEAK = (
     "atexit.register(lambda: print('PEAK_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr))"
 )
 """Prepended to a measured child: its peak RSS printed at exit."""
-START = "89e4943"
+START = "364b589"
 """The commit at the start of the work on issue 24."""
 
 RAW = """
