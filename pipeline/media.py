@@ -100,6 +100,17 @@ def not_a_recording_file(path: Path) -> tuple[str, str] | None:
     return None
 
 
+def declared_seconds(path: Path) -> float | None:
+    """How long the recording says it is (its container's word, nothing decoded or hashed:
+    for planning a run), or None when that cannot be read; :func:`probe` checks it properly."""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            audio = list(container.streams.audio)
+            return _duration(container, audio[0]) if audio else None
+    except (OSError, av.error.FFmpegError):
+        return None
+
+
 def probe(path: Path) -> Recording:
     """Check a recording and describe it; raise :class:`RecordingError` naming the reason."""
     path = Path(path)

@@ -647,6 +647,20 @@ class WhisperFactory:
         """Load the model."""
         return WhisperTranscriber(self.options, self.engine)
 
+    def for_recordings(self, seconds: Sequence[float]) -> WhisperFactory:
+        """This factory for a run of recordings of these lengths: with the streams left to
+        choose (``streams = 0``), one stream when no recording can fill one batch per stream
+        (``batch_size / streams`` chunks of 30 s): such a recording is a single batch, which
+        one stream decodes on one core while the others wait. 42 short clips: +0.36 s per
+        recording over raw faster-whisper with two streams, +0.17 s with one (README « Speed »)."""
+        engine = self.engine
+        if engine.streams or not self.options.batch_size or not seconds:
+            return self
+        streams = engine.resolved_streams("cuda" if engine.device == "cuda" else "cpu", _cpu_threads(engine.cpu_threads))
+        if streams <= 1 or max(seconds) > max(1, self.options.batch_size // streams) * CLIP_SECONDS:
+            return self
+        return replace(self, engine=replace(engine, streams=1))
+
 
 def threads_per_job(engine: EngineOptions) -> EngineOptions:
     """Share the cores out among ``engine.jobs`` concurrent transcriptions (never oversubscribe)."""

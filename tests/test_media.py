@@ -83,3 +83,11 @@ def test_every_accepted_container_decodes(media_dir: Path, tmp_path: Path):
         ffmpeg("-i", str(source), "-c:a", codec, str(target))
         audio = decode(probe(target))
         assert 5.5 < len(audio) / SAMPLING_RATE < 6.5, suffix
+
+
+def test_the_declared_length_is_read_without_decoding_and_is_none_for_what_is_not_media(tmp_path: Path):
+    from pipeline.media import declared_seconds
+
+    assert declared_seconds(SAMPLE) == pytest.approx(probe(SAMPLE).duration)
+    (tmp_path / "notes.mp4").write_text("not a recording", encoding="utf-8")
+    assert declared_seconds(tmp_path / "notes.mp4") is None and declared_seconds(tmp_path / "missing.wav") is None

@@ -78,3 +78,18 @@ def test_two_streams_give_faster_whisper_s_own_words_and_times_on_a_real_recordi
         words = [(w.word, w.start, w.end) for s in transcriber.decode(audio).segments for w in s.words]
         assert words == reference, f"{streams} stream(s)"
     assert len(reference) > 50
+
+
+def test_a_run_of_short_recordings_gets_one_stream_on_every_thread(monkeypatch: pytest.MonkeyPatch):
+    """A recording that cannot fill one batch per stream is a single batch: with two streams it
+    would be decoded on one core while the other waits."""
+    import pipeline.transcribe as transcribe_module
+    from pipeline.transcribe import EngineOptions, TranscriptionOptions, WhisperFactory
+
+    monkeypatch.setattr(transcribe_module, "_cpu_threads", lambda requested: requested or 2)
+    factory = WhisperFactory(TranscriptionOptions(), EngineOptions())
+    assert factory.for_recordings([5.0, 90.0, 120.0]).engine.streams == 1, "4 chunks of 30 s at most: one batch of 8 // 2"
+    assert factory.for_recordings([5.0, 121.0]) == factory, "a recording that fills two batches keeps the streams"
+    assert WhisperFactory(TranscriptionOptions(), EngineOptions(streams=2)).for_recordings([5.0]).engine.streams == 2, "asked for"
+    assert WhisperFactory(TranscriptionOptions(batch_size=0), EngineOptions()).for_recordings([5.0]).engine.streams == 0, "sequential"
+    assert WhisperFactory(TranscriptionOptions(), EngineOptions(device="cuda")).for_recordings([5.0]).engine.streams == 0, "one on a GPU"

@@ -19,11 +19,11 @@ from .. import __version__
 from .. import transcript as transcript_io
 from ..catalogue import Catalogue, Session
 from ..errors import ModelError, PipelineError, RecordingError, shown
-from ..media import Recording, decode, not_a_recording_file, probe, sha256_file
+from ..media import Recording, declared_seconds, decode, not_a_recording_file, probe, sha256_file
 from ..models import model_identity
 from ..project import Project, Source, State, Step
 from ..store import Names, StageRecord, Store, fingerprint
-from ..transcribe import EngineOptions, Transcriber, TranscriptionOptions, threads_per_job, transcribe
+from ..transcribe import EngineOptions, Transcriber, TranscriptionOptions, WhisperFactory, threads_per_job, transcribe
 from ..transcribe import inputs as transcribe_inputs
 from .base import Context, Last, Outcome, Reporter, SilentReporter, Stage, StepResult, failure, recorded
 
@@ -246,6 +246,11 @@ class TranscribeStage(Stage):
                     )
                 )
         if engine.jobs <= 1 and not engine.scheduler:
+            if isinstance(make_transcriber, WhisperFactory) and jobs:
+                # short recordings alone: one stream on every thread (WhisperFactory.for_recordings)
+                lengths = [seconds for seconds in map(declared_seconds, (job.path for job in jobs)) if seconds is not None]
+                if len(lengths) == len(jobs):
+                    make_transcriber = make_transcriber.for_recordings(lengths)
             for job in jobs:
                 ctx.decoded = None  # one recording's samples at a time
                 result = job.run(lambda: ctx.models.get("transcriber", make_transcriber), reporter, ctx.keep_decoded)
