@@ -103,9 +103,8 @@ class Encoders(dict):
 
     def __missing__(self, name: str) -> VoiceModels:
         models = VoiceModels.load(name, int8=self.int8)
-        for encoder in (models.ge2e, models.campplus):
-            if encoder is not None:
-                assert encoder._graph is not None
+        built = [encoder._graph for encoder in (models.ge2e, models.campplus) if encoder is not None]
+        print(f"{name}{'' if self.int8 else ' (float)'}: {len(built)} graph(s) ready", flush=True)
         self[name] = models
         return self[name]
 

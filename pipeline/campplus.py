@@ -27,6 +27,7 @@ import numpy as np
 
 from . import torchfile
 from .vectors import unit_rows
+from .voice_graphs import batch_norm
 
 SAMPLING_RATE = 16_000
 WEIGHTS_SHA256 = "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199"
@@ -43,7 +44,6 @@ DIMENSIONS = 192
 BATCH = 32
 """Windows embedded in one call (one call per core at a time)."""
 N_MELS = 80
-BN_EPS = 1e-5
 
 
 def weights_path() -> Path:
@@ -143,11 +143,7 @@ class CamPlusPlus:
 
     def _norm(self, name: str, x: np.ndarray) -> np.ndarray:
         """Batch norm (inference) of ``name``; channels on the first axis."""
-        w = self.weights
-        scale = 1.0 / np.sqrt(w[f"{name}.running_var"] + BN_EPS)
-        shift = -w[f"{name}.running_mean"] * scale
-        if f"{name}.weight" in w:
-            scale, shift = scale * w[f"{name}.weight"], shift * w[f"{name}.weight"] + w[f"{name}.bias"]
+        scale, shift = batch_norm(self.weights, name)
         shape = (-1,) + (1,) * (x.ndim - 1)
         return np.asarray(x * scale.reshape(shape) + shift.reshape(shape), dtype=np.float32)
 
@@ -221,17 +217,9 @@ class CamPlusPlus:
 
     @functools.cached_property
     def _graph(self) -> Any:
-        from .models import cached_build, int8_layers
-        from .voice_graphs import campplus_graph, made_from, session
+        from .voice_graphs import campplus_graph, encoder_session
 
-        name = "campplus" if self.int8 else "campplus_float"
-        return session(
-            cached_build(
-                name,
-                made_from(WEIGHTS_SHA256),
-                lambda: int8_layers(campplus_graph(self.weights)) if self.int8 else campplus_graph(self.weights),
-            )
-        )
+        return encoder_session("campplus", WEIGHTS_SHA256, lambda: campplus_graph(self.weights), self.int8)
 
     def embed(self, features: np.ndarray, release: bool = False) -> np.ndarray:
         """Embeddings of a batch of mean-normalised filter banks (batch × frames × 80), by

@@ -167,6 +167,10 @@ def model_identity(name: str) -> str:
     return name
 
 
+INT8_LAYERS = "int8_layers"
+"""The metadata entry of an ONNX graph that names its layers safe to run in int8."""
+
+
 def int8_layers(model: bytes) -> bytes:
     """The ONNX ``model`` with the layers its metadata names safe (``int8_layers``, LSTM or
     MatMul: :mod:`pipeline.voice_graphs`) in int8, one scale per output channel, their inputs
@@ -177,8 +181,6 @@ def int8_layers(model: bytes) -> bytes:
 
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    from .voice_graphs import INT8_LAYERS
 
     marked = {prop.key: prop.value for prop in onnx.load_from_string(model).metadata_props}.get(INT8_LAYERS, "")
     if not marked:

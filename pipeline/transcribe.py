@@ -171,6 +171,12 @@ def _cpu_threads(requested: int) -> int:
 CLIP_SECONDS = 30.0
 
 
+def batch_per_stream(batch_size: int, streams: int) -> int:
+    """Chunks in one stream's batch: ``batch_size`` shared out, so that as many chunks are in
+    flight as in one batch of ``batch_size`` (memory stays what it was)."""
+    return max(1, batch_size // streams)
+
+
 @dataclass
 class WhisperTranscriber:
     """The real engine: a faster-whisper model loaded once, reused for every recording."""
@@ -276,7 +282,7 @@ class WhisperTranscriber:
             speech = np.concatenate([block[r["start"] : r["end"]] for r in regions]) if regions else np.zeros(0, np.float32)
             edges = chunk_edges([r["end"] - r["start"] for r in regions], int(CLIP_SECONDS * SAMPLING_RATE))
             # as many chunks in flight as one batch of batch_size: memory stays what it was
-            return regions, speech, batched(edges, max(1, options.batch_size // self._streams), self._streams)
+            return regions, speech, batched(edges, batch_per_stream(options.batch_size, self._streams), self._streams)
 
         def run(stream: int, speech: np.ndarray, edges: Sequence[tuple[int, int]], language: str | None) -> tuple[list[Any], Any]:
             # a quarter sample past each edge: faster-whisper turns seconds into samples by truncating
@@ -350,7 +356,7 @@ class WhisperTranscriber:
             log_prob_threshold=None,
             vad_filter=False,
             clip_timestamps=spans,
-            batch_size=max(1, options.batch_size // self._streams),  # as in decoding: one batch of batch_size in flight
+            batch_size=batch_per_stream(options.batch_size, self._streams),  # as in decoding: one batch of batch_size in flight
         )
         found: list[list[Segment]] = [[] for _ in clips]
         starts = [a / SAMPLING_RATE for a in offsets]
@@ -657,7 +663,7 @@ class WhisperFactory:
         if engine.streams or not self.options.batch_size or not seconds:
             return self
         streams = engine.resolved_streams("cuda" if engine.device == "cuda" else "cpu", _cpu_threads(engine.cpu_threads))
-        if streams <= 1 or max(seconds) > max(1, self.options.batch_size // streams) * CLIP_SECONDS:
+        if streams <= 1 or max(seconds) > batch_per_stream(self.options.batch_size, streams) * CLIP_SECONDS:
             return self
         return replace(self, engine=replace(engine, streams=1))
 

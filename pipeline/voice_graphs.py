@@ -27,8 +27,6 @@ R = TypeVar("R")
 
 BN_EPS = 1e-5
 OPSET = 17
-INT8_LAYERS = "int8_layers"
-"""The metadata entry that names a graph's layers safe to run in int8."""
 
 
 class Graph:
@@ -68,6 +66,8 @@ class Graph:
         """The graph as ONNX bytes (float); ``int8``: the layers measured safe to run in int8,
         named in its metadata (``int8_layers``) for :func:`pipeline.models.int8_layers`."""
         from onnx import TensorProto, helper
+
+        from .models import INT8_LAYERS
 
         graph = helper.make_graph(
             self.nodes,
@@ -117,6 +117,16 @@ def session(model: bytes) -> Any:
     return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
+def encoder_session(name: str, weights_sha256: str, write: Callable[[], bytes], int8: bool) -> Any:
+    """A session on an encoder's graph: ``write`` writes it in float; with ``int8``, the layers
+    it names safe are turned to int8 (:func:`pipeline.models.int8_layers`). Built once into the
+    model cache, under ``name`` (``name_float`` for the all-float graph)."""
+    from .models import cached_build, int8_layers
+
+    build = (lambda: int8_layers(write())) if int8 else write
+    return session(cached_build(name if int8 else f"{name}_float", made_from(weights_sha256), build))
+
+
 def run(session: Any, feeds: Mapping[str, np.ndarray], release: bool = False) -> np.ndarray:
     """The graph's output for ``feeds``. With ``release``, the memory the session's arena holds
     beyond what is in use goes back at the end of the run: ONNX Runtime otherwise keeps, per
@@ -141,6 +151,15 @@ def side_by_side(work: Callable[[T, bool], R], items: Sequence[T]) -> Iterator[R
         return
     with ThreadPoolExecutor(max_workers=cores()) as workers:
         yield from workers.map(work, items, [index >= last for index in range(len(items))])
+
+
+def batch_norm(weights: Mapping[str, np.ndarray], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Batch norm ``name`` (inference) as a scale and a shift per channel."""
+    scale = 1.0 / np.sqrt(weights[f"{name}.running_var"] + BN_EPS)
+    shift = -weights[f"{name}.running_mean"] * scale
+    if f"{name}.weight" in weights:
+        scale, shift = scale * weights[f"{name}.weight"], shift * weights[f"{name}.weight"] + weights[f"{name}.bias"]
+    return scale, shift
 
 
 # -- CAM++ -----------------------------------------------------------------------------------
@@ -204,14 +223,6 @@ def campplus_graph(w: Mapping[str, np.ndarray]) -> bytes:
         """(B·T) × width -> B × T × width."""
         return g.op("Reshape", x, g.op("Concat", batch, frames, width_of(width), axis=0))
 
-    def folded(name: str) -> tuple[np.ndarray, np.ndarray]:
-        """Batch norm ``name`` as a scale and a shift per channel."""
-        scale = 1.0 / np.sqrt(w[f"{name}.running_var"] + BN_EPS)
-        shift = -w[f"{name}.running_mean"] * scale
-        if f"{name}.weight" in w:
-            scale, shift = scale * w[f"{name}.weight"], shift * w[f"{name}.weight"] + w[f"{name}.bias"]
-        return scale.astype(np.float32), shift.astype(np.float32)
-
     products: list[str] = []  # the large matrix products, safe in int8
 
     def product(x: str, kernel: np.ndarray, bias: np.ndarray | None = None, large: bool = True) -> str:
@@ -268,7 +279,7 @@ def campplus_graph(w: Mapping[str, np.ndarray]) -> bytes:
         layer = 1
         while f"xvector.block{number}.tdnnd{layer}.linear1.weight" in w:
             name = f"xvector.block{number}.tdnnd{layer}"
-            scale, shift = folded(f"{name}.nonlinear2.batchnorm")
+            scale, shift = batch_norm(w, f"{name}.nonlinear2.batchnorm")  # folded into the product
             kernel = w[f"{name}.linear1.weight"][:, :, 0] * scale[:, None]
             hidden = relu(product(relu(norm(f"{name}.nonlinear1.batchnorm", x)), kernel, shift))
             new = cam(f"{name}.cam_layer", framed(hidden, int(kernel.shape[0])), dilation)

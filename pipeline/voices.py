@@ -142,15 +142,9 @@ class VoiceEncoder:
 
     @functools.cached_property
     def _graph(self) -> Any:
-        from .models import cached_build, int8_layers
-        from .voice_graphs import ge2e_graph, made_from, session
+        from .voice_graphs import encoder_session, ge2e_graph
 
-        name = "ge2e" if self.int8 else "ge2e_float"
-        return session(
-            cached_build(
-                name, made_from(WEIGHTS_SHA256), lambda: int8_layers(ge2e_graph(self.weights)) if self.int8 else ge2e_graph(self.weights)
-            )
-        )
+        return encoder_session("ge2e", WEIGHTS_SHA256, lambda: ge2e_graph(self.weights), self.int8)
 
     def embed(self, mels: np.ndarray, release: bool = False) -> np.ndarray:
         """Embeddings of a batch of spectrograms (batch × frames × 40) -> batch × 256, by the
